@@ -1,0 +1,137 @@
+//! The app shell, its routes and its layout, shared by the server renderer and the browser.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes, A},
+    path,
+};
+
+use crate::theme::{current_theme, ThemeSwitcher};
+
+/// The HTML document around the app; rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_security_policy(&options);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=current_theme().as_str()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Sends this page's CSP, which admits the hydration script by its per-response nonce.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy(options: &LeptosOptions) {
+    use axum::http::{header, HeaderValue};
+    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
+    let live_reload = options.env == leptos::config::Env::DEV;
+    let csp = crate::security::content_security_policy(nonce.as_deref(), live_reload);
+    if let (Some(response), Ok(csp)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        HeaderValue::from_str(&csp),
+    ) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
+    }
+}
+
+/// The root component: layout and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ferrochat.css"/>
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "ferrochat".to_owned() } else { format!("{page} · ferrochat") }
+        }/>
+        <Router>
+            <Navbar/>
+            <main>
+                <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage/>
+                    </Routes>
+                </ErrorBoundary>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn Navbar() -> impl IntoView {
+    view! {
+        <header class="navbar">
+            <A href="/" attr:class="brand">
+                "ferrochat"
+            </A>
+            <nav class="navbar-actions">
+                <ThemeSwitcher/>
+            </nav>
+        </header>
+    }
+}
+
+#[component]
+fn HomePage() -> impl IntoView {
+    view! {
+        <Title text=""/>
+        <section class="hero">
+            <h1>"Chat with language models, in Rust from end to end."</h1>
+            <p class="lead">
+                "ferrochat streams answers token by token, keeps every conversation private to "
+                "its owner and signs you in the Supabase way: email and password, or Google, "
+                "GitHub and Facebook."
+            </p>
+            <ul class="features">
+                <li>"Rendered on the server: pages work before, and without, JavaScript."</li>
+                <li>"Runs with nothing else installed: embedded auth, SQLite and an offline model."</li>
+                <li>"Points at a real Supabase project, Postgres and model provider by configuration."</li>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <Title text="Page not found"/>
+        <section class="message-page">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. It may have moved, or the link may be wrong."</p>
+            <A href="/">"Back to the start page"</A>
+        </section>
+    }
+}
+
+/// Shown in place of a page whose rendering failed.
+#[component]
+fn ErrorPage(errors: ArcRwSignal<Errors>) -> impl IntoView {
+    view! {
+        <Title text="Something went wrong"/>
+        <section class="message-page" role="alert">
+            <h1>"Something went wrong"</h1>
+            <ul>
+                {move || {
+                    errors
+                        .get()
+                        .into_iter()
+                        .map(|(_, error)| view! { <li>{error.to_string()}</li> })
+                        .collect_view()
+                }}
+            </ul>
+            <A href="/">"Back to the start page"</A>
+        </section>
+    }
+}

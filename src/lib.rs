@@ -1,0 +1,29 @@
+//! ferrochat: a full-stack Rust chat app with Supabase-style auth.
+//!
+//! The crate builds twice: with `ssr` as the Axum server binary, with `hydrate` as the WASM bundle
+//! that makes the server-rendered pages interactive. Modules without a `cfg` are shared by both.
+
+pub mod app;
+pub mod local_path;
+pub mod theme;
+
+#[cfg(feature = "ssr")]
+pub mod security;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+/// Entry point of the WASM bundle: hydrates the server-rendered body.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+    // Lets CSS and end-to-end tests tell a page that merely rendered from one that is interactive.
+    if let Some(root) = leptos::prelude::document().document_element() {
+        let _ = root.set_attribute("data-hydrated", "true");
+    }
+}

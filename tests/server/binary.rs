@@ -1,0 +1,77 @@
+//! The server binary itself: start-up errors, help, graceful shutdown.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ferrochat");
+
+#[test]
+fn an_invalid_setting_stops_the_server_with_a_clear_message() {
+    let data = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("LEPTOS_SITE_ADDR", "not-an-address"),
+        ("FERROCHAT_LOG_FORMAT", "xml"),
+        ("DATABASE_URL", "mysql://db"),
+    ] {
+        let output = Command::new(BINARY)
+            .env("FERROCHAT_DATA_DIR", data.path())
+            .env(name, value)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains(&format!("invalid setting {name}=")),
+            "{stderr}"
+        );
+        assert!(stderr.contains("--help"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn help_documents_the_settings() {
+    let output = Command::new(BINARY).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in ["LEPTOS_SITE_ADDR", "FERROCHAT_DATA_DIR", "DATABASE_URL"] {
+        assert!(help.contains(name), "{help}");
+    }
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(BINARY)
+        .env("FERROCHAT_DATA_DIR", data.path())
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        data.path().join("ferrochat.db").exists(),
+        "database created on first start"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ferrochat stopped"), "{stdout}");
+}
