@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every check and test of ferrochat, then prints one summary. Exit status 0 only if all pass.
+# Every step runs even after a failure (except those that need an earlier step's output), so one
+# run shows everything that is wrong.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+declare -a names=() results=() times=()
+tests_passed=0
+tests_failed=0
+
+# run NAME COMMAND...: runs a step, tees its output to a log, records the result and time.
+run() {
+  local name=$1
+  shift
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  "$@" 2>&1 | tee "$logs/$name.log"
+  local status=${PIPESTATUS[0]}
+  names+=("$name")
+  times+=($((SECONDS - start)))
+  if [ "$status" = 0 ]; then results+=(ok); else results+=(FAILED); fi
+  return "$status"
+}
+
+skip() {
+  names+=("$1")
+  times+=(0)
+  results+=("skipped ($2)")
+}
+
+# Adds up the counts of cargo's "test result:" lines and Playwright's closing lines.
+count_tests() {
+  local passed failed
+  passed=$(grep -hoE '[0-9]+ passed' "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  failed=$(grep -hoE '[0-9]+ failed' "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  tests_passed=$((tests_passed + passed))
+  tests_failed=$((tests_failed + failed))
+}
+
+if run setup scripts/setup.sh; then
+  source scripts/env.sh
+  run fmt cargo fmt --all -- --check
+  run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
+  run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+  run cargo-test cargo test --features ssr
+  count_tests "$logs/cargo-test.log"
+  if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
+    run playwright bash -c 'cd end2end && npx playwright test'
+    count_tests "$logs/playwright.log"
+  else
+    skip playwright "no release build"
+  fi
+else
+  skip checks "setup failed"
+fi
+
+failed_steps=0
+printf '\n\033[1m==> summary\033[0m\n'
+printf '%-16s %-24s %s\n' step result seconds
+for i in "${!names[@]}"; do
+  printf '%-16s %-24s %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
+  [ "${results[$i]}" = ok ] || failed_steps=$((failed_steps + 1))
+done
+printf '\nsteps: %d passed, %d failed\n' $((${#names[@]} - failed_steps)) "$failed_steps"
+printf 'tests: %d passed, %d failed\n' "$tests_passed" "$tests_failed"
+[ "$failed_steps" = 0 ] && [ "$tests_failed" = 0 ]
