@@ -8,6 +8,8 @@ pub mod local_path;
 pub mod theme;
 
 #[cfg(feature = "ssr")]
+pub mod auth_service;
+#[cfg(feature = "ssr")]
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -22,6 +22,7 @@ use tower_http::{
 
 use crate::{
     app::{shell, App},
+    auth_service::{self, AuthState},
     security,
     settings::{LogFormat, Settings},
     store::Store,
@@ -33,6 +34,7 @@ use crate::{
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
+    pub auth: AuthState,
 }
 
 /// Builds the whole app: pages, server functions, probes, static files and the layers around them.
@@ -43,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/theme", post(theme::form::set_theme))
+        .nest_service("/auth/v1", auth_service::router(state.auth.clone()))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -7,6 +7,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use leptos::config::LeptosOptions;
 
+use crate::auth_service::config::AuthConfig;
+
 /// The runtime site settings, embedded so that the binary does not depend on its working directory.
 const LEPTOS_TOML: &str = include_str!("../Leptos.toml");
 
@@ -53,6 +55,86 @@ const SETTINGS: &[Setting] = &[
         default: "info",
         meaning: "log filter, e.g. `info,ferrochat=debug`",
     },
+    Setting {
+        name: "FERROCHAT_SITE_URL",
+        default: "http://<LEPTOS_SITE_ADDR>",
+        meaning: "public URL of the site: token issuer, default redirect, Secure cookies if https",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_REDIRECT_ALLOW_LIST",
+        default: "",
+        meaning: "comma-separated URLs (origin + path prefix) auth may redirect to besides the site",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_ALGORITHM",
+        default: "ES256",
+        meaning: "ES256 (key pair in the database, published as JWKS) or HS256 (shared secret)",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_SECRET",
+        default: "",
+        meaning: "HS256 secret, at least 32 characters (required with HS256)",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_EXPIRY_SECS",
+        default: "3600",
+        meaning: "lifetime of access tokens",
+    },
+    Setting {
+        name: "FERROCHAT_REFRESH_REUSE_INTERVAL_SECS",
+        default: "10",
+        meaning: "grace window in which a just-rotated refresh token still returns the new session",
+    },
+    Setting {
+        name: "FERROCHAT_PKCE_CODE_EXPIRY_SECS",
+        default: "300",
+        meaning: "lifetime of PKCE auth codes",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_AUTOCONFIRM",
+        default: "true",
+        meaning: "false: sign-up sends a confirmation link instead of signing in",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_DISABLE_SIGNUP",
+        default: "false",
+        meaning: "true: no new accounts",
+    },
+    Setting {
+        name: "FERROCHAT_TRUSTED_PROXIES",
+        default: "",
+        meaning: "comma-separated proxy IPs whose X-Forwarded-For is believed",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_SIGN_IN",
+        default: "30",
+        meaning: "sign-ins, sign-ups and verifications per client IP per 5 minutes (and a third of it per email)",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_REFRESH",
+        default: "150",
+        meaning: "token refreshes per client IP per 5 minutes",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_EMAIL",
+        default: "4",
+        meaning: "recovery and magic-link emails per address per hour",
+    },
+    Setting {
+        name: "FERROCHAT_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET",
+        default: "",
+        meaning: "enable OAuth: PROVIDER is GOOGLE, GITHUB, FACEBOOK or OIDC",
+    },
+    Setting {
+        name: "FERROCHAT_OIDC_ISSUER / FERROCHAT_GOOGLE_ISSUER",
+        default: "Google's",
+        meaning: "OpenID issuer URL (discovery) of the generic provider / Google override",
+    },
+    Setting {
+        name: "FERROCHAT_GITHUB_URL / FERROCHAT_GITHUB_API_URL",
+        default: "GitHub's",
+        meaning: "override GitHub's endpoints (likewise FERROCHAT_FACEBOOK_URL / _API_URL)",
+    },
 ];
 
 /// How log lines are written.
@@ -71,15 +153,80 @@ pub struct Settings {
     pub database_url: String,
     pub log_format: LogFormat,
     pub log_filter: String,
+    /// The embedded auth service.
+    pub auth: AuthConfig,
 }
 
 /// A setting that could not be used, with the variable's name and what was expected.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid setting {name}={value:?}: {expected}")]
+#[error("invalid setting {name}={value:?}: expected {expected}")]
 pub struct SettingsError {
     name: String,
     value: String,
     expected: String,
+}
+
+impl SettingsError {
+    pub(crate) fn new(name: &str, value: &str, expected: &str) -> Self {
+        SettingsError {
+            name: name.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Typed access to environment variables, each failure naming its variable.
+pub(crate) struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Vars<'_> {
+    /// The raw value; an empty value counts as unset.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|value| !value.is_empty())
+    }
+
+    /// Parses the value if set; `expected` describes a valid value for the error message.
+    pub(crate) fn parse<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, SettingsError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| SettingsError::new(name, &value, expected)),
+        }
+    }
+
+    /// A boolean: true/false (also 1/0, yes/no).
+    pub(crate) fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
+        match self.get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(SettingsError::new(name, other, "true or false")),
+        }
+    }
+
+    /// A comma-separated list, each item parsed.
+    pub(crate) fn list<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Vec<T>, SettingsError> {
+        let Some(value) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| item.parse().map_err(|_| SettingsError::new(name, item, expected)))
+            .collect()
+    }
 }
 
 impl Settings {
@@ -90,59 +237,46 @@ impl Settings {
 
     /// Reads the settings through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let vars = Vars(&lookup);
         // leptos_config reads LEPTOS_SITE_ADDR too, but with a message that does not name the
         // variable; parse it first so the operator is told exactly what is wrong.
-        let site_addr = match lookup("LEPTOS_SITE_ADDR") {
-            Some(addr) => Some(addr.parse::<SocketAddr>().map_err(|_| SettingsError {
-                name: "LEPTOS_SITE_ADDR".into(),
-                value: addr.clone(),
-                expected: "expected an IP address and port, like 127.0.0.1:3000".into(),
-            })?),
-            None => None,
-        };
+        let site_addr: Option<SocketAddr> = vars.parse(
+            "LEPTOS_SITE_ADDR",
+            "an IP address and port, like 127.0.0.1:3000",
+        )?;
         let mut leptos = leptos_options()?;
         if let Some(site_addr) = site_addr {
             leptos.site_addr = site_addr;
         }
-        let data_dir = PathBuf::from(lookup("FERROCHAT_DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = match lookup("DATABASE_URL") {
+        let data_dir = PathBuf::from(vars.get("FERROCHAT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = match vars.get("DATABASE_URL") {
             Some(url) if url.starts_with("sqlite:") => url,
-            Some(url) => {
-                return Err(SettingsError {
-                    name: "DATABASE_URL".into(),
-                    value: url,
-                    expected: "expected a sqlite: URL".into(),
-                })
-            }
+            Some(url) => return Err(SettingsError::new("DATABASE_URL", &url, "a sqlite: URL")),
             None => format!("sqlite://{}", data_dir.join("ferrochat.db").display()),
         };
-        let log_format = match lookup("FERROCHAT_LOG_FORMAT").as_deref() {
+        let log_format = match vars.get("FERROCHAT_LOG_FORMAT").as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(SettingsError {
-                    name: "FERROCHAT_LOG_FORMAT".into(),
-                    value: other.into(),
-                    expected: "expected `pretty` or `json`".into(),
-                })
+                return Err(SettingsError::new("FERROCHAT_LOG_FORMAT", other, "`pretty` or `json`"))
             }
         };
-        let log_filter = lookup("RUST_LOG").unwrap_or_else(|| "info".into());
-        if let Err(error) = log_filter.parse::<tracing_subscriber::EnvFilter>() {
-            return Err(SettingsError {
-                name: "RUST_LOG".into(),
-                value: log_filter,
-                expected: format!(
-                    "expected a tracing filter like `info,ferrochat=debug` ({error})"
-                ),
-            });
+        let log_filter = vars.get("RUST_LOG").unwrap_or_else(|| "info".into());
+        if log_filter.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return Err(SettingsError::new(
+                "RUST_LOG",
+                &log_filter,
+                "a tracing filter like `info,ferrochat=debug`",
+            ));
         }
+        let auth = AuthConfig::from_vars(&vars, leptos.site_addr)?;
         Ok(Settings {
             leptos,
             data_dir,
             database_url,
             log_format,
             log_filter,
+            auth,
         })
     }
 
@@ -155,7 +289,7 @@ impl Settings {
         );
         for setting in SETTINGS {
             text.push_str(&format!(
-                "  {:<22} {} [{}]\n",
+                "  {:<40} {} [{}]\n",
                 setting.name, setting.meaning, setting.default
             ));
         }
@@ -165,10 +299,12 @@ impl Settings {
 
 /// The Leptos site settings: `Leptos.toml` with `LEPTOS_*` variables on top.
 fn leptos_options() -> Result<LeptosOptions, SettingsError> {
-    leptos::config::get_config_from_str(LEPTOS_TOML).map_err(|error| SettingsError {
-        name: "LEPTOS_*".into(),
-        value: String::new(),
-        expected: format!("Leptos.toml or a LEPTOS_* variable is invalid: {error}"),
+    leptos::config::get_config_from_str(LEPTOS_TOML).map_err(|error| {
+        SettingsError::new(
+            "LEPTOS_*",
+            "",
+            &format!("valid Leptos.toml keys and LEPTOS_* variables ({error})"),
+        )
     })
 }
 
@@ -210,6 +346,7 @@ mod tests {
     #[test]
     fn a_bad_listen_address_names_the_variable() {
         let error = settings_with(&[("LEPTOS_SITE_ADDR", "localhost")]).unwrap_err();
+        assert!(error.to_string().contains("like 127.0.0.1:3000"), "{error}");
         assert!(error.to_string().contains("LEPTOS_SITE_ADDR"), "{error}");
     }
 
@@ -229,7 +366,7 @@ mod tests {
     fn help_lists_every_setting() {
         let help = Settings::help();
         for setting in SETTINGS {
-            assert!(help.contains(setting.name));
+            assert!(help.contains(setting.name), "{}", setting.name);
         }
     }
 

@@ -1,21 +1,23 @@
 //! The one place that starts the app for tests.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use ferrochat::{
+    auth_service::AuthState,
     server::{self, AppState},
     settings::Settings,
     store::Store,
 };
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
-/// A running app with its own database, stopped when dropped.
+/// A running app with its own database, stopped when the test's runtime ends.
 pub struct TestApp {
     pub address: SocketAddr,
     pub store: Store,
     /// A client that does not follow redirects, so tests see them.
     pub client: reqwest::Client,
-    _data_dir: TempDir,
+    pub data_dir: Arc<TempDir>,
 }
 
 impl TestApp {
@@ -25,26 +27,123 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request failed")
+    }
+
+    /// POSTs JSON to the auth service, e.g. `auth_post("/signup", ...)`.
+    pub async fn auth_post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
-            .get(self.url(path))
+            .post(self.url(&format!("/auth/v1{path}")))
+            .json(body)
             .send()
             .await
             .expect("request failed")
     }
+
+    /// Signs up a new user and returns the session JSON.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .auth_post("/signup", &json!({ "email": email, "password": password }))
+            .await;
+        assert_eq!(response.status(), 200, "sign-up of {email}");
+        response.json().await.unwrap()
+    }
+
+    /// Signs in with a password and returns the session JSON.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .auth_post(
+                "/token?grant_type=password",
+                &json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "sign-in of {email}");
+        response.json().await.unwrap()
+    }
+
+    /// `GET /auth/v1/user` with a bearer token.
+    pub async fn get_user(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/auth/v1/user"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The messages in the dev mailbox, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        let dir = self.data_dir.path().join("mail");
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .collect()
+    }
+
+    /// Waits for the `n`-th mail (background tasks send them) and returns its link.
+    pub async fn mail_link(&self, n: usize) -> String {
+        for _ in 0..100 {
+            if let Some(mail) = self.mails().get(n) {
+                let link = mail.lines().find(|line| line.starts_with("http")).unwrap();
+                return link.to_owned();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no mail number {n} arrived");
+    }
+}
+
+/// The claims of a JWT, read without verifying it (tests check verification elsewhere).
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// A unique address for a test user.
+pub fn unique_email() -> String {
+    format!("user-{}@example.test", uuid_like())
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Starts the real router on `127.0.0.1:0` with a database in a new temporary directory.
 pub async fn spawn_app() -> TestApp {
-    let data_dir = tempfile::tempdir().expect("temporary directory");
-    let data_path = data_dir
-        .path()
-        .to_str()
-        .expect("UTF-8 temp path")
-        .to_owned();
-    let settings = Settings::from_lookup(|name| match name {
-        "FERROCHAT_DATA_DIR" => Some(data_path.clone()),
-        "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
-        _ => None,
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with extra settings (environment variable names and values).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let data_dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    spawn_app_in(data_dir, vars).await
+}
+
+/// Starts an app on an existing data directory, e.g. to restart "the same server".
+pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> TestApp {
+    let data_path = data_dir.path().to_str().expect("UTF-8 temp path").to_owned();
+    let settings = Settings::from_lookup(|name| {
+        if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
+            return Some((*value).to_owned());
+        }
+        match name {
+            "FERROCHAT_DATA_DIR" => Some(data_path.clone()),
+            "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
+            // Tests sign in far more often than people do.
+            "FERROCHAT_RATE_LIMIT_SIGN_IN" => Some("10000".into()),
+            "FERROCHAT_RATE_LIMIT_EMAIL" => Some("10000".into()),
+            _ => None,
+        }
     })
     .expect("test settings are valid");
     let store = Store::open(&settings.database_url)
@@ -54,9 +153,18 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("bind a loopback port");
     let address = listener.local_addr().unwrap();
+    let mut auth_config = settings.auth;
+    // The issuer must be the address the test talks to.
+    if !vars.iter().any(|(key, _)| *key == "FERROCHAT_SITE_URL") {
+        auth_config.site_url = format!("http://{address}").parse().unwrap();
+    }
+    let auth = AuthState::new(store.pool().clone(), auth_config, data_dir.path())
+        .await
+        .expect("auth service starts");
     let state = AppState {
         leptos_options: settings.leptos,
         store: store.clone(),
+        auth,
     };
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     let client = reqwest::Client::builder()
@@ -67,6 +175,6 @@ pub async fn spawn_app() -> TestApp {
         address,
         store,
         client,
-        _data_dir: data_dir,
+        data_dir,
     }
 }

@@ -2,6 +2,10 @@
 
 mod harness;
 
+mod auth_accounts;
+mod auth_keys;
+mod auth_oauth_rules;
+mod auth_sessions;
 mod binary;
 mod pages;
 mod probes;

@@ -1,0 +1,294 @@
+//! Sign-up and the signed-in user's own endpoints: `/signup`, `/user`, `/logout`, `/sessions`.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{
+    crypto::{random_token, sha256},
+    email_flows::send_link,
+    error::{AuthError, AuthResult},
+    flow, now, password, redirect, rfc3339,
+    request::{Authenticated, Body, Client},
+    sessions::{self, LogoutScope, SignInMethod},
+    token::FIVE_MINUTES,
+    users::{self, Email, NewUser, TokenColumn},
+    AuthState,
+};
+
+#[derive(Deserialize)]
+pub struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignupBody {
+    email: Option<String>,
+    password: Option<String>,
+    #[serde(default)]
+    data: Option<Value>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+}
+
+/// `POST /signup`: with autoconfirm, a session at once; otherwise a confirmation link.
+pub async fn signup(
+    State(state): State<AuthState>,
+    Query(query): Query<RedirectQuery>,
+    client: Client,
+    Body(body): Body<SignupBody>,
+) -> AuthResult<Response> {
+    let config = &state.config;
+    if config.disable_signup {
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "signup_disabled",
+            "Signups not allowed for this instance",
+        ));
+    }
+    state.limiter.check(
+        "sign_in",
+        &client.key(),
+        config.rate_limits.sign_in_per_ip,
+        FIVE_MINUTES,
+    )?;
+    let email = body
+        .email
+        .filter(|email| !email.trim().is_empty())
+        .ok_or_else(|| AuthError::validation("To signup, please provide your email"))?;
+    let email = Email::parse(&email)?;
+    let password = body
+        .password
+        .ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
+    let password = password::normalise(&password);
+    password::check_new(&password)?;
+    let metadata = match body.data {
+        None | Some(Value::Null) => json!({}),
+        Some(data @ Value::Object(_)) => data,
+        Some(_) => return Err(AuthError::validation("data must be an object")),
+    };
+    if let Some(challenge) = &body.code_challenge {
+        flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
+    }
+    state.limiter.check(
+        "sign_in_email",
+        email.as_str(),
+        config.rate_limits.sign_in_per_email,
+        FIVE_MINUTES,
+    )?;
+
+    if let Some(existing) = users::find_by_email(&state.pool, &email).await? {
+        if config.autoconfirm {
+            return Err(users::user_already_exists());
+        }
+        // With confirmation on, answer exactly as for a new address, so sign-up does not tell
+        // who has an account. An unconfirmed owner gets a fresh link.
+        if existing.email_confirmed_at.is_none() {
+            send_confirmation(&state, &existing.id, existing.email.as_str(), &query, &body.code_challenge)
+                .await?;
+        }
+        return Ok(Json(obfuscated_user(&email, &metadata)).into_response());
+    }
+
+    let user = users::create(
+        &state.pool,
+        NewUser {
+            email: &email,
+            password_hash: Some(password::hash(password).await?),
+            user_metadata: metadata,
+            confirmed: config.autoconfirm,
+            provider: "email",
+            provider_id: None,
+            identity_data: json!({ "email_verified": config.autoconfirm, "phone_verified": false }),
+        },
+    )
+    .await?;
+    if config.autoconfirm {
+        let session = sessions::start(&state, user, SignInMethod::Password, &client.info).await?;
+        let identities = users::identities(&state.pool, &session.user.id).await?;
+        return Ok(Json(session.to_json(&identities)).into_response());
+    }
+    send_confirmation(&state, &user.id, &user.email, &query, &body.code_challenge).await?;
+    let user = users::find_by_id(&state.pool, &user.id).await?.unwrap_or(user);
+    let identities = users::identities(&state.pool, &user.id).await?;
+    Ok(Json(user.to_json(&identities)).into_response())
+}
+
+async fn send_confirmation(
+    state: &AuthState,
+    user_id: &str,
+    email: &str,
+    query: &RedirectQuery,
+    code_challenge: &Option<String>,
+) -> AuthResult<()> {
+    let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
+    if let Some(challenge) = code_challenge {
+        flow::create(
+            &state.pool,
+            flow::NewFlow {
+                code_challenge: challenge,
+                provider: "email",
+                method: "signup",
+                redirect_to: redirect_to.as_str(),
+                oauth_state_hash: None,
+                provider_verifier: None,
+                user_id: Some(user_id),
+            },
+        )
+        .await?;
+    }
+    let token = random_token();
+    users::set_token(&state.pool, user_id, TokenColumn::Confirmation, &sha256(token.as_bytes())).await?;
+    send_link(
+        state,
+        email,
+        "Confirm your signup",
+        "Follow this link to confirm your email address:",
+        &token,
+        "signup",
+        &redirect_to,
+    )
+    .await
+}
+
+/// What sign-up returns for an address that already has an account, when confirmation is on.
+fn obfuscated_user(email: &Email, metadata: &Value) -> Value {
+    let at = rfc3339(now());
+    json!({
+        "id": uuid::Uuid::new_v4().to_string(),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "email": email.as_str(),
+        "phone": "",
+        "confirmation_sent_at": at,
+        "app_metadata": { "provider": "email", "providers": ["email"] },
+        "user_metadata": metadata,
+        "identities": [],
+        "created_at": at,
+        "updated_at": at,
+        "is_anonymous": false,
+    })
+}
+
+/// `GET /user`.
+pub async fn get_user(State(state): State<AuthState>, auth: Authenticated) -> AuthResult<Json<Value>> {
+    let identities = users::identities(&state.pool, &auth.user.id).await?;
+    Ok(Json(auth.user.to_json(&identities)))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUserBody {
+    email: Option<String>,
+    password: Option<String>,
+    data: Option<Value>,
+}
+
+/// `PUT /user`: metadata, password, email.
+pub async fn update_user(
+    State(state): State<AuthState>,
+    Query(query): Query<RedirectQuery>,
+    auth: Authenticated,
+    Body(body): Body<UpdateUserBody>,
+) -> AuthResult<Json<Value>> {
+    let user = auth.user;
+    let pool = &state.pool;
+    if let Some(data) = &body.data {
+        if !data.is_object() {
+            return Err(AuthError::validation("data must be an object"));
+        }
+        users::merge_user_metadata(pool, &user, data).await?;
+    }
+    if let Some(new_password) = body.password {
+        let new_password = password::normalise(&new_password);
+        password::check_new(&new_password)?;
+        if password::verify(new_password.clone(), user.encrypted_password.clone()).await {
+            return Err(AuthError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "same_password",
+                "New password should be different from the old password.",
+            ));
+        }
+        users::set_password(pool, &user.id, &password::hash(new_password).await?).await?;
+    }
+    if let Some(new_email) = body.email {
+        let new_email = Email::parse(&new_email)?;
+        if new_email.as_str() != user.email {
+            if users::find_by_email(pool, &new_email).await?.is_some() {
+                return Err(AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "email_exists",
+                    "A user with this email address has already been registered",
+                ));
+            }
+            if state.config.autoconfirm {
+                users::apply_email_change(pool, &user.id, new_email.as_str()).await?;
+            } else {
+                let token = random_token();
+                users::request_email_change(pool, &user.id, &new_email, &sha256(token.as_bytes())).await?;
+                let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
+                send_link(
+                    &state,
+                    new_email.as_str(),
+                    "Confirm your new email address",
+                    "Follow this link to confirm the change of your email address:",
+                    &token,
+                    "email_change",
+                    &redirect_to,
+                )
+                .await?;
+            }
+        }
+    }
+    let user = users::find_by_id(pool, &user.id)
+        .await?
+        .ok_or_else(|| AuthError::internal("user vanished during update"))?;
+    let identities = users::identities(pool, &user.id).await?;
+    Ok(Json(user.to_json(&identities)))
+}
+
+#[derive(Deserialize)]
+pub struct LogoutQuery {
+    scope: Option<String>,
+}
+
+/// `POST /logout?scope=global|local|others`: 204.
+pub async fn logout(
+    State(state): State<AuthState>,
+    Query(query): Query<LogoutQuery>,
+    auth: Authenticated,
+) -> AuthResult<StatusCode> {
+    let scope = LogoutScope::parse(query.scope.as_deref())?;
+    sessions::logout(&state.pool, &auth.user.id, &auth.claims.session_id, scope).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /sessions`: the user's sessions, for the account page (not in GoTrue's public API).
+pub async fn list_sessions(State(state): State<AuthState>, auth: Authenticated) -> AuthResult<Json<Value>> {
+    let sessions = sessions::list(&state.pool, &auth.user.id).await?;
+    Ok(Json(json!(sessions
+        .iter()
+        .map(|session| session.to_json(&auth.claims.session_id))
+        .collect::<Vec<_>>())))
+}
+
+/// `DELETE /sessions/{id}`: signs one of the user's sessions out.
+pub async fn revoke_session(
+    State(state): State<AuthState>,
+    Path(session_id): Path<String>,
+    auth: Authenticated,
+) -> AuthResult<StatusCode> {
+    if sessions::revoke(&state.pool, &auth.user.id, &session_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AuthError::new(
+            StatusCode::NOT_FOUND,
+            "session_not_found",
+            "Session not found",
+        ))
+    }
+}

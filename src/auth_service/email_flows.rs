@@ -1,0 +1,328 @@
+//! Email links: `/recover`, `/otp` (magic link) and `/verify`, which redeems every kind of link.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use url::Url;
+
+use super::{
+    crypto::{random_token, sha256},
+    error::{AuthError, AuthResult},
+    flow, now, redirect,
+    request::{Body, Client},
+    sessions::{self, IssuedSession, SignInMethod},
+    users::{self, Email, NewUser, TokenColumn, User},
+    AuthState,
+};
+
+/// How long an emailed link works.
+const LINK_LIFETIME: Duration = Duration::from_secs(3600);
+const ONE_HOUR: Duration = Duration::from_secs(3600);
+
+/// Mails a `/verify` link carrying `token`.
+pub(super) async fn send_link(
+    state: &AuthState,
+    to: &str,
+    subject: &str,
+    text: &str,
+    token: &str,
+    kind: &str,
+    redirect_to: &Url,
+) -> AuthResult<()> {
+    let mut link = Url::parse(&format!("{}/verify", state.config.issuer())).map_err(AuthError::internal)?;
+    link.query_pairs_mut()
+        .append_pair("token", token)
+        .append_pair("type", kind)
+        .append_pair("redirect_to", redirect_to.as_str());
+    state.mailer.send(to, subject, text, link.as_str()).await
+}
+
+#[derive(Deserialize)]
+pub struct RedirectQuery {
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct EmailBody {
+    email: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    #[serde(default = "yes")]
+    create_user: bool,
+    data: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Checks the request and the limits of an email-sending endpoint.
+fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) -> AuthResult<Email> {
+    let limits = state.config.rate_limits;
+    state
+        .limiter
+        .check("email_ip", &client.key(), limits.sign_in_per_ip, super::token::FIVE_MINUTES)?;
+    let email = body
+        .email
+        .as_deref()
+        .filter(|email| !email.trim().is_empty())
+        .ok_or_else(|| AuthError::validation("An email address is required"))?;
+    let email = Email::parse(email)?;
+    if let Some(challenge) = &body.code_challenge {
+        flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
+    }
+    state
+        .limiter
+        .check("email_address", email.as_str(), limits.email_per_address, ONE_HOUR)?;
+    Ok(email)
+}
+
+/// `POST /recover`: mails a recovery link if the address has an account. The answer is the same
+/// either way, and comes before any mail work, so neither body nor timing tells.
+pub async fn recover(
+    State(state): State<AuthState>,
+    Query(query): Query<RedirectQuery>,
+    client: Client,
+    Body(body): Body<EmailBody>,
+) -> AuthResult<Json<Value>> {
+    let email = accept_email_request(&state, &client, &body)?;
+    let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
+    tokio::spawn(async move {
+        if let Err(error) = mail_existing_user(&state, &email, "recovery", &redirect_to, body.code_challenge).await {
+            tracing::warn!(error = %error.msg, "recovery mail failed");
+        }
+    });
+    Ok(Json(json!({})))
+}
+
+/// `POST /otp`: mails a magic link; with `create_user` (the default) a new address gets an
+/// account first, unless sign-ups are off. Same answer whether or not the address existed.
+pub async fn otp(
+    State(state): State<AuthState>,
+    Query(query): Query<RedirectQuery>,
+    client: Client,
+    Body(body): Body<EmailBody>,
+) -> AuthResult<Json<Value>> {
+    let email = accept_email_request(&state, &client, &body)?;
+    let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
+    tokio::spawn(async move {
+        let result = async {
+            if users::find_by_email(&state.pool, &email).await?.is_none() {
+                if !body.create_user || state.config.disable_signup {
+                    return Ok(());
+                }
+                let metadata = body.data.filter(Value::is_object).unwrap_or_else(|| json!({}));
+                users::create(
+                    &state.pool,
+                    NewUser {
+                        email: &email,
+                        password_hash: None,
+                        user_metadata: metadata,
+                        confirmed: false,
+                        provider: "email",
+                        provider_id: None,
+                        identity_data: json!({ "email_verified": false, "phone_verified": false }),
+                    },
+                )
+                .await?;
+            }
+            mail_existing_user(&state, &email, "magiclink", &redirect_to, body.code_challenge).await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::warn!(error = %error.msg, "magic link mail failed");
+        }
+    });
+    Ok(Json(json!({})))
+}
+
+async fn mail_existing_user(
+    state: &AuthState,
+    email: &Email,
+    kind: &str,
+    redirect_to: &Url,
+    code_challenge: Option<String>,
+) -> AuthResult<()> {
+    let Some(user) = users::find_by_email(&state.pool, email).await? else {
+        return Ok(());
+    };
+    if let Some(challenge) = &code_challenge {
+        flow::create(
+            &state.pool,
+            flow::NewFlow {
+                code_challenge: challenge,
+                provider: "email",
+                method: kind,
+                redirect_to: redirect_to.as_str(),
+                oauth_state_hash: None,
+                provider_verifier: None,
+                user_id: Some(&user.id),
+            },
+        )
+        .await?;
+    }
+    let token = random_token();
+    users::set_token(&state.pool, &user.id, TokenColumn::Recovery, &sha256(token.as_bytes())).await?;
+    let (subject, text) = match kind {
+        "recovery" => ("Reset your password", "Follow this link to reset your password:"),
+        _ => ("Your magic link", "Follow this link to sign in:"),
+    };
+    send_link(state, &user.email, subject, text, &token, kind, redirect_to).await
+}
+
+fn link_invalid() -> AuthError {
+    AuthError::new(
+        StatusCode::FORBIDDEN,
+        "otp_expired",
+        "Email link is invalid or has expired",
+    )
+}
+
+/// Redeems a link token of `kind`: the user it belongs to, with the link's effect applied.
+async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User, SignInMethod)> {
+    let (column, method) = match kind {
+        "signup" => (TokenColumn::Confirmation, SignInMethod::EmailSignup),
+        "recovery" => (TokenColumn::Recovery, SignInMethod::Recovery),
+        "magiclink" => (TokenColumn::Recovery, SignInMethod::MagicLink),
+        "email_change" => (TokenColumn::EmailChange, SignInMethod::EmailSignup),
+        _ => return Err(AuthError::validation("Verify requires a verification type")),
+    };
+    let user = users::find_by_token(&state.pool, column, &sha256(token.as_bytes()))
+        .await?
+        .ok_or_else(link_invalid)?;
+    let sent_at = match column {
+        TokenColumn::Confirmation => user.confirmation_sent_at,
+        TokenColumn::Recovery => user.recovery_sent_at,
+        TokenColumn::EmailChange => user.email_change_sent_at,
+    };
+    users::clear_token(&state.pool, &user.id, column).await?;
+    if sent_at.is_none_or(|sent| now() - sent > LINK_LIFETIME.as_secs() as i64) {
+        return Err(link_invalid());
+    }
+    match column {
+        TokenColumn::EmailChange => {
+            let new_email = user.email_change.clone().ok_or_else(link_invalid)?;
+            users::apply_email_change(&state.pool, &user.id, &new_email).await?;
+        }
+        // Following any emailed link proves the address.
+        _ => users::confirm_email(&state.pool, &user.id).await?,
+    }
+    let user = users::find_by_id(&state.pool, &user.id).await?.ok_or_else(link_invalid)?;
+    Ok((user, method))
+}
+
+#[derive(Deserialize)]
+pub struct VerifyLinkQuery {
+    token: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    redirect_to: Option<String>,
+}
+
+/// `GET /verify`: the link in the email. Redirects to `redirect_to` with `?code=` when the
+/// client started a PKCE flow, else with the session in the URL fragment; errors likewise.
+pub async fn verify_link(
+    State(state): State<AuthState>,
+    Query(query): Query<VerifyLinkQuery>,
+    client: Client,
+) -> Response {
+    let target = redirect::resolve(&state.config, query.redirect_to.as_deref());
+    if let Err(error) = state.limiter.check(
+        "sign_in",
+        &client.key(),
+        state.config.rate_limits.sign_in_per_ip,
+        super::token::FIVE_MINUTES,
+    ) {
+        return error.into_response();
+    }
+    let kind = query.kind.unwrap_or_default();
+    let redeemed = match query.token.as_deref() {
+        Some(token) => redeem(&state, &kind, token).await,
+        None => Err(link_invalid()),
+    };
+    let (user, method) = match redeemed {
+        Ok(redeemed) => redeemed,
+        Err(error) => return redirect_with_error(target, &error, true),
+    };
+    let flow_kind = if kind == "email_change" { "signup" } else { kind.as_str() };
+    let result = async {
+        if let Some(flow_id) = flow::pending_for_user(&state.pool, &user.id, flow_kind).await? {
+            let code = flow::issue_code(&state.pool, &flow_id, &user.id).await?;
+            let mut target = target.clone();
+            target.query_pairs_mut().append_pair("code", &code);
+            return Ok::<_, AuthError>(target);
+        }
+        let session = sessions::start(&state, user, method, &client.info).await?;
+        Ok(with_fragment(target.clone(), &session, &kind))
+    }
+    .await;
+    match result {
+        Ok(url) => Redirect::to(url.as_str()).into_response(),
+        Err(error) => redirect_with_error(target, &error, true),
+    }
+}
+
+fn with_fragment(mut target: Url, session: &IssuedSession, kind: &str) -> Url {
+    let fragment = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(session.to_params(kind))
+        .finish();
+    target.set_fragment(Some(&fragment));
+    target
+}
+
+/// Sends the browser back with GoTrue's error parameters, in the fragment or the query.
+pub(super) fn redirect_with_error(mut target: Url, error: &AuthError, in_fragment: bool) -> Response {
+    let kind = if error.status.is_server_error() { "server_error" } else { "access_denied" };
+    let pairs = [
+        ("error", kind),
+        ("error_code", error.code),
+        ("error_description", error.msg.as_ref()),
+    ];
+    if in_fragment {
+        let fragment = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        target.set_fragment(Some(&fragment));
+    } else {
+        target.query_pairs_mut().extend_pairs(pairs);
+    }
+    Redirect::to(target.as_str()).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct VerifyBody {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    token: Option<String>,
+    token_hash: Option<String>,
+}
+
+/// `POST /verify`: redeems a link token and answers with the session.
+pub async fn verify(
+    State(state): State<AuthState>,
+    client: Client,
+    Body(body): Body<VerifyBody>,
+) -> AuthResult<Json<Value>> {
+    state.limiter.check(
+        "sign_in",
+        &client.key(),
+        state.config.rate_limits.sign_in_per_ip,
+        super::token::FIVE_MINUTES,
+    )?;
+    let token = body
+        .token_hash
+        .or(body.token)
+        .ok_or_else(|| AuthError::validation("Verify requires a token or a token hash"))?;
+    let kind = body.kind.unwrap_or_default();
+    let (user, method) = redeem(&state, &kind, &token).await?;
+    let session = sessions::start(&state, user, method, &client.info).await?;
+    let identities = users::identities(&state.pool, &session.user.id).await?;
+    Ok(Json(session.to_json(&identities)))
+}

@@ -1,0 +1,134 @@
+//! GoTrue's error responses: `{"code": <status>, "error_code": "...", "msg": "..."}`.
+//!
+//! The codes and messages are the ones supabase/auth sends, so that auth-js maps them to the same
+//! error classes (`AuthWeakPasswordError`, `AuthSessionMissingError`, `AuthApiError`, ...).
+
+use std::borrow::Cow;
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+/// An error of the auth API, ready to be sent.
+#[derive(Debug)]
+pub struct AuthError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub msg: Cow<'static, str>,
+    weak_password_reasons: &'static [&'static str],
+    retry_after_secs: Option<u64>,
+}
+
+pub type AuthResult<T> = Result<T, AuthError>;
+
+impl AuthError {
+    pub fn new(status: StatusCode, code: &'static str, msg: impl Into<Cow<'static, str>>) -> Self {
+        AuthError {
+            status,
+            code,
+            msg: msg.into(),
+            weak_password_reasons: &[],
+            retry_after_secs: None,
+        }
+    }
+
+    /// 400 `validation_failed`: a field is missing or malformed.
+    pub fn validation(msg: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "validation_failed", msg)
+    }
+
+    /// 400 `invalid_credentials`, the same for an unknown email and a wrong password.
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_credentials",
+            "Invalid login credentials",
+        )
+    }
+
+    /// 422 `weak_password` with the reasons auth-js exposes on `AuthWeakPasswordError`.
+    pub fn weak_password(msg: &'static str, reasons: &'static [&'static str]) -> Self {
+        AuthError {
+            weak_password_reasons: reasons,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", msg)
+        }
+    }
+
+    /// 429 `over_request_rate_limit` with `Retry-After`.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        AuthError {
+            retry_after_secs: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_request_rate_limit",
+                "Request rate limit reached",
+            )
+        }
+    }
+
+    /// 401 `no_authorization`: the endpoint needs a bearer token.
+    pub fn no_authorization() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "no_authorization",
+            "This endpoint requires a valid Bearer token",
+        )
+    }
+
+    /// 403 `bad_jwt`: the bearer token is not one of ours or has expired.
+    pub fn bad_jwt(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "bad_jwt",
+            format!("invalid JWT: unable to parse or verify signature, {reason}"),
+        )
+    }
+
+    /// 403 `session_not_found`: the token's session was signed out.
+    pub fn session_not_found() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "session_not_found",
+            "Session from session_id claim in JWT does not exist",
+        )
+    }
+
+    /// 500 with the cause logged and kept from the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "auth service failure");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected_failure",
+            "Unexpected failure, please check server logs for more information",
+        )
+    }
+}
+
+impl From<sqlx::Error> for AuthError {
+    fn from(error: sqlx::Error) -> Self {
+        AuthError::internal(error)
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "code": self.status.as_u16(),
+            "error_code": self.code,
+            "msg": self.msg,
+        });
+        if !self.weak_password_reasons.is_empty() {
+            body["weak_password"] = json!({ "reasons": self.weak_password_reasons });
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,144 @@
+//! The embedded auth service: the Supabase Auth (GoTrue) HTTP API at `/auth/v1`.
+//!
+//! Same paths, parameters, JSON shapes, status codes and `error_code` values as supabase/auth, so
+//! that Supabase's own clients work against it and the app can later point at a real project.
+
+pub mod claims;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod flow;
+pub mod keys;
+pub mod mail;
+pub mod password;
+pub mod rate_limit;
+pub mod redirect;
+pub mod request;
+pub mod sessions;
+pub mod users;
+
+mod account;
+mod email_flows;
+mod oauth;
+mod token;
+
+use std::{path::Path, sync::Arc};
+
+use axum::{
+    routing::{get, post},
+    Json, Router,
+};
+use serde_json::json;
+use sqlx::SqlitePool;
+
+use self::{config::AuthConfig, error::AuthResult, keys::KeySet, mail::Mailer, rate_limit::RateLimiter};
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AuthState(Arc<Inner>);
+
+pub struct Inner {
+    pub pool: SqlitePool,
+    pub config: AuthConfig,
+    pub keys: KeySet,
+    /// Derives each refresh token from its parent (see `sessions`).
+    pub refresh_key: Vec<u8>,
+    pub limiter: RateLimiter,
+    pub mailer: Mailer,
+    pub providers: oauth::Providers,
+}
+
+impl std::fmt::Debug for AuthState {
+    // Keys and secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthState { .. }")
+    }
+}
+
+impl std::ops::Deref for AuthState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AuthState {
+    /// Loads keys and secrets (creating them on first start).
+    pub async fn new(pool: SqlitePool, config: AuthConfig, data_dir: &Path) -> AuthResult<Self> {
+        let keys = KeySet::load(&pool, &config.signing, config.jwt_expiry, config.issuer()).await?;
+        let refresh_key = server_secret(&pool, "refresh_token_key").await?;
+        let providers = oauth::Providers::new(&config.providers)?;
+        // Computed now, not on the first unknown-user sign-in, so that one is not slower.
+        password::dummy_hash();
+        Ok(AuthState(Arc::new(Inner {
+            mailer: Mailer::new(data_dir),
+            pool,
+            config,
+            keys,
+            refresh_key,
+            limiter: RateLimiter::default(),
+            providers,
+        })))
+    }
+}
+
+/// The `/auth/v1` routes.
+pub fn router(state: AuthState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/settings", get(oauth::settings))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/signup", post(account::signup))
+        .route("/token", post(token::token))
+        .route("/user", get(account::get_user).put(account::update_user))
+        .route("/logout", post(account::logout))
+        .route("/sessions", get(account::list_sessions))
+        .route("/sessions/{id}", axum::routing::delete(account::revoke_session))
+        .route("/recover", post(email_flows::recover))
+        .route("/otp", post(email_flows::otp))
+        .route("/verify", get(email_flows::verify_link).post(email_flows::verify))
+        .route("/authorize", get(oauth::authorize))
+        .route("/callback", get(oauth::callback))
+        // GoTrue's bodies are small; this bounds what a client can make us parse.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "name": "ferrochat-auth",
+        "description": "ferrochat's embedded Supabase-Auth-compatible service",
+    }))
+}
+
+async fn jwks(axum::extract::State(state): axum::extract::State<AuthState>) -> Json<serde_json::Value> {
+    Json(state.keys.jwks().clone())
+}
+
+/// A random secret generated on first start and kept in the database.
+async fn server_secret(pool: &SqlitePool, name: &str) -> AuthResult<Vec<u8>> {
+    sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)")
+        .bind(name)
+        .bind(crypto::random_bytes::<32>().to_vec())
+        .execute(pool)
+        .await?;
+    let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM secrets WHERE name = ?")
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+    Ok(value)
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// GoTrue's timestamp format.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

@@ -1,0 +1,345 @@
+//! Sessions and refresh tokens.
+//!
+//! A refresh token is opaque and random; the database keeps only its SHA-256. Each refresh
+//! rotates it: the presented token is revoked and its child becomes the session's token. The
+//! child is derived from the parent (HMAC under a server secret), so that requests racing with
+//! the same parent all arrive at the same child without the server storing any plaintext. A
+//! revoked token presented again within the reuse interval yields the child's session (the
+//! "already used" race of concurrent tabs); later, it is reuse: the whole session is revoked.
+
+use serde_json::{json, Value};
+use sqlx::SqlitePool;
+
+use super::{
+    claims::{AccessClaims, AuthMethod},
+    crypto::{base64url, hmac_sha256, random_token, sha256},
+    error::{AuthError, AuthResult},
+    now, rfc3339,
+    users::{self, User},
+    AuthState,
+};
+use axum::http::StatusCode;
+
+/// How a session came to be, for `amr`.
+#[derive(Clone, Copy, Debug)]
+pub enum SignInMethod {
+    Password,
+    OAuth,
+    MagicLink,
+    Recovery,
+    EmailSignup,
+}
+
+impl SignInMethod {
+    fn amr(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::OAuth => "oauth",
+            SignInMethod::MagicLink => "otp",
+            SignInMethod::Recovery => "recovery",
+            SignInMethod::EmailSignup => "otp",
+        }
+    }
+}
+
+/// Who is signing in from where, for the account page's list of sessions.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A row of `sessions`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub aal: String,
+    pub amr: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub refreshed_at: i64,
+}
+
+/// A session just issued: what `/token` and friends return.
+pub struct IssuedSession {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+    pub expires_at: i64,
+    pub user: User,
+}
+
+impl IssuedSession {
+    /// GoTrue's session object.
+    pub fn to_json(&self, identities: &[users::Identity]) -> Value {
+        json!({
+            "access_token": self.access_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+            "expires_at": self.expires_at,
+            "refresh_token": self.refresh_token,
+            "user": self.user.to_json(identities),
+        })
+    }
+
+    /// The same as URL fragment/query pairs, for redirects of the implicit flow.
+    pub fn to_params(&self, kind: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("access_token", self.access_token.clone()),
+            ("expires_at", self.expires_at.to_string()),
+            ("expires_in", self.expires_in.to_string()),
+            ("refresh_token", self.refresh_token.clone()),
+            ("token_type", "bearer".into()),
+            ("type", kind.into()),
+        ]
+    }
+}
+
+/// Starts a session for `user` and issues its tokens.
+pub async fn start(
+    state: &AuthState,
+    user: User,
+    method: SignInMethod,
+    client: &ClientInfo,
+) -> AuthResult<IssuedSession> {
+    let pool = &state.pool;
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    let amr = json!([{ "method": method.amr(), "timestamp": at }]);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at)
+         VALUES (?, ?, 'aal1', ?, ?, ?, ?, ?)",
+    )
+    .bind(&session_id)
+    .bind(&user.id)
+    .bind(amr.to_string())
+    .bind(&client.user_agent)
+    .bind(&client.ip)
+    .bind(at)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    let refresh_token = random_token();
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
+    )
+    .bind(sha256(refresh_token.as_bytes()))
+    .bind(&session_id)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    users::touch_sign_in(pool, &user.id, None).await?;
+    let user = users::find_by_id(pool, &user.id).await?.unwrap_or(user);
+    issue(state, user, &session_id, refresh_token).await
+}
+
+/// Signs an access token for the session and packs the response.
+async fn issue(
+    state: &AuthState,
+    user: User,
+    session_id: &str,
+    refresh_token: String,
+) -> AuthResult<IssuedSession> {
+    let session = find(&state.pool, session_id)
+        .await?
+        .ok_or_else(AuthError::session_not_found)?;
+    let iat = now();
+    let expires_in = state.config.jwt_expiry.as_secs();
+    let expires_at = iat + expires_in as i64;
+    let claims = AccessClaims {
+        iss: state.config.issuer(),
+        sub: user.id.clone(),
+        aud: "authenticated".into(),
+        exp: expires_at,
+        iat,
+        email: user.email.clone(),
+        phone: String::new(),
+        app_metadata: user.app_metadata(),
+        user_metadata: user.user_metadata(),
+        role: "authenticated".into(),
+        aal: session.aal.clone(),
+        amr: serde_json::from_str::<Vec<AuthMethod>>(&session.amr).unwrap_or_default(),
+        session_id: session.id.clone(),
+        is_anonymous: false,
+    };
+    let access_token = state.keys.sign(&claims)?;
+    Ok(IssuedSession {
+        access_token,
+        refresh_token,
+        expires_in,
+        expires_at,
+        user,
+    })
+}
+
+pub async fn find(pool: &SqlitePool, session_id: &str) -> AuthResult<Option<Session>> {
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at
+         FROM sessions WHERE id = ?",
+    )
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+fn refresh_token_not_found() -> AuthError {
+    AuthError::new(
+        StatusCode::BAD_REQUEST,
+        "refresh_token_not_found",
+        "Invalid Refresh Token: Refresh Token Not Found",
+    )
+}
+
+/// How many rotations a late request may walk forward within the reuse interval.
+const MAX_CHAIN_WALK: usize = 4;
+
+/// `grant_type=refresh_token`: rotates the token and issues a new access token.
+pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSession> {
+    let pool = &state.pool;
+    let mut token = presented.to_owned();
+    for _ in 0..=MAX_CHAIN_WALK {
+        let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, session_id, revoked_at FROM refresh_tokens WHERE token_hash = ?",
+        )
+        .bind(sha256(token.as_bytes()))
+        .fetch_optional(pool)
+        .await?;
+        let Some((id, session_id, revoked_at)) = row else {
+            return Err(refresh_token_not_found());
+        };
+        let child = base64url(&hmac_sha256(&state.refresh_key, token.as_bytes()));
+        match revoked_at {
+            None => {
+                // Insert the child before revoking the parent: a racing request that finds the
+                // parent revoked must find the child too.
+                sqlx::query(
+                    "INSERT OR IGNORE INTO refresh_tokens (token_hash, session_id, parent_id, created_at)
+                     VALUES (?, ?, ?, ?)",
+                )
+                .bind(sha256(child.as_bytes()))
+                .bind(&session_id)
+                .bind(id)
+                .bind(now())
+                .execute(pool)
+                .await?;
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                )
+                .bind(now())
+                .bind(id)
+                .execute(pool)
+                .await?;
+                // Won or lost the race, the child is now the session's token.
+                return finish_refresh(state, &session_id, child).await;
+            }
+            Some(revoked_at)
+                if now() - revoked_at <= state.config.refresh_reuse_interval.as_secs() as i64 =>
+            {
+                // Rotated a moment ago by a concurrent request: continue with its child.
+                token = child;
+            }
+            Some(_) => {
+                tracing::warn!(session_id, "refresh token reused: revoking the session");
+                sqlx::query("DELETE FROM sessions WHERE id = ?")
+                    .bind(&session_id)
+                    .execute(pool)
+                    .await?;
+                return Err(AuthError::new(
+                    StatusCode::BAD_REQUEST,
+                    "refresh_token_already_used",
+                    "Invalid Refresh Token: Already Used",
+                ));
+            }
+        }
+    }
+    Err(refresh_token_not_found())
+}
+
+async fn finish_refresh(state: &AuthState, session_id: &str, token: String) -> AuthResult<IssuedSession> {
+    let session = find(&state.pool, session_id)
+        .await?
+        .ok_or_else(refresh_token_not_found)?;
+    sqlx::query("UPDATE sessions SET refreshed_at = ? WHERE id = ?")
+        .bind(now())
+        .bind(session_id)
+        .execute(&state.pool)
+        .await?;
+    let user = users::find_by_id(&state.pool, &session.user_id)
+        .await?
+        .ok_or_else(refresh_token_not_found)?;
+    issue(state, user, session_id, token).await
+}
+
+/// Which sessions `/logout` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogoutScope {
+    Global,
+    Local,
+    Others,
+}
+
+impl LogoutScope {
+    pub fn parse(value: Option<&str>) -> AuthResult<LogoutScope> {
+        match value {
+            None | Some("global") => Ok(LogoutScope::Global),
+            Some("local") => Ok(LogoutScope::Local),
+            Some("others") => Ok(LogoutScope::Others),
+            Some(_) => Err(AuthError::validation(
+                "Unsupported logout scope: use global, local or others",
+            )),
+        }
+    }
+}
+
+/// Ends the sessions `scope` names, relative to the caller's session.
+pub async fn logout(pool: &SqlitePool, user_id: &str, session_id: &str, scope: LogoutScope) -> AuthResult<()> {
+    let query = match scope {
+        LogoutScope::Global => "DELETE FROM sessions WHERE user_id = ?1",
+        LogoutScope::Local => "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2",
+        LogoutScope::Others => "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
+    };
+    sqlx::query(query)
+        .bind(user_id)
+        .bind(session_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The user's sessions, most recently used first, for the account page.
+pub async fn list(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Session>> {
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at
+         FROM sessions WHERE user_id = ? ORDER BY refreshed_at DESC, created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Ends one of the user's sessions; false if the user has no such session.
+pub async fn revoke(pool: &SqlitePool, user_id: &str, session_id: &str) -> AuthResult<bool> {
+    let deleted = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+        .bind(session_id)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+impl Session {
+    /// The session as the sessions endpoint lists it.
+    pub fn to_json(&self, current_session_id: &str) -> Value {
+        json!({
+            "id": self.id,
+            "user_agent": self.user_agent,
+            "ip": self.ip,
+            "aal": self.aal,
+            "created_at": rfc3339(self.created_at),
+            "refreshed_at": rfc3339(self.refreshed_at),
+            "current": self.id == current_session_id,
+        })
+    }
+}

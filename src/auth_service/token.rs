@@ -1,0 +1,203 @@
+//! `POST /token?grant_type=password|refresh_token|pkce`.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Query, State},
+    http::StatusCode,
+    Json,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{
+    crypto::{pkce_challenge, sha256},
+    error::{AuthError, AuthResult},
+    now, password,
+    request::{Body, Client},
+    sessions::{self, SignInMethod},
+    users::{self, Email},
+    AuthState,
+};
+
+pub(super) const FIVE_MINUTES: Duration = Duration::from_secs(300);
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    grant_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PasswordGrant {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshGrant {
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PkceGrant {
+    auth_code: Option<String>,
+    code_verifier: Option<String>,
+}
+
+pub async fn token(
+    State(state): State<AuthState>,
+    Query(query): Query<TokenQuery>,
+    client: Client,
+    Body(body): Body<Value>,
+) -> AuthResult<Json<Value>> {
+    let limits = state.config.rate_limits;
+    let session = match query.grant_type.as_deref() {
+        Some("password") => {
+            state
+                .limiter
+                .check("sign_in", &client.key(), limits.sign_in_per_ip, FIVE_MINUTES)?;
+            let grant: PasswordGrant = parse(body)?;
+            password_grant(&state, grant, &client).await?
+        }
+        Some("refresh_token") => {
+            state
+                .limiter
+                .check("refresh", &client.key(), limits.refresh_per_ip, FIVE_MINUTES)?;
+            let grant: RefreshGrant = parse(body)?;
+            let token = grant
+                .refresh_token
+                .filter(|token| !token.is_empty())
+                .ok_or_else(|| AuthError::validation("refresh_token required"))?;
+            sessions::refresh(&state, &token).await?
+        }
+        Some("pkce") => {
+            state
+                .limiter
+                .check("sign_in", &client.key(), limits.sign_in_per_ip, FIVE_MINUTES)?;
+            let grant: PkceGrant = parse(body)?;
+            pkce_grant(&state, grant, &client).await?
+        }
+        _ => {
+            return Err(AuthError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "unsupported_grant_type",
+            ))
+        }
+    };
+    let identities = users::identities(&state.pool, &session.user.id).await?;
+    Ok(Json(session.to_json(&identities)))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> AuthResult<T> {
+    serde_json::from_value(body)
+        .map_err(|error| AuthError::validation(format!("Invalid request body: {error}")))
+}
+
+async fn password_grant(
+    state: &AuthState,
+    grant: PasswordGrant,
+    client: &Client,
+) -> AuthResult<sessions::IssuedSession> {
+    let (Some(email), Some(password)) = (grant.email, grant.password) else {
+        return Err(AuthError::validation(
+            "Only an email address or phone number should be provided on login.",
+        ));
+    };
+    // An address that cannot exist cannot sign in: same answer as a wrong password.
+    let email = Email::parse(&email).map_err(|_| AuthError::invalid_credentials())?;
+    let limits = state.config.rate_limits;
+    state.limiter.check(
+        "sign_in_email",
+        email.as_str(),
+        limits.sign_in_per_email,
+        FIVE_MINUTES,
+    )?;
+    let user = users::find_by_email(&state.pool, &email).await?;
+    let stored = user.as_ref().and_then(|user| user.encrypted_password.clone());
+    let matches = password::verify(password::normalise(&password), stored).await;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(AuthError::invalid_credentials()),
+    };
+    if user.email_confirmed_at.is_none() {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "email_not_confirmed",
+            "Email not confirmed",
+        ));
+    }
+    sessions::start(state, user, SignInMethod::Password, &client.info).await
+}
+
+fn flow_state_not_found() -> AuthError {
+    AuthError::new(
+        StatusCode::NOT_FOUND,
+        "flow_state_not_found",
+        "invalid flow state, no valid flow state found",
+    )
+}
+
+/// Exchanges a PKCE auth code (single use, short-lived, bound to the S256 challenge).
+async fn pkce_grant(
+    state: &AuthState,
+    grant: PkceGrant,
+    client: &Client,
+) -> AuthResult<sessions::IssuedSession> {
+    let (Some(code), Some(verifier)) = (grant.auth_code, grant.code_verifier) else {
+        return Err(AuthError::validation(
+            "invalid request: both auth code and code verifier should be non-empty",
+        ));
+    };
+    let row: Option<(String, String, Option<String>, Option<i64>, String)> = sqlx::query_as(
+        "SELECT id, code_challenge, user_id, auth_code_issued_at, authentication_method
+         FROM flow_states WHERE auth_code = ?",
+    )
+    .bind(sha256(code.as_bytes()))
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some((flow_id, challenge, Some(user_id), Some(issued_at), method)) = row else {
+        return Err(flow_state_not_found());
+    };
+    if now() - issued_at > state.config.pkce_code_expiry.as_secs() as i64 {
+        sqlx::query("DELETE FROM flow_states WHERE id = ?")
+            .bind(&flow_id)
+            .execute(&state.pool)
+            .await?;
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "flow_state_expired",
+            "invalid flow state, flow state has expired",
+        ));
+    }
+    // RFC 7636: 43 to 128 characters of the unreserved set.
+    let well_formed = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if !well_formed || pkce_challenge(&verifier) != challenge {
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_code_verifier",
+            "code challenge does not match previously saved code verifier",
+        ));
+    }
+    // Single use: of two racing exchanges only one deletes the row.
+    let deleted = sqlx::query("DELETE FROM flow_states WHERE id = ?")
+        .bind(&flow_id)
+        .execute(&state.pool)
+        .await?;
+    if deleted.rows_affected() != 1 {
+        return Err(flow_state_not_found());
+    }
+    let user = users::find_by_id(&state.pool, &user_id)
+        .await?
+        .ok_or_else(flow_state_not_found)?;
+    let method = match method.as_str() {
+        "oauth" => SignInMethod::OAuth,
+        "recovery" => SignInMethod::Recovery,
+        "magiclink" => SignInMethod::MagicLink,
+        _ => SignInMethod::EmailSignup,
+    };
+    sessions::start(state, user, method, &client.info).await
+}
