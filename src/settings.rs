@@ -203,7 +203,12 @@ impl Vars<'_> {
 
     /// A boolean: true/false (also 1/0, yes/no).
     pub(crate) fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
-        match self.get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        match self
+            .get(name)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => Ok(default),
             Some("true" | "1" | "yes") => Ok(true),
             Some("false" | "0" | "no") => Ok(false),
@@ -224,7 +229,10 @@ impl Vars<'_> {
             .split(',')
             .map(str::trim)
             .filter(|item| !item.is_empty())
-            .map(|item| item.parse().map_err(|_| SettingsError::new(name, item, expected)))
+            .map(|item| {
+                item.parse()
+                    .map_err(|_| SettingsError::new(name, item, expected))
+            })
             .collect()
     }
 }
@@ -248,7 +256,10 @@ impl Settings {
         if let Some(site_addr) = site_addr {
             leptos.site_addr = site_addr;
         }
-        let data_dir = PathBuf::from(vars.get("FERROCHAT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let data_dir = PathBuf::from(
+            vars.get("FERROCHAT_DATA_DIR")
+                .unwrap_or_else(|| "data".into()),
+        );
         let database_url = match vars.get("DATABASE_URL") {
             Some(url) if url.starts_with("sqlite:") => url,
             Some(url) => return Err(SettingsError::new("DATABASE_URL", &url, "a sqlite: URL")),
@@ -258,7 +269,11 @@ impl Settings {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                return Err(SettingsError::new("FERROCHAT_LOG_FORMAT", other, "`pretty` or `json`"))
+                return Err(SettingsError::new(
+                    "FERROCHAT_LOG_FORMAT",
+                    other,
+                    "`pretty` or `json`",
+                ))
             }
         };
         let log_filter = vars.get("RUST_LOG").unwrap_or_else(|| "info".into());

@@ -13,8 +13,9 @@ use super::{
     crypto::{random_token, sha256},
     email_flows::send_link,
     error::{AuthError, AuthResult},
-    flow, now, password, redirect, rfc3339,
+    flow, now, password, redirect,
     request::{Authenticated, Body, Client},
+    rfc3339,
     sessions::{self, LogoutScope, SignInMethod},
     token::FIVE_MINUTES,
     users::{self, Email, NewUser, TokenColumn},
@@ -89,8 +90,14 @@ pub async fn signup(
         // With confirmation on, answer exactly as for a new address, so sign-up does not tell
         // who has an account. An unconfirmed owner gets a fresh link.
         if existing.email_confirmed_at.is_none() {
-            send_confirmation(&state, &existing.id, existing.email.as_str(), &query, &body.code_challenge)
-                .await?;
+            send_confirmation(
+                &state,
+                &existing.id,
+                existing.email.as_str(),
+                &query,
+                &body.code_challenge,
+            )
+            .await?;
         }
         return Ok(Json(obfuscated_user(&email, &metadata)).into_response());
     }
@@ -114,7 +121,9 @@ pub async fn signup(
         return Ok(Json(session.to_json(&identities)).into_response());
     }
     send_confirmation(&state, &user.id, &user.email, &query, &body.code_challenge).await?;
-    let user = users::find_by_id(&state.pool, &user.id).await?.unwrap_or(user);
+    let user = users::find_by_id(&state.pool, &user.id)
+        .await?
+        .unwrap_or(user);
     let identities = users::identities(&state.pool, &user.id).await?;
     Ok(Json(user.to_json(&identities)).into_response())
 }
@@ -143,7 +152,13 @@ async fn send_confirmation(
         .await?;
     }
     let token = random_token();
-    users::set_token(&state.pool, user_id, TokenColumn::Confirmation, &sha256(token.as_bytes())).await?;
+    users::set_token(
+        &state.pool,
+        user_id,
+        TokenColumn::Confirmation,
+        &sha256(token.as_bytes()),
+    )
+    .await?;
     send_link(
         state,
         email,
@@ -176,7 +191,10 @@ fn obfuscated_user(email: &Email, metadata: &Value) -> Value {
 }
 
 /// `GET /user`.
-pub async fn get_user(State(state): State<AuthState>, auth: Authenticated) -> AuthResult<Json<Value>> {
+pub async fn get_user(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+) -> AuthResult<Json<Value>> {
     let identities = users::identities(&state.pool, &auth.user.id).await?;
     Ok(Json(auth.user.to_json(&identities)))
 }
@@ -229,7 +247,8 @@ pub async fn update_user(
                 users::apply_email_change(pool, &user.id, new_email.as_str()).await?;
             } else {
                 let token = random_token();
-                users::request_email_change(pool, &user.id, &new_email, &sha256(token.as_bytes())).await?;
+                users::request_email_change(pool, &user.id, &new_email, &sha256(token.as_bytes()))
+                    .await?;
                 let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
                 send_link(
                     &state,
@@ -268,7 +287,10 @@ pub async fn logout(
 }
 
 /// `GET /sessions`: the user's sessions, for the account page (not in GoTrue's public API).
-pub async fn list_sessions(State(state): State<AuthState>, auth: Authenticated) -> AuthResult<Json<Value>> {
+pub async fn list_sessions(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+) -> AuthResult<Json<Value>> {
     let sessions = sessions::list(&state.pool, &auth.user.id).await?;
     Ok(Json(json!(sessions
         .iter()

@@ -36,7 +36,8 @@ pub(super) async fn send_link(
     kind: &str,
     redirect_to: &Url,
 ) -> AuthResult<()> {
-    let mut link = Url::parse(&format!("{}/verify", state.config.issuer())).map_err(AuthError::internal)?;
+    let mut link =
+        Url::parse(&format!("{}/verify", state.config.issuer())).map_err(AuthError::internal)?;
     link.query_pairs_mut()
         .append_pair("token", token)
         .append_pair("type", kind)
@@ -66,9 +67,12 @@ fn yes() -> bool {
 /// Checks the request and the limits of an email-sending endpoint.
 fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) -> AuthResult<Email> {
     let limits = state.config.rate_limits;
-    state
-        .limiter
-        .check("email_ip", &client.key(), limits.sign_in_per_ip, super::token::FIVE_MINUTES)?;
+    state.limiter.check(
+        "email_ip",
+        &client.key(),
+        limits.sign_in_per_ip,
+        super::token::FIVE_MINUTES,
+    )?;
     let email = body
         .email
         .as_deref()
@@ -78,9 +82,12 @@ fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) ->
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }
-    state
-        .limiter
-        .check("email_address", email.as_str(), limits.email_per_address, ONE_HOUR)?;
+    state.limiter.check(
+        "email_address",
+        email.as_str(),
+        limits.email_per_address,
+        ONE_HOUR,
+    )?;
     Ok(email)
 }
 
@@ -95,7 +102,15 @@ pub async fn recover(
     let email = accept_email_request(&state, &client, &body)?;
     let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
     tokio::spawn(async move {
-        if let Err(error) = mail_existing_user(&state, &email, "recovery", &redirect_to, body.code_challenge).await {
+        if let Err(error) = mail_existing_user(
+            &state,
+            &email,
+            "recovery",
+            &redirect_to,
+            body.code_challenge,
+        )
+        .await
+        {
             tracing::warn!(error = %error.msg, "recovery mail failed");
         }
     });
@@ -118,7 +133,10 @@ pub async fn otp(
                 if !body.create_user || state.config.disable_signup {
                     return Ok(());
                 }
-                let metadata = body.data.filter(Value::is_object).unwrap_or_else(|| json!({}));
+                let metadata = body
+                    .data
+                    .filter(Value::is_object)
+                    .unwrap_or_else(|| json!({}));
                 users::create(
                     &state.pool,
                     NewUser {
@@ -133,7 +151,14 @@ pub async fn otp(
                 )
                 .await?;
             }
-            mail_existing_user(&state, &email, "magiclink", &redirect_to, body.code_challenge).await
+            mail_existing_user(
+                &state,
+                &email,
+                "magiclink",
+                &redirect_to,
+                body.code_challenge,
+            )
+            .await
         }
         .await;
         if let Err(error) = result {
@@ -169,9 +194,18 @@ async fn mail_existing_user(
         .await?;
     }
     let token = random_token();
-    users::set_token(&state.pool, &user.id, TokenColumn::Recovery, &sha256(token.as_bytes())).await?;
+    users::set_token(
+        &state.pool,
+        &user.id,
+        TokenColumn::Recovery,
+        &sha256(token.as_bytes()),
+    )
+    .await?;
     let (subject, text) = match kind {
-        "recovery" => ("Reset your password", "Follow this link to reset your password:"),
+        "recovery" => (
+            "Reset your password",
+            "Follow this link to reset your password:",
+        ),
         _ => ("Your magic link", "Follow this link to sign in:"),
     };
     send_link(state, &user.email, subject, text, &token, kind, redirect_to).await
@@ -214,7 +248,9 @@ async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User,
         // Following any emailed link proves the address.
         _ => users::confirm_email(&state.pool, &user.id).await?,
     }
-    let user = users::find_by_id(&state.pool, &user.id).await?.ok_or_else(link_invalid)?;
+    let user = users::find_by_id(&state.pool, &user.id)
+        .await?
+        .ok_or_else(link_invalid)?;
     Ok((user, method))
 }
 
@@ -251,7 +287,11 @@ pub async fn verify_link(
         Ok(redeemed) => redeemed,
         Err(error) => return redirect_with_error(target, &error, true),
     };
-    let flow_kind = if kind == "email_change" { "signup" } else { kind.as_str() };
+    let flow_kind = if kind == "email_change" {
+        "signup"
+    } else {
+        kind.as_str()
+    };
     let result = async {
         if let Some(flow_id) = flow::pending_for_user(&state.pool, &user.id, flow_kind).await? {
             let code = flow::issue_code(&state.pool, &flow_id, &user.id).await?;
@@ -278,8 +318,16 @@ fn with_fragment(mut target: Url, session: &IssuedSession, kind: &str) -> Url {
 }
 
 /// Sends the browser back with GoTrue's error parameters, in the fragment or the query.
-pub(super) fn redirect_with_error(mut target: Url, error: &AuthError, in_fragment: bool) -> Response {
-    let kind = if error.status.is_server_error() { "server_error" } else { "access_denied" };
+pub(super) fn redirect_with_error(
+    mut target: Url,
+    error: &AuthError,
+    in_fragment: bool,
+) -> Response {
+    let kind = if error.status.is_server_error() {
+        "server_error"
+    } else {
+        "access_denied"
+    };
     let pairs = [
         ("error", kind),
         ("error_code", error.code),

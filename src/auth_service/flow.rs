@@ -23,7 +23,9 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> AuthResult<()> 
     if well_formed {
         Ok(())
     } else {
-        Err(AuthError::validation("code challenge is not a valid S256 challenge"))
+        Err(AuthError::validation(
+            "code challenge is not a valid S256 challenge",
+        ))
     }
 }
 

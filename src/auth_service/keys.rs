@@ -75,8 +75,8 @@ impl KeySet {
                 let mut verifiers = HashMap::new();
                 let mut jwks = Vec::new();
                 for key in &keys {
-                    let decoding =
-                        DecodingKey::from_ec_components(&key.x, &key.y).map_err(AuthError::internal)?;
+                    let decoding = DecodingKey::from_ec_components(&key.x, &key.y)
+                        .map_err(AuthError::internal)?;
                     verifiers.insert(Some(key.kid.clone()), (decoding, Algorithm::ES256));
                     jwks.push(json!({
                         "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
@@ -117,14 +117,15 @@ impl KeySet {
         validation.set_audience(&["authenticated"]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|error| {
-            match error.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    AuthError::bad_jwt("token has invalid claims: token is expired")
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|error| {
+                match error.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        AuthError::bad_jwt("token has invalid claims: token is expired")
+                    }
+                    _ => AuthError::bad_jwt(error),
                 }
-                _ => AuthError::bad_jwt(error),
-            }
-        })?;
+            })?;
         Ok(data.claims)
     }
 

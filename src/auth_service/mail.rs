@@ -27,7 +27,10 @@ impl Mailer {
         let name = format!(
             "{}-{}.eml",
             time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
-            to.replace(|c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '.', "_")
+            to.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '.',
+                "_"
+            )
         );
         let message = format!("To: {to}\r\nSubject: {subject}\r\n\r\n{text}\r\n\r\n{link}\r\n");
         let path = self.mailbox.join(name);

@@ -31,7 +31,9 @@ use axum::{
 use serde_json::json;
 use sqlx::SqlitePool;
 
-use self::{config::AuthConfig, error::AuthResult, keys::KeySet, mail::Mailer, rate_limit::RateLimiter};
+use self::{
+    config::AuthConfig, error::AuthResult, keys::KeySet, mail::Mailer, rate_limit::RateLimiter,
+};
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -93,10 +95,16 @@ pub fn router(state: AuthState) -> Router {
         .route("/user", get(account::get_user).put(account::update_user))
         .route("/logout", post(account::logout))
         .route("/sessions", get(account::list_sessions))
-        .route("/sessions/{id}", axum::routing::delete(account::revoke_session))
+        .route(
+            "/sessions/{id}",
+            axum::routing::delete(account::revoke_session),
+        )
         .route("/recover", post(email_flows::recover))
         .route("/otp", post(email_flows::otp))
-        .route("/verify", get(email_flows::verify_link).post(email_flows::verify))
+        .route(
+            "/verify",
+            get(email_flows::verify_link).post(email_flows::verify),
+        )
         .route("/authorize", get(oauth::authorize))
         .route("/callback", get(oauth::callback))
         // GoTrue's bodies are small; this bounds what a client can make us parse.
@@ -112,7 +120,9 @@ async fn health() -> Json<serde_json::Value> {
     }))
 }
 
-async fn jwks(axum::extract::State(state): axum::extract::State<AuthState>) -> Json<serde_json::Value> {
+async fn jwks(
+    axum::extract::State(state): axum::extract::State<AuthState>,
+) -> Json<serde_json::Value> {
     Json(state.keys.jwks().clone())
 }
 
@@ -139,6 +149,9 @@ pub fn now() -> i64 {
 pub fn rfc3339(unix_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }

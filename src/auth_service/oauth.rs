@@ -41,9 +41,30 @@ const FLOW_LIFETIME: Duration = Duration::from_secs(600);
 const STATE_COOKIE: &str = "ferrochat-oauth-state";
 /// Every provider GoTrue's `/settings` lists, so clients see the shape they expect.
 const KNOWN_PROVIDERS: &[&str] = &[
-    "anonymous_users", "apple", "azure", "bitbucket", "discord", "facebook", "figma", "fly",
-    "github", "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion",
-    "spotify", "slack", "slack_oidc", "workos", "twitch", "twitter", "zoom", "oidc",
+    "anonymous_users",
+    "apple",
+    "azure",
+    "bitbucket",
+    "discord",
+    "facebook",
+    "figma",
+    "fly",
+    "github",
+    "gitlab",
+    "google",
+    "keycloak",
+    "kakao",
+    "linkedin",
+    "linkedin_oidc",
+    "notion",
+    "spotify",
+    "slack",
+    "slack_oidc",
+    "workos",
+    "twitch",
+    "twitter",
+    "zoom",
+    "oidc",
 ];
 
 /// The enabled providers and what was learnt about them.
@@ -98,7 +119,8 @@ impl Providers {
     }
 
     async fn endpoints(&self, provider: &ProviderConfig) -> AuthResult<Endpoints> {
-        let join = |base: &Url, path: &str| format!("{}{path}", base.as_str().trim_end_matches('/'));
+        let join =
+            |base: &Url, path: &str| format!("{}{path}", base.as_str().trim_end_matches('/'));
         match &provider.kind {
             ProviderKind::GitHub { web, .. } => Ok(Endpoints {
                 authorize: join(web, "/login/oauth/authorize"),
@@ -126,31 +148,51 @@ impl Providers {
         if let Some(metadata) = self.lock().get(name) {
             return Ok(metadata.clone());
         }
-        let url = format!("{}/.well-known/openid-configuration", issuer.as_str().trim_end_matches('/'));
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.as_str().trim_end_matches('/')
+        );
         let metadata: OidcMetadata = self.get_json(&url, None).await.and_then(|value| {
-            serde_json::from_value(value).map_err(|error| provider_error(format!("bad discovery document: {error}")))
+            serde_json::from_value(value)
+                .map_err(|error| provider_error(format!("bad discovery document: {error}")))
         })?;
         if metadata.issuer.trim_end_matches('/') != issuer.as_str().trim_end_matches('/') {
-            return Err(provider_error("the discovery document names another issuer"));
+            return Err(provider_error(
+                "the discovery document names another issuer",
+            ));
         }
         self.lock().insert(name, metadata.clone());
         Ok(metadata)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, OidcMetadata>> {
-        self.discovered.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.discovered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn get_json(&self, url: &str, bearer: Option<&str>) -> AuthResult<Value> {
-        let mut request = self.http.get(url).header(header::ACCEPT, "application/json");
+        let mut request = self
+            .http
+            .get(url)
+            .header(header::ACCEPT, "application/json");
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|error| provider_error(error.without_url()))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|error| provider_error(error.without_url()))?;
         if !response.status().is_success() {
-            return Err(provider_error(format!("{url} answered {}", response.status())));
+            return Err(provider_error(format!(
+                "{url} answered {}",
+                response.status()
+            )));
         }
-        response.json().await.map_err(|error| provider_error(error.without_url()))
+        response
+            .json()
+            .await
+            .map_err(|error| provider_error(error.without_url()))
     }
 }
 
@@ -199,7 +241,10 @@ pub struct AuthorizeQuery {
 }
 
 /// `GET /authorize`: starts the dance and sends the browser to the provider.
-pub async fn authorize(State(state): State<AuthState>, Query(query): Query<AuthorizeQuery>) -> AuthResult<Response> {
+pub async fn authorize(
+    State(state): State<AuthState>,
+    Query(query): Query<AuthorizeQuery>,
+) -> AuthResult<Response> {
     let provider = query
         .provider
         .as_deref()
@@ -232,7 +277,8 @@ pub async fn authorize(State(state): State<AuthState>, Query(query): Query<Autho
     )
     .await?;
 
-    let mut url = Url::parse(&endpoints.authorize).map_err(|_| provider_error("bad authorization endpoint"))?;
+    let mut url = Url::parse(&endpoints.authorize)
+        .map_err(|_| provider_error("bad authorization endpoint"))?;
     {
         let mut pairs = url.query_pairs_mut();
         pairs
@@ -245,7 +291,12 @@ pub async fn authorize(State(state): State<AuthState>, Query(query): Query<Autho
             ProviderKind::GitHub { .. } => "user:email",
             ProviderKind::Facebook { .. } => "email public_profile",
         };
-        let scopes = match query.scopes.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let scopes = match query
+            .scopes
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(extra) => format!("{base_scopes} {extra}"),
             None => base_scopes.to_owned(),
         };
@@ -290,7 +341,8 @@ pub async fn callback(
     headers: HeaderMap,
     client: Client,
 ) -> Response {
-    let clear_cookie = format!("{STATE_COOKIE}=; Path=/auth/v1/callback; Max-Age=0; HttpOnly; SameSite=Lax");
+    let clear_cookie =
+        format!("{STATE_COOKIE}=; Path=/auth/v1/callback; Max-Age=0; HttpOnly; SameSite=Lax");
     let response = match finish_callback(&state, query, &headers, &client).await {
         Ok(url) => Redirect::to(url.as_str()).into_response(),
         Err((target, error, pkce)) => redirect_with_error(target, &error, !pkce),
@@ -330,7 +382,11 @@ async fn finish_callback(
         )));
     }
     let code = query.code.filter(|code| !code.is_empty()).ok_or_else(|| {
-        fail(AuthError::new(StatusCode::BAD_REQUEST, "bad_oauth_callback", "OAuth callback with missing authorization code"))
+        fail(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_oauth_callback",
+            "OAuth callback with missing authorization code",
+        ))
     })?;
     let provider = state
         .providers
@@ -339,11 +395,15 @@ async fn finish_callback(
     let upstream = fetch_provider_user(state, provider, &code, &flow.provider_verifier)
         .await
         .map_err(fail)?;
-    let user = find_or_create_user(state, provider.name, &upstream).await.map_err(fail)?;
+    let user = find_or_create_user(state, provider.name, &upstream)
+        .await
+        .map_err(fail)?;
 
     let mut target = flow.redirect_to.clone();
     if pkce {
-        let code = flow::issue_code(&state.pool, &flow.id, &user.id).await.map_err(fail)?;
+        let code = flow::issue_code(&state.pool, &flow.id, &user.id)
+            .await
+            .map_err(fail)?;
         target.query_pairs_mut().append_pair("code", &code);
         return Ok(target);
     }
@@ -363,8 +423,14 @@ async fn finish_callback(
 }
 
 /// The flow whose state the callback carries, if the same browser started it recently.
-async fn find_flow(state: &AuthState, oauth_state: Option<&str>, headers: &HeaderMap) -> AuthResult<Flow> {
-    let oauth_state = oauth_state.filter(|s| !s.is_empty()).ok_or_else(bad_state)?;
+async fn find_flow(
+    state: &AuthState,
+    oauth_state: Option<&str>,
+    headers: &HeaderMap,
+) -> AuthResult<Flow> {
+    let oauth_state = oauth_state
+        .filter(|s| !s.is_empty())
+        .ok_or_else(bad_state)?;
     let cookie = headers
         .get_all(header::COOKIE)
         .iter()
@@ -383,14 +449,18 @@ async fn find_flow(state: &AuthState, oauth_state: Option<&str>, headers: &Heade
     .bind(sha256(oauth_state.as_bytes()))
     .fetch_optional(&state.pool)
     .await?;
-    let Some((id, code_challenge, provider, redirect_to, Some(provider_verifier), created_at)) = row else {
+    let Some((id, code_challenge, provider, redirect_to, Some(provider_verifier), created_at)) =
+        row
+    else {
         return Err(bad_state());
     };
     // One use: the state is cleared before the (slow) exchange, so a replay finds nothing.
-    let cleared = sqlx::query("UPDATE flow_states SET oauth_state = NULL WHERE id = ? AND oauth_state IS NOT NULL")
-        .bind(&id)
-        .execute(&state.pool)
-        .await?;
+    let cleared = sqlx::query(
+        "UPDATE flow_states SET oauth_state = NULL WHERE id = ? AND oauth_state IS NOT NULL",
+    )
+    .bind(&id)
+    .execute(&state.pool)
+    .await?;
     if cleared.rows_affected() != 1 || now() - created_at > FLOW_LIFETIME.as_secs() as i64 {
         return Err(bad_state());
     }
@@ -437,7 +507,10 @@ async fn fetch_provider_user(
         .await
         .map_err(|error| provider_error(error.without_url()))?;
     if !response.status().is_success() {
-        return Err(provider_error(format!("token endpoint answered {}", response.status())));
+        return Err(provider_error(format!(
+            "token endpoint answered {}",
+            response.status()
+        )));
     }
     let tokens: TokenResponse = response
         .json()
@@ -445,11 +518,25 @@ async fn fetch_provider_user(
         .map_err(|error| provider_error(format!("bad token response: {}", error.without_url())))?;
     match (&provider.kind, endpoints.oidc) {
         (ProviderKind::Oidc { .. }, Some((jwks_uri, issuer))) => {
-            let id_token = tokens.id_token.ok_or_else(|| provider_error("no id_token"))?;
-            verify_id_token(providers, &id_token, &jwks_uri, &issuer, &provider.client_id, &nonce_for(verifier)).await
+            let id_token = tokens
+                .id_token
+                .ok_or_else(|| provider_error("no id_token"))?;
+            verify_id_token(
+                providers,
+                &id_token,
+                &jwks_uri,
+                &issuer,
+                &provider.client_id,
+                &nonce_for(verifier),
+            )
+            .await
         }
-        (ProviderKind::GitHub { api, .. }, _) => github_user(providers, api, &tokens.access_token).await,
-        (ProviderKind::Facebook { api, .. }, _) => facebook_user(providers, api, &tokens.access_token).await,
+        (ProviderKind::GitHub { api, .. }, _) => {
+            github_user(providers, api, &tokens.access_token).await
+        }
+        (ProviderKind::Facebook { api, .. }, _) => {
+            facebook_user(providers, api, &tokens.access_token).await
+        }
         (ProviderKind::Oidc { .. }, None) => Err(provider_error("OIDC endpoints missing")),
     }
 }
@@ -464,7 +551,8 @@ async fn verify_id_token(
     client_id: &str,
     nonce: &str,
 ) -> AuthResult<ProviderUser> {
-    let header = jsonwebtoken::decode_header(id_token).map_err(|error| provider_error(format!("id token: {error}")))?;
+    let header = jsonwebtoken::decode_header(id_token)
+        .map_err(|error| provider_error(format!("id token: {error}")))?;
     let jwks: JwkSet = serde_json::from_value(providers.get_json(jwks_uri, None).await?)
         .map_err(|error| provider_error(format!("bad JWKS: {error}")))?;
     let jwk = match &header.kid {
@@ -481,7 +569,8 @@ async fn verify_id_token(
         (None, _) => None,
     }
     .ok_or_else(|| provider_error("id token key has no usable algorithm"))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|error| provider_error(format!("bad JWK: {error}")))?;
+    let key =
+        DecodingKey::from_jwk(jwk).map_err(|error| provider_error(format!("bad JWK: {error}")))?;
     let mut validation = Validation::new(algorithm);
     validation.set_audience(&[client_id]);
     validation.set_issuer(&[issuer]);
@@ -492,7 +581,10 @@ async fn verify_id_token(
     if claims["nonce"].as_str() != Some(nonce) {
         return Err(provider_error("id token nonce does not match"));
     }
-    let id = claims["sub"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| provider_error("id token without sub"))?;
+    let id = claims["sub"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| provider_error("id token without sub"))?;
     Ok(ProviderUser {
         id: id.to_owned(),
         email: claims["email"].as_str().map(str::to_owned),
@@ -510,8 +602,12 @@ async fn verify_id_token(
 
 async fn github_user(providers: &Providers, api: &Url, token: &str) -> AuthResult<ProviderUser> {
     let base = api.as_str().trim_end_matches('/');
-    let user = providers.get_json(&format!("{base}/user"), Some(token)).await?;
-    let emails = providers.get_json(&format!("{base}/user/emails"), Some(token)).await?;
+    let user = providers
+        .get_json(&format!("{base}/user"), Some(token))
+        .await?;
+    let emails = providers
+        .get_json(&format!("{base}/user/emails"), Some(token))
+        .await?;
     let emails = emails.as_array().cloned().unwrap_or_default();
     let verified = |email: &&Value| email["verified"].as_bool() == Some(true);
     let chosen = emails
@@ -525,7 +621,9 @@ async fn github_user(providers: &Providers, api: &Url, token: &str) -> AuthResul
         _ => return Err(provider_error("GitHub user without id")),
     };
     Ok(ProviderUser {
-        email: chosen.and_then(|email| email["email"].as_str()).map(str::to_owned),
+        email: chosen
+            .and_then(|email| email["email"].as_str())
+            .map(str::to_owned),
         email_verified: chosen.is_some(),
         data: json!({
             "sub": id,
@@ -542,9 +640,15 @@ async fn github_user(providers: &Providers, api: &Url, token: &str) -> AuthResul
 async fn facebook_user(providers: &Providers, api: &Url, token: &str) -> AuthResult<ProviderUser> {
     let base = api.as_str().trim_end_matches('/');
     let me = providers
-        .get_json(&format!("{base}/me?fields=id,name,email,picture"), Some(token))
+        .get_json(
+            &format!("{base}/me?fields=id,name,email,picture"),
+            Some(token),
+        )
         .await?;
-    let id = me["id"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| provider_error("Facebook user without id"))?;
+    let id = me["id"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| provider_error("Facebook user without id"))?;
     // Facebook only returns addresses it has confirmed.
     let email = me["email"].as_str().map(str::to_owned);
     Ok(ProviderUser {
@@ -563,7 +667,11 @@ async fn facebook_user(providers: &Providers, api: &Url, token: &str) -> AuthRes
 
 /// The user behind a provider identity: the linked one, an existing account with the same
 /// *verified* email (linked now), or a new user.
-async fn find_or_create_user(state: &AuthState, provider: &str, upstream: &ProviderUser) -> AuthResult<users::User> {
+async fn find_or_create_user(
+    state: &AuthState,
+    provider: &str,
+    upstream: &ProviderUser,
+) -> AuthResult<users::User> {
     let pool = &state.pool;
     if let Some(identity) = users::find_identity(pool, provider, &upstream.id).await? {
         users::touch_sign_in(pool, &identity.user_id, Some(&identity.id)).await?;

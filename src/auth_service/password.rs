@@ -52,8 +52,8 @@ pub fn check_new(password: &str) -> AuthResult<()> {
 /// Hashes a normalised password on the blocking pool (it takes tens of milliseconds).
 pub async fn hash(password: String) -> AuthResult<String> {
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::encode_b64(&crypto::random_bytes::<16>())
-            .map_err(AuthError::internal)?;
+        let salt =
+            SaltString::encode_b64(&crypto::random_bytes::<16>()).map_err(AuthError::internal)?;
         argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
@@ -79,7 +79,9 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         let Ok(parsed) = PasswordHash::new(hash) else {
             return false;
         };
-        let matches = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+        let matches = argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         known && matches
     })
     .await
@@ -119,7 +121,10 @@ mod tests {
     #[test]
     fn overlong_passwords_are_refused_not_truncated() {
         assert!(check_new(&"a".repeat(MAX_BYTES)).is_ok());
-        assert_eq!(check_new(&"a".repeat(MAX_BYTES + 1)).unwrap_err().code, "validation_failed");
+        assert_eq!(
+            check_new(&"a".repeat(MAX_BYTES + 1)).unwrap_err().code,
+            "validation_failed"
+        );
     }
 
     #[test]

@@ -12,22 +12,38 @@ use super::error::{AuthError, AuthResult};
 /// flood of distinct keys cannot grow memory without bound.
 const MAX_KEYS: usize = 100_000;
 
+/// For each (bucket, key): when its window started and how many requests it has seen.
+type Windows = HashMap<(&'static str, String), (Instant, u32)>;
+
 /// Counts requests per (bucket, key) in fixed windows.
 #[derive(Default)]
 pub struct RateLimiter {
-    windows: Mutex<HashMap<(&'static str, String), (Instant, u32)>>,
+    windows: Mutex<Windows>,
 }
 
 impl RateLimiter {
     /// Counts one request; refuses it with 429 and `Retry-After` once `limit` is reached within
     /// `window`.
-    pub fn check(&self, bucket: &'static str, key: &str, limit: u32, window: Duration) -> AuthResult<()> {
+    pub fn check(
+        &self,
+        bucket: &'static str,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> AuthResult<()> {
         let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if windows.len() >= MAX_KEYS {
             windows.retain(|_, (start, _)| now.duration_since(*start) < window);
             if windows.len() >= MAX_KEYS {
-                if let Some(oldest) = windows.iter().min_by_key(|(_, (start, _))| *start).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = windows
+                    .iter()
+                    .min_by_key(|(_, (start, _))| *start)
+                    .map(|(k, _)| k.clone())
+                {
                     windows.remove(&oldest);
                 }
             }

@@ -15,7 +15,10 @@ pub fn resolve(config: &AuthConfig, requested: Option<&str>) -> Url {
 /// Same origin as the site (any path), or as an allow-list entry with its path as a prefix.
 /// URLs are compared after parsing, so `..` segments, default ports and case are normalised.
 pub fn is_allowed(config: &AuthConfig, url: &Url) -> bool {
-    if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return false;
     }
     if url.origin() == config.site_url.origin() {
@@ -50,8 +53,14 @@ mod tests {
     #[test]
     fn the_site_itself_is_always_allowed() {
         let config = config("");
-        let target = resolve(&config, Some("https://chat.example.com/auth/callback?next=/chat"));
-        assert_eq!(target.as_str(), "https://chat.example.com/auth/callback?next=/chat");
+        let target = resolve(
+            &config,
+            Some("https://chat.example.com/auth/callback?next=/chat"),
+        );
+        assert_eq!(
+            target.as_str(),
+            "https://chat.example.com/auth/callback?next=/chat"
+        );
     }
 
     #[test]
@@ -68,7 +77,11 @@ mod tests {
             "https://app.example.org/ferro/../admin",
             "https://app.example.org:8443/ferro",
         ] {
-            assert_eq!(resolve(&config, Some(target)).as_str(), "https://chat.example.com/", "{target}");
+            assert_eq!(
+                resolve(&config, Some(target)).as_str(),
+                "https://chat.example.com/",
+                "{target}"
+            );
         }
     }
 
@@ -80,7 +93,10 @@ mod tests {
             "https://app.example.org/ferro/callback",
             "http://localhost:5173/any/where",
         ] {
-            assert_eq!(resolve(&config, Some(target)).as_str(), Url::parse(target).unwrap().as_str());
+            assert_eq!(
+                resolve(&config, Some(target)).as_str(),
+                Url::parse(target).unwrap().as_str()
+            );
         }
     }
 }

@@ -43,7 +43,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Err(error) => Err(AuthError::new(
                 StatusCode::BAD_REQUEST,
                 "bad_json",
-                format!("Could not parse request body as JSON: {}", error.body_text()),
+                format!(
+                    "Could not parse request body as JSON: {}",
+                    error.body_text()
+                ),
             )),
         }
     }
@@ -86,7 +89,10 @@ pub struct Client {
 impl FromRequestParts<AuthState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AuthState,
+    ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts, &state.config.trusted_proxies);
         let user_agent = parts
             .headers
@@ -133,7 +139,10 @@ impl FromRequestParts<AuthState> for Authenticated {
             .filter(|token| !token.is_empty())
             .ok_or_else(AuthError::no_authorization)?;
         let claims = state.keys.verify(token)?;
-        if sessions::find(&state.pool, &claims.session_id).await?.is_none() {
+        if sessions::find(&state.pool, &claims.session_id)
+            .await?
+            .is_none()
+        {
             return Err(AuthError::session_not_found());
         }
         let user = users::find_by_id(&state.pool, &claims.sub)

@@ -122,14 +122,12 @@ pub async fn start(
     .execute(pool)
     .await?;
     let refresh_token = random_token();
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)",
-    )
-    .bind(sha256(refresh_token.as_bytes()))
-    .bind(&session_id)
-    .bind(at)
-    .execute(pool)
-    .await?;
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
+        .bind(sha256(refresh_token.as_bytes()))
+        .bind(&session_id)
+        .bind(at)
+        .execute(pool)
+        .await?;
     users::touch_sign_in(pool, &user.id, None).await?;
     let user = users::find_by_id(pool, &user.id).await?.unwrap_or(user);
     issue(state, user, &session_id, refresh_token).await
@@ -257,7 +255,11 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
     Err(refresh_token_not_found())
 }
 
-async fn finish_refresh(state: &AuthState, session_id: &str, token: String) -> AuthResult<IssuedSession> {
+async fn finish_refresh(
+    state: &AuthState,
+    session_id: &str,
+    token: String,
+) -> AuthResult<IssuedSession> {
     let session = find(&state.pool, session_id)
         .await?
         .ok_or_else(refresh_token_not_found)?;
@@ -294,7 +296,12 @@ impl LogoutScope {
 }
 
 /// Ends the sessions `scope` names, relative to the caller's session.
-pub async fn logout(pool: &SqlitePool, user_id: &str, session_id: &str, scope: LogoutScope) -> AuthResult<()> {
+pub async fn logout(
+    pool: &SqlitePool,
+    user_id: &str,
+    session_id: &str,
+    scope: LogoutScope,
+) -> AuthResult<()> {
     let query = match scope {
         LogoutScope::Global => "DELETE FROM sessions WHERE user_id = ?1",
         LogoutScope::Local => "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2",

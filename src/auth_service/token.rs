@@ -53,16 +53,22 @@ pub async fn token(
     let limits = state.config.rate_limits;
     let session = match query.grant_type.as_deref() {
         Some("password") => {
-            state
-                .limiter
-                .check("sign_in", &client.key(), limits.sign_in_per_ip, FIVE_MINUTES)?;
+            state.limiter.check(
+                "sign_in",
+                &client.key(),
+                limits.sign_in_per_ip,
+                FIVE_MINUTES,
+            )?;
             let grant: PasswordGrant = parse(body)?;
             password_grant(&state, grant, &client).await?
         }
         Some("refresh_token") => {
-            state
-                .limiter
-                .check("refresh", &client.key(), limits.refresh_per_ip, FIVE_MINUTES)?;
+            state.limiter.check(
+                "refresh",
+                &client.key(),
+                limits.refresh_per_ip,
+                FIVE_MINUTES,
+            )?;
             let grant: RefreshGrant = parse(body)?;
             let token = grant
                 .refresh_token
@@ -71,9 +77,12 @@ pub async fn token(
             sessions::refresh(&state, &token).await?
         }
         Some("pkce") => {
-            state
-                .limiter
-                .check("sign_in", &client.key(), limits.sign_in_per_ip, FIVE_MINUTES)?;
+            state.limiter.check(
+                "sign_in",
+                &client.key(),
+                limits.sign_in_per_ip,
+                FIVE_MINUTES,
+            )?;
             let grant: PkceGrant = parse(body)?;
             pkce_grant(&state, grant, &client).await?
         }
@@ -114,7 +123,9 @@ async fn password_grant(
         FIVE_MINUTES,
     )?;
     let user = users::find_by_email(&state.pool, &email).await?;
-    let stored = user.as_ref().and_then(|user| user.encrypted_password.clone());
+    let stored = user
+        .as_ref()
+        .and_then(|user| user.encrypted_password.clone());
     let matches = password::verify(password::normalise(&password), stored).await;
     let user = match user {
         Some(user) if matches => user,
@@ -128,6 +139,16 @@ async fn password_grant(
         ));
     }
     sessions::start(state, user, SignInMethod::Password, &client.info).await
+}
+
+/// A flow state found by its auth code.
+#[derive(sqlx::FromRow)]
+struct IssuedCode {
+    id: String,
+    code_challenge: String,
+    user_id: Option<String>,
+    auth_code_issued_at: Option<i64>,
+    authentication_method: String,
 }
 
 fn flow_state_not_found() -> AuthError {
@@ -149,14 +170,21 @@ async fn pkce_grant(
             "invalid request: both auth code and code verifier should be non-empty",
         ));
     };
-    let row: Option<(String, String, Option<String>, Option<i64>, String)> = sqlx::query_as(
+    let row: Option<IssuedCode> = sqlx::query_as(
         "SELECT id, code_challenge, user_id, auth_code_issued_at, authentication_method
          FROM flow_states WHERE auth_code = ?",
     )
     .bind(sha256(code.as_bytes()))
     .fetch_optional(&state.pool)
     .await?;
-    let Some((flow_id, challenge, Some(user_id), Some(issued_at), method)) = row else {
+    let Some(IssuedCode {
+        id: flow_id,
+        code_challenge: challenge,
+        user_id: Some(user_id),
+        auth_code_issued_at: Some(issued_at),
+        authentication_method: method,
+    }) = row
+    else {
         return Err(flow_state_not_found());
     };
     if now() - issued_at > state.config.pkce_code_expiry.as_secs() as i64 {

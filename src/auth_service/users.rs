@@ -214,10 +214,13 @@ pub async fn set_token(
 
 /// Forgets a used token.
 pub async fn clear_token(pool: &SqlitePool, user_id: &str, column: TokenColumn) -> AuthResult<()> {
-    sqlx::query(&format!("UPDATE users SET {} = NULL WHERE id = ?", column.name()))
-        .bind(user_id)
-        .execute(pool)
-        .await?;
+    sqlx::query(&format!(
+        "UPDATE users SET {} = NULL WHERE id = ?",
+        column.name()
+    ))
+    .bind(user_id)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -352,14 +355,25 @@ pub async fn link_identity(
     identity_data: &Value,
 ) -> AuthResult<()> {
     let mut app_metadata = user.app_metadata();
-    let providers = app_metadata["providers"].as_array().cloned().unwrap_or_default();
+    let providers = app_metadata["providers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if !providers.iter().any(|p| p == provider) {
         let mut providers = providers;
         providers.push(json!(provider));
         app_metadata["providers"] = json!(providers);
     }
     let mut tx = pool.begin().await?;
-    insert_identity(&mut tx, &user.id, provider, provider_id, identity_data, Some(&user.email)).await?;
+    insert_identity(
+        &mut tx,
+        &user.id,
+        provider,
+        provider_id,
+        identity_data,
+        Some(&user.email),
+    )
+    .await?;
     sqlx::query("UPDATE users SET app_metadata = ?, updated_at = ? WHERE id = ?")
         .bind(app_metadata.to_string())
         .bind(now())
@@ -371,7 +385,11 @@ pub async fn link_identity(
 }
 
 /// Records a sign-in on the user and, if given, on the identity used.
-pub async fn touch_sign_in(pool: &SqlitePool, user_id: &str, identity_id: Option<&str>) -> AuthResult<()> {
+pub async fn touch_sign_in(
+    pool: &SqlitePool,
+    user_id: &str,
+    identity_id: Option<&str>,
+) -> AuthResult<()> {
     let at = now();
     sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
         .bind(at)

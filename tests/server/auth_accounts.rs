@@ -16,7 +16,12 @@ async fn sign_up_returns_a_session_for_a_new_address() {
     assert_eq!(session["user"]["app_metadata"]["provider"], "email");
     assert_eq!(session["user"]["identities"][0]["provider"], "email");
     assert!(session["refresh_token"].as_str().unwrap().len() >= 43);
-    let me: Value = app.get_user(session["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: Value = app
+        .get_user(session["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["id"], session["user"]["id"]);
 }
 
@@ -26,7 +31,10 @@ async fn signing_up_twice_is_refused_as_user_already_exists() {
     let email = unique_email();
     app.sign_up(&email, "a good password").await;
     let again = app
-        .auth_post("/signup", &json!({ "email": email.to_uppercase(), "password": "another one" }))
+        .auth_post(
+            "/signup",
+            &json!({ "email": email.to_uppercase(), "password": "another one" }),
+        )
         .await;
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = again.json().await.unwrap();
@@ -38,7 +46,10 @@ async fn signing_up_twice_is_refused_as_user_already_exists() {
 async fn a_seven_character_password_is_weak() {
     let app = spawn_app().await;
     let response = app
-        .auth_post("/signup", &json!({ "email": unique_email(), "password": "1234567" }))
+        .auth_post(
+            "/signup",
+            &json!({ "email": unique_email(), "password": "1234567" }),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
@@ -60,13 +71,23 @@ async fn passphrases_are_unicode_normalised_and_never_truncated() {
     app.sign_up(&email, &long).await;
     let prefix = &long[..long.len() - 1];
     let response = app
-        .auth_post("/token?grant_type=password", &json!({ "email": email, "password": prefix }))
+        .auth_post(
+            "/token?grant_type=password",
+            &json!({ "email": email, "password": prefix }),
+        )
         .await;
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a prefix is not the password");
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "a prefix is not the password"
+    );
 
     let too_long = "x".repeat(1025);
     let response = app
-        .auth_post("/signup", &json!({ "email": unique_email(), "password": too_long }))
+        .auth_post(
+            "/signup",
+            &json!({ "email": unique_email(), "password": too_long }),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
@@ -79,9 +100,15 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
     let email = unique_email();
     app.sign_up(&email, "the right password").await;
     let mut answers = Vec::new();
-    for (email, password) in [(email.as_str(), "the wrong password"), ("nobody@example.test", "whatever1")] {
+    for (email, password) in [
+        (email.as_str(), "the wrong password"),
+        ("nobody@example.test", "whatever1"),
+    ] {
         let response = app
-            .auth_post("/token?grant_type=password", &json!({ "email": email, "password": password }))
+            .auth_post(
+                "/token?grant_type=password",
+                &json!({ "email": email, "password": password }),
+            )
             .await;
         answers.push((response.status(), response.text().await.unwrap()));
     }
@@ -98,29 +125,48 @@ async fn bad_input_gets_gotrue_errors_never_a_500() {
     let url = app.url("/auth/v1/signup");
     let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
         (
-            app.client.post(&url).header(header::CONTENT_TYPE, "application/json").body("{\"email\": "),
+            app.client
+                .post(&url)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body("{\"email\": "),
             StatusCode::BAD_REQUEST,
             "bad_json",
         ),
-        (app.client.post(&url).body("email=a@b.c"), StatusCode::BAD_REQUEST, "bad_json"),
         (
-            app.client.post(&url).json(&json!({ "email": 42, "password": [] })),
+            app.client.post(&url).body("email=a@b.c"),
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+        ),
+        (
+            app.client
+                .post(&url)
+                .json(&json!({ "email": 42, "password": [] })),
             StatusCode::BAD_REQUEST,
             "validation_failed",
         ),
-        (app.client.post(&url).json(&json!({})), StatusCode::BAD_REQUEST, "validation_failed"),
         (
-            app.client.post(&url).json(&json!({ "email": "not an email", "password": "12345678" })),
+            app.client.post(&url).json(&json!({})),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (
+            app.client
+                .post(&url)
+                .json(&json!({ "email": "not an email", "password": "12345678" })),
             StatusCode::BAD_REQUEST,
             "email_address_invalid",
         ),
         (
-            app.client.post(&url).json(&json!({ "email": "x@example.test", "password": "y".repeat(200_000) })),
+            app.client
+                .post(&url)
+                .json(&json!({ "email": "x@example.test", "password": "y".repeat(200_000) })),
             StatusCode::PAYLOAD_TOO_LARGE,
             "request_too_large",
         ),
         (
-            app.client.post(app.url("/auth/v1/token?grant_type=magic")).json(&json!({})),
+            app.client
+                .post(app.url("/auth/v1/token?grant_type=magic"))
+                .json(&json!({})),
             StatusCode::BAD_REQUEST,
             "validation_failed",
         ),
@@ -150,11 +196,18 @@ async fn sign_in_is_rate_limited_per_ip_and_a_spoofed_forwarded_for_buys_nothing
             .send()
     };
     for forwarded in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
-        assert_eq!(attempt(forwarded).await.unwrap().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            attempt(forwarded).await.unwrap().status(),
+            StatusCode::BAD_REQUEST
+        );
     }
     let refused = attempt("10.0.0.4").await.unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = refused.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=300).contains(&retry_after));
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error_code"], "over_request_rate_limit");
@@ -174,9 +227,18 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
             .json(&json!({ "email": unique_email(), "password": "wrong password" }))
             .send()
     };
-    assert_eq!(attempt("203.0.113.1").await.unwrap().status(), StatusCode::BAD_REQUEST);
-    assert_eq!(attempt("203.0.113.2").await.unwrap().status(), StatusCode::BAD_REQUEST);
-    assert_eq!(attempt("203.0.113.1").await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt("203.0.113.1").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        attempt("203.0.113.2").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        attempt("203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -185,7 +247,9 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
     let email = unique_email();
     app.sign_up(&email, "forgotten password").await;
     let known = app.auth_post("/recover", &json!({ "email": email })).await;
-    let unknown = app.auth_post("/recover", &json!({ "email": "ghost@example.test" })).await;
+    let unknown = app
+        .auth_post("/recover", &json!({ "email": "ghost@example.test" }))
+        .await;
     assert_eq!(known.status(), StatusCode::OK);
     assert_eq!(unknown.status(), StatusCode::OK);
     assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
@@ -193,10 +257,17 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
     // Only the real account got mail; its link signs in and lets the password change.
     let link = app.mail_link(0).await;
     assert!(link.contains("type=recovery"), "{link}");
-    let path = link.split_once(&app.address.to_string()).unwrap().1.to_owned();
+    let path = link
+        .split_once(&app.address.to_string())
+        .unwrap()
+        .1
+        .to_owned();
     let redirect = app.get(&path).await;
     assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
-    let location = redirect.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let location = redirect.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let fragment = location.split_once('#').expect("tokens in the fragment").1;
     let access_token = url::form_urlencoded::parse(fragment.as_bytes())
         .find(|(key, _)| key == "access_token")
@@ -215,6 +286,9 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
     app.sign_in(&email, "a brand new password").await;
     // The link is single use.
     let again = app.get(&path).await;
-    assert!(again.headers()[header::LOCATION].to_str().unwrap().contains("error_code=otp_expired"));
+    assert!(again.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .contains("error_code=otp_expired"));
     assert_eq!(app.mails().len(), 1);
 }

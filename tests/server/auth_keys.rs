@@ -7,7 +7,11 @@ use serde_json::{json, Value};
 use crate::harness::{claims_of, spawn_app, spawn_app_in, spawn_app_with, unique_email, TestApp};
 
 async fn jwks(app: &TestApp) -> Value {
-    app.get("/auth/v1/.well-known/jwks.json").await.json().await.unwrap()
+    app.get("/auth/v1/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 /// The current signing key, read from the database: lets a test mint tokens the way an attacker
@@ -35,15 +39,18 @@ async fn access_tokens_carry_supabase_claims_and_verify_against_the_jwks() {
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.alg, Algorithm::ES256);
     let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks(&app).await).unwrap();
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("the kid is published");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("the kid is published");
     let raw = serde_json::to_value(jwk).unwrap();
     assert!(raw.get("d").is_none(), "no private part");
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_audience(&["authenticated"]);
     validation.set_issuer(&[app.url("/auth/v1")]);
-    let claims: Value = jsonwebtoken::decode(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap()
-        .claims;
+    let claims: Value =
+        jsonwebtoken::decode(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap()
+            .claims;
     assert_eq!(claims["sub"], session["user"]["id"]);
     assert_eq!(claims["email"], email.as_str());
     assert_eq!(claims["role"], "authenticated");
@@ -51,8 +58,13 @@ async fn access_tokens_carry_supabase_claims_and_verify_against_the_jwks() {
     assert_eq!(claims["amr"][0]["method"], "password");
     assert_eq!(claims["app_metadata"]["providers"], json!(["email"]));
     assert_eq!(claims["is_anonymous"], false);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
-    assert!(claims["session_id"].as_str().is_some_and(|id| id.len() == 36));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        3600
+    );
+    assert!(claims["session_id"]
+        .as_str()
+        .is_some_and(|id| id.len() == 36));
 }
 
 #[tokio::test]
@@ -67,7 +79,11 @@ async fn forged_tampered_and_stale_tokens_are_refused() {
         header.kid = Some(kid.clone());
         jsonwebtoken::encode(&header, claims, &key).unwrap()
     };
-    assert_eq!(status_with(&app, &sign(&claims)).await.0, StatusCode::OK, "the control");
+    assert_eq!(
+        status_with(&app, &sign(&claims)).await.0,
+        StatusCode::OK,
+        "the control"
+    );
 
     let parts: Vec<&str> = token.split('.').collect();
     let b64 = |value: &Value| {
@@ -77,7 +93,11 @@ async fn forged_tampered_and_stale_tokens_are_refused() {
     let mut elevated = claims.clone();
     elevated["role"] = json!("service_role");
     let jwk = jwks(&app).await["keys"][0].clone();
-    let public_as_secret = format!("{}{}", jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap());
+    let public_as_secret = format!(
+        "{}{}",
+        jwk["x"].as_str().unwrap(),
+        jwk["y"].as_str().unwrap()
+    );
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.kid = Some(kid.clone());
     let now = claims["iat"].as_i64().unwrap();
@@ -87,21 +107,47 @@ async fn forged_tampered_and_stale_tokens_are_refused() {
         sign(&changed)
     };
     let forgeries = [
-        ("alg none", format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), parts[1])),
-        ("tampered payload", format!("{}.{}.{}", parts[0], b64(&elevated), parts[2])),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+                parts[1]
+            ),
+        ),
+        (
+            "tampered payload",
+            format!("{}.{}.{}", parts[0], b64(&elevated), parts[2]),
+        ),
         (
             "HS256 signed with the public key",
-            jsonwebtoken::encode(&hs_header, &claims, &EncodingKey::from_secret(public_as_secret.as_bytes())).unwrap(),
+            jsonwebtoken::encode(
+                &hs_header,
+                &claims,
+                &EncodingKey::from_secret(public_as_secret.as_bytes()),
+            )
+            .unwrap(),
         ),
-        ("expired", { let mut c = claims.clone(); c["exp"] = json!(now - 120); c["iat"] = json!(now - 3720); sign(&c) }),
+        ("expired", {
+            let mut c = claims.clone();
+            c["exp"] = json!(now - 120);
+            c["iat"] = json!(now - 3720);
+            sign(&c)
+        }),
         ("wrong audience", with("aud", json!("anon"))),
-        ("wrong issuer", with("iss", json!("https://evil.example/auth/v1"))),
+        (
+            "wrong issuer",
+            with("iss", json!("https://evil.example/auth/v1")),
+        ),
         ("unknown kid", {
             let mut header = Header::new(Algorithm::ES256);
             header.kid = Some("no-such-key".into());
             jsonwebtoken::encode(&header, &claims, &key).unwrap()
         }),
-        ("oversized", format!("{}.{}.{}", parts[0], "a".repeat(9000), parts[2])),
+        (
+            "oversized",
+            format!("{}.{}.{}", parts[0], "a".repeat(9000), parts[2]),
+        ),
     ];
     for (what, forged) in forgeries {
         let (status, body) = status_with(&app, &forged).await;
@@ -115,9 +161,14 @@ async fn after_key_rotation_old_tokens_verify_until_they_expire() {
     let app = spawn_app().await;
     let email = unique_email();
     let before = app.sign_up(&email, "password one").await;
-    let old_kid = jsonwebtoken::decode_header(before["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
+    let old_kid = jsonwebtoken::decode_header(before["access_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap();
 
-    let new_kid = ferrochat::auth_service::keys::rotate(app.store.pool()).await.unwrap();
+    let new_kid = ferrochat::auth_service::keys::rotate(app.store.pool())
+        .await
+        .unwrap();
     assert_ne!(new_kid, old_kid);
     // The running server keeps its keys; a restart (as after a deploy) picks up the new one.
     let site = app.url("");
@@ -128,9 +179,16 @@ async fn after_key_rotation_old_tokens_verify_until_they_expire() {
         .iter()
         .map(|key| key["kid"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(published, [new_kid.clone(), old_kid.clone()], "new key first, old still published");
+    assert_eq!(
+        published,
+        [new_kid.clone(), old_kid.clone()],
+        "new key first, old still published"
+    );
     let after = restarted.sign_in(&email, "password one").await;
-    let kid = jsonwebtoken::decode_header(after["access_token"].as_str().unwrap()).unwrap().kid.unwrap();
+    let kid = jsonwebtoken::decode_header(after["access_token"].as_str().unwrap())
+        .unwrap()
+        .kid
+        .unwrap();
     assert_eq!(kid, new_kid);
     // The old token is still good on the restarted server: it names the old kid.
     let (status, _) = status_with(&restarted, before["access_token"].as_str().unwrap()).await;
@@ -140,12 +198,16 @@ async fn after_key_rotation_old_tokens_verify_until_they_expire() {
 #[tokio::test]
 async fn retired_keys_leave_the_jwks_once_their_tokens_have_expired() {
     let app = spawn_app().await;
-    ferrochat::auth_service::keys::rotate(app.store.pool()).await.unwrap();
-    // Pretend the rotation happened longer ago than a token lives.
-    sqlx::query("UPDATE signing_keys SET retired_at = retired_at - 3700 WHERE retired_at IS NOT NULL")
-        .execute(app.store.pool())
+    ferrochat::auth_service::keys::rotate(app.store.pool())
         .await
         .unwrap();
+    // Pretend the rotation happened longer ago than a token lives.
+    sqlx::query(
+        "UPDATE signing_keys SET retired_at = retired_at - 3700 WHERE retired_at IS NOT NULL",
+    )
+    .execute(app.store.pool())
+    .await
+    .unwrap();
     let restarted = spawn_app_in(app.data_dir.clone(), &[]).await;
     assert_eq!(jwks(&restarted).await["keys"].as_array().unwrap().len(), 1);
 }
@@ -153,16 +215,31 @@ async fn retired_keys_leave_the_jwks_once_their_tokens_have_expired() {
 #[tokio::test]
 async fn hs256_mode_signs_with_the_shared_secret() {
     let secret = "a-legacy-supabase-jwt-secret-of-32+chars";
-    let app = spawn_app_with(&[("FERROCHAT_JWT_ALGORITHM", "HS256"), ("FERROCHAT_JWT_SECRET", secret)]).await;
+    let app = spawn_app_with(&[
+        ("FERROCHAT_JWT_ALGORITHM", "HS256"),
+        ("FERROCHAT_JWT_SECRET", secret),
+    ])
+    .await;
     let session = app.sign_up(&unique_email(), "password one").await;
     let token = session["access_token"].as_str().unwrap();
-    assert_eq!(jsonwebtoken::decode_header(token).unwrap().alg, Algorithm::HS256);
+    assert_eq!(
+        jsonwebtoken::decode_header(token).unwrap().alg,
+        Algorithm::HS256
+    );
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&["authenticated"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation);
+    let claims = jsonwebtoken::decode::<Value>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    );
     assert!(claims.is_ok(), "{claims:?}");
     assert_eq!(jwks(&app).await, json!({ "keys": [] }));
-    let wrong = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims_of(token), &EncodingKey::from_secret(b"another secret of thirty-two chars"))
-        .unwrap();
+    let wrong = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims_of(token),
+        &EncodingKey::from_secret(b"another secret of thirty-two chars"),
+    )
+    .unwrap();
     assert_eq!(app.get_user(&wrong).await.status(), StatusCode::FORBIDDEN);
 }

@@ -26,11 +26,18 @@ async fn code_from_confirmation(app: &TestApp) -> (String, String) {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let user: Value = response.json().await.unwrap();
-    assert!(user.get("access_token").is_none(), "no session before confirmation");
+    assert!(
+        user.get("access_token").is_none(),
+        "no session before confirmation"
+    );
     assert!(user["confirmation_sent_at"].is_string());
     let n = app.mails().len().saturating_sub(1);
     let link = app.mail_link(n).await;
-    let path = link.split_once(&app.address.to_string()).unwrap().1.to_owned();
+    let path = link
+        .split_once(&app.address.to_string())
+        .unwrap()
+        .1
+        .to_owned();
     let redirect = app.get(&path).await;
     assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
     let location = url::Url::parse(redirect.headers()[header::LOCATION].to_str().unwrap()).unwrap();
@@ -44,14 +51,20 @@ async fn code_from_confirmation(app: &TestApp) -> (String, String) {
 }
 
 async fn exchange(app: &TestApp, code: &str, verifier: &str) -> reqwest::Response {
-    app.auth_post("/token?grant_type=pkce", &json!({ "auth_code": code, "code_verifier": verifier }))
-        .await
+    app.auth_post(
+        "/token?grant_type=pkce",
+        &json!({ "auth_code": code, "code_verifier": verifier }),
+    )
+    .await
 }
 
 async fn error_code(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.unwrap();
-    (status, body["error_code"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["error_code"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -102,37 +115,63 @@ async fn the_plain_challenge_method_is_refused() {
             }),
         )
         .await;
-    assert_eq!(error_code(response).await, (StatusCode::BAD_REQUEST, "validation_failed".into()));
+    assert_eq!(
+        error_code(response).await,
+        (StatusCode::BAD_REQUEST, "validation_failed".into())
+    );
 }
 
 #[tokio::test]
 async fn with_confirmation_on_sign_up_does_not_reveal_existing_accounts() {
     let app = spawn_app_with(&[("FERROCHAT_AUTH_AUTOCONFIRM", "false")]).await;
     let email = unique_email();
-    let first = app.auth_post("/signup", &json!({ "email": email, "password": "password one" })).await;
-    let second = app.auth_post("/signup", &json!({ "email": email, "password": "password two" })).await;
+    let first = app
+        .auth_post(
+            "/signup",
+            &json!({ "email": email, "password": "password one" }),
+        )
+        .await;
+    let second = app
+        .auth_post(
+            "/signup",
+            &json!({ "email": email, "password": "password two" }),
+        )
+        .await;
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK);
-    let (first, second): (Value, Value) = (first.json().await.unwrap(), second.json().await.unwrap());
+    let (first, second): (Value, Value) =
+        (first.json().await.unwrap(), second.json().await.unwrap());
     let keys = |user: &Value| {
         let mut keys: Vec<String> = user.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         keys
     };
     assert_eq!(first["email"], second["email"]);
-    assert!(keys(&second).iter().all(|key| keys(&first).contains(key)), "{first} vs {second}");
+    assert!(
+        keys(&second).iter().all(|key| keys(&first).contains(key)),
+        "{first} vs {second}"
+    );
     // Unconfirmed, the account cannot sign in yet.
     let sign_in = app
-        .auth_post("/token?grant_type=password", &json!({ "email": email, "password": "password one" }))
+        .auth_post(
+            "/token?grant_type=password",
+            &json!({ "email": email, "password": "password one" }),
+        )
         .await;
-    assert_eq!(error_code(sign_in).await, (StatusCode::BAD_REQUEST, "email_not_confirmed".into()));
+    assert_eq!(
+        error_code(sign_in).await,
+        (StatusCode::BAD_REQUEST, "email_not_confirmed".into())
+    );
 }
 
 #[tokio::test]
 async fn authorize_refuses_unknown_providers_and_callback_refuses_unknown_state() {
     let app = spawn_app_with(&[]).await;
     let response = app.get("/auth/v1/authorize?provider=myspace").await;
-    assert_eq!(error_code(response).await, (StatusCode::BAD_REQUEST, "validation_failed".into()));
+    assert_eq!(
+        error_code(response).await,
+        (StatusCode::BAD_REQUEST, "validation_failed".into())
+    );
     let settings: Value = app.get("/auth/v1/settings").await.json().await.unwrap();
     assert_eq!(settings["external"]["email"], true);
     assert_eq!(settings["external"]["google"], false);
@@ -142,6 +181,9 @@ async fn authorize_refuses_unknown_providers_and_callback_refuses_unknown_state(
     assert_eq!(callback.status(), StatusCode::SEE_OTHER);
     let location = callback.headers()[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with(&app.url("/")), "{location}");
-    assert!(location.contains("error_code=bad_oauth_state"), "{location}");
+    assert!(
+        location.contains("error_code=bad_oauth_state"),
+        "{location}"
+    );
     assert!(!location.contains("code=abc"));
 }

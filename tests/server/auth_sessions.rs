@@ -8,8 +8,11 @@ use serde_json::{json, Value};
 use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.auth_post("/token?grant_type=refresh_token", &json!({ "refresh_token": token }))
-        .await
+    app.auth_post(
+        "/token?grant_type=refresh_token",
+        &json!({ "refresh_token": token }),
+    )
+    .await
 }
 
 async fn session_count(app: &TestApp, user_id: &str) -> i64 {
@@ -33,7 +36,11 @@ async fn refreshing_rotates_the_refresh_token() {
     let second: Value = response.json().await.unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(second["user"]["id"], first["user"]["id"]);
-    let third: Value = refresh(&app, str_of(&second, "refresh_token")).await.json().await.unwrap();
+    let third: Value = refresh(&app, str_of(&second, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_ne!(third["refresh_token"], second["refresh_token"]);
     // Nothing the server stores is the token itself.
     let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM refresh_tokens")
@@ -92,7 +99,11 @@ async fn reusing_a_rotated_token_after_the_grace_window_revokes_the_session() {
     let body: Value = reuse.json().await.unwrap();
     assert_eq!(body["error_code"], "refresh_token_already_used");
     // The thief and the owner are both out: the new token and the access token are dead.
-    let body: Value = refresh(&app, str_of(&rotated, "refresh_token")).await.json().await.unwrap();
+    let body: Value = refresh(&app, str_of(&rotated, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["error_code"], "refresh_token_not_found");
     let me = app.get_user(str_of(&rotated, "access_token")).await;
     assert_eq!(me.status(), StatusCode::FORBIDDEN);
@@ -118,22 +129,39 @@ async fn logout_scopes_end_the_right_sessions() {
             .send()
     };
 
-    assert_eq!(logout(&first, "others").await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout(&first, "others").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     assert!(alive(&app, &first).await);
     assert!(!alive(&app, &second).await);
     assert!(!alive(&app, &third).await);
 
-    assert_eq!(logout(&first, "local").await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout(&first, "local").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     assert!(!alive(&app, &first).await);
 
     let fourth = app.sign_in(&email, "password one").await;
     let fifth = app.sign_in(&email, "password one").await;
-    assert_eq!(logout(&fourth, "global").await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout(&fourth, "global").await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     assert!(!alive(&app, &fourth).await);
     assert!(!alive(&app, &fifth).await);
-    assert_eq!(refresh(&app, str_of(&fifth, "refresh_token")).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        refresh(&app, str_of(&fifth, "refresh_token"))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
     let sixth = app.sign_in(&email, "password one").await;
-    assert_eq!(logout(&sixth, "bogus").await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        logout(&sixth, "bogus").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     assert!(alive(&app, &sixth).await);
 }
 
@@ -158,16 +186,41 @@ async fn sessions_can_be_listed_and_revoked_one_by_one() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
-    let other_id = list.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    let other_id = list.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Another user's session id is "not found" to me, and stays alive.
     let stranger_session = claims_of(str_of(&stranger, "access_token"));
-    let delete = |id: String| app.client.delete(app.url(&format!("/auth/v1/sessions/{id}"))).bearer_auth(token).send();
-    assert_eq!(delete(stranger_session["session_id"].as_str().unwrap().to_owned()).await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.get_user(str_of(&stranger, "access_token")).await.status(), StatusCode::OK);
+    let delete = |id: String| {
+        app.client
+            .delete(app.url(&format!("/auth/v1/sessions/{id}")))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(
+        delete(stranger_session["session_id"].as_str().unwrap().to_owned())
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get_user(str_of(&stranger, "access_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
-    assert_eq!(delete(other_id).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.get_user(str_of(&other, "access_token")).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        delete(other_id).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get_user(str_of(&other, "access_token")).await.status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.get_user(token).await.status(), StatusCode::OK);
 }
 
@@ -183,15 +236,32 @@ async fn users_update_their_metadata_and_password() {
             .json(&body)
             .send()
     };
-    let user: Value = update(json!({ "data": { "display_name": "Ada" } })).await.unwrap().json().await.unwrap();
+    let user: Value = update(json!({ "data": { "display_name": "Ada" } }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["user_metadata"]["display_name"], "Ada");
     let same = update(json!({ "password": "password one" })).await.unwrap();
     assert_eq!(same.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(same.json::<Value>().await.unwrap()["error_code"], "same_password");
-    assert_eq!(update(json!({ "password": "password two" })).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        same.json::<Value>().await.unwrap()["error_code"],
+        "same_password"
+    );
+    assert_eq!(
+        update(json!({ "password": "password two" }))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     app.sign_in(&email, "password two").await;
     let old = app
-        .auth_post("/token?grant_type=password", &json!({ "email": email, "password": "password one" }))
+        .auth_post(
+            "/token?grant_type=password",
+            &json!({ "email": email, "password": "password one" }),
+        )
         .await;
     assert_eq!(old.status(), StatusCode::BAD_REQUEST);
 }
@@ -199,10 +269,21 @@ async fn users_update_their_metadata_and_password() {
 #[tokio::test]
 async fn the_user_endpoint_needs_a_valid_bearer_token() {
     let app = spawn_app().await;
-    let none = app.client.get(app.url("/auth/v1/user")).send().await.unwrap();
+    let none = app
+        .client
+        .get(app.url("/auth/v1/user"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(none.json::<Value>().await.unwrap()["error_code"], "no_authorization");
+    assert_eq!(
+        none.json::<Value>().await.unwrap()["error_code"],
+        "no_authorization"
+    );
     let garbage = app.get_user("not.a.jwt").await;
     assert_eq!(garbage.status(), StatusCode::FORBIDDEN);
-    assert_eq!(garbage.json::<Value>().await.unwrap()["error_code"], "bad_jwt");
+    assert_eq!(
+        garbage.json::<Value>().await.unwrap()["error_code"],
+        "bad_jwt"
+    );
 }

@@ -27,7 +27,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request failed")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
     }
 
     /// POSTs JSON to the auth service, e.g. `auth_post("/signup", ...)`.
@@ -115,7 +119,11 @@ pub fn unique_email() -> String {
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Starts the real router on `127.0.0.1:0` with a database in a new temporary directory.
@@ -131,7 +139,11 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 
 /// Starts an app on an existing data directory, e.g. to restart "the same server".
 pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> TestApp {
-    let data_path = data_dir.path().to_str().expect("UTF-8 temp path").to_owned();
+    let data_path = data_dir
+        .path()
+        .to_str()
+        .expect("UTF-8 temp path")
+        .to_owned();
     let settings = Settings::from_lookup(|name| {
         if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
             return Some((*value).to_owned());
