@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.6
 PYJWT_VERSION=2.10.1
+AIOSMTPD_VERSION=1.4.6
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -43,9 +44,13 @@ if [ ! -f end2end/node_modules/.package-lock.json ] ||
   (cd end2end && npm ci --no-audit --no-fund)
 fi
 
-# PyJWT, for the test that the seed's Python verification accepts our tokens.
-if ! .tools/venv/bin/python -c "import jwt, cryptography; assert jwt.__version__ == '$PYJWT_VERSION'" 2>/dev/null; then
-  step "installing PyJWT $PYJWT_VERSION in .tools/venv"
+# Python test peers: PyJWT (the seed backend's token verification) and aiosmtpd (a real SMTP
+# server for the mail tests).
+if ! .tools/venv/bin/python -c "
+import jwt, cryptography, aiosmtpd
+assert jwt.__version__ == '$PYJWT_VERSION' and aiosmtpd.__version__ == '$AIOSMTPD_VERSION'" 2>/dev/null; then
+  step "installing PyJWT $PYJWT_VERSION and aiosmtpd $AIOSMTPD_VERSION in .tools/venv"
   python3 -m venv .tools/venv
-  .tools/venv/bin/pip install --quiet --disable-pip-version-check "PyJWT[crypto]==$PYJWT_VERSION"
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check \
+    "PyJWT[crypto]==$PYJWT_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 fi

@@ -101,6 +101,16 @@ const SETTINGS: &[Setting] = &[
         meaning: "true: no new accounts",
     },
     Setting {
+        name: "FERROCHAT_SMTP_URL",
+        default: "",
+        meaning: "send email by SMTP (smtp://user:pass@host:587?tls=required or smtps://...); unset: dev mailbox <data dir>/mail",
+    },
+    Setting {
+        name: "FERROCHAT_SMTP_FROM",
+        default: "ferrochat <no-reply@localhost>",
+        meaning: "sender of auth emails",
+    },
+    Setting {
         name: "FERROCHAT_TRUSTED_PROXIES",
         default: "",
         meaning: "comma-separated proxy IPs whose X-Forwarded-For is believed",

@@ -25,6 +25,25 @@ impl std::fmt::Debug for JwtSigning {
     }
 }
 
+/// A configured secret: usable, but never printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where email goes when it really leaves the machine.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    /// `smtp://user:pass@host:587?tls=required` or `smtps://…:465` (lettre's URL form).
+    pub url: Secret,
+    /// The sender, e.g. `ferrochat <no-reply@example.com>`.
+    pub from: String,
+}
+
 /// Requests allowed per window, per client IP (and per email where it applies).
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimits {
@@ -44,7 +63,7 @@ pub struct ProviderConfig {
     /// The name used in `/authorize?provider=`.
     pub name: &'static str,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     pub kind: ProviderKind,
 }
 
@@ -75,6 +94,8 @@ pub struct AuthConfig {
     pub trusted_proxies: Vec<IpAddr>,
     pub rate_limits: RateLimits,
     pub providers: Vec<ProviderConfig>,
+    /// None: email goes to the dev mailbox in the data directory.
+    pub smtp: Option<SmtpConfig>,
 }
 
 impl AuthConfig {
@@ -144,6 +165,7 @@ impl AuthConfig {
                 email_per_address: count("FERROCHAT_RATE_LIMIT_EMAIL", 4)?,
             },
             providers: providers(vars)?,
+            smtp: smtp(vars)?,
         })
     }
 }
@@ -153,6 +175,34 @@ fn parse_http_url(name: &str, value: &str) -> Result<Url, SettingsError> {
         .ok()
         .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
         .ok_or_else(|| SettingsError::new(name, value, "an http(s) URL like https://example.com"))
+}
+
+fn smtp(vars: &Vars) -> Result<Option<SmtpConfig>, SettingsError> {
+    let Some(url) = vars.get("FERROCHAT_SMTP_URL") else {
+        return Ok(None);
+    };
+    if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+        // The URL may hold a password: do not echo it.
+        return Err(SettingsError::new(
+            "FERROCHAT_SMTP_URL",
+            "<hidden>",
+            "an smtp:// or smtps:// URL",
+        ));
+    }
+    let from = vars
+        .get("FERROCHAT_SMTP_FROM")
+        .unwrap_or_else(|| "ferrochat <no-reply@localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(SettingsError::new(
+            "FERROCHAT_SMTP_FROM",
+            &from,
+            "a mailbox like `ferrochat <no-reply@example.com>`",
+        ));
+    }
+    Ok(Some(SmtpConfig {
+        url: Secret(url),
+        from,
+    }))
 }
 
 /// The providers whose client id and secret are both set.
@@ -197,7 +247,7 @@ fn providers(vars: &Vars) -> Result<Vec<ProviderConfig>, SettingsError> {
         providers.push(ProviderConfig {
             name,
             client_id,
-            client_secret,
+            client_secret: Secret(client_secret),
             kind,
         });
     }

@@ -1,48 +1,79 @@
 //! Outgoing email: confirmation, recovery, magic and email-change links.
 //!
-//! Without SMTP settings nothing leaves the machine: each message is written to the dev mailbox
-//! `<data dir>/mail/` and announced in the log, clearly marked as not sent.
+//! With `FERROCHAT_SMTP_URL` set, mail goes out by SMTP (lettre). Without it nothing leaves the
+//! machine: each message is written to the dev mailbox `<data dir>/mail/` and the log says so,
+//! clearly marked. The log names the file rather than printing the link, so log collectors never
+//! hold a usable sign-in token.
 
 use std::path::{Path, PathBuf};
 
-use super::error::{AuthError, AuthResult};
+use lettre::{message::Mailbox, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{
+    config::SmtpConfig,
+    error::{AuthError, AuthResult},
+};
 
 /// Where email goes.
-pub struct Mailer {
-    mailbox: PathBuf,
+pub enum Mailer {
+    DevMailbox(PathBuf),
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
 }
 
 impl Mailer {
-    pub fn new(data_dir: &Path) -> Self {
-        Mailer {
-            mailbox: data_dir.join("mail"),
-        }
+    pub fn new(smtp: Option<&SmtpConfig>, data_dir: &Path) -> AuthResult<Self> {
+        let Some(smtp) = smtp else {
+            return Ok(Mailer::DevMailbox(data_dir.join("mail")));
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url.0)
+            .map_err(|_| AuthError::internal("FERROCHAT_SMTP_URL cannot be used"))?
+            .build();
+        let from = smtp.from.parse().map_err(AuthError::internal)?;
+        Ok(Mailer::Smtp { transport, from })
     }
 
     /// Delivers a message with one link in it.
     pub async fn send(&self, to: &str, subject: &str, text: &str, link: &str) -> AuthResult<()> {
-        tokio::fs::create_dir_all(&self.mailbox)
-            .await
-            .map_err(AuthError::internal)?;
-        let name = format!(
-            "{}-{}.eml",
-            time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
-            to.replace(
-                |c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '.',
-                "_"
-            )
-        );
-        let message = format!("To: {to}\r\nSubject: {subject}\r\n\r\n{text}\r\n\r\n{link}\r\n");
-        let path = self.mailbox.join(name);
-        tokio::fs::write(&path, message)
-            .await
-            .map_err(AuthError::internal)?;
-        tracing::info!(
-            to,
-            subject,
-            file = %path.display(),
-            "EMAIL NOT SENT (no SMTP configured): written to the dev mailbox"
-        );
+        let body = format!("{text}\r\n\r\n{link}\r\n");
+        match self {
+            Mailer::Smtp { transport, from } => {
+                let message = Message::builder()
+                    .from(from.clone())
+                    .to(to.parse().map_err(AuthError::internal)?)
+                    .subject(subject)
+                    .body(body)
+                    .map_err(AuthError::internal)?;
+                transport.send(message).await.map_err(AuthError::internal)?;
+                tracing::info!(to, subject, "email sent by SMTP");
+            }
+            Mailer::DevMailbox(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(AuthError::internal)?;
+                let name = format!(
+                    "{}-{}.eml",
+                    time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
+                    to.replace(
+                        |c: char| !c.is_ascii_alphanumeric() && c != '@' && c != '.',
+                        "_"
+                    )
+                );
+                let path = dir.join(name);
+                let message = format!("To: {to}\r\nSubject: {subject}\r\n\r\n{body}");
+                tokio::fs::write(&path, message)
+                    .await
+                    .map_err(AuthError::internal)?;
+                tracing::info!(
+                    to,
+                    subject,
+                    file = %path.display(),
+                    "EMAIL NOT SENT (no SMTP configured): written to the dev mailbox"
+                );
+            }
+        }
         Ok(())
     }
 }

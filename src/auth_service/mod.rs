@@ -70,10 +70,11 @@ impl AuthState {
         let keys = KeySet::load(&pool, &config.signing, config.jwt_expiry, config.issuer()).await?;
         let refresh_key = server_secret(&pool, "refresh_token_key").await?;
         let providers = oauth::Providers::new(&config.providers)?;
+        let mailer = Mailer::new(config.smtp.as_ref(), data_dir)?;
         // Computed now, not on the first unknown-user sign-in, so that one is not slower.
         password::dummy_hash();
         Ok(AuthState(Arc::new(Inner {
-            mailer: Mailer::new(data_dir),
+            mailer,
             pool,
             config,
             keys,

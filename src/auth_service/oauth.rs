@@ -493,7 +493,7 @@ async fn fetch_provider_user(
         ("code", code),
         ("redirect_uri", &redirect_uri),
         ("client_id", &provider.client_id),
-        ("client_secret", &provider.client_secret),
+        ("client_secret", &provider.client_secret.0),
     ];
     if endpoints.oidc.is_some() {
         form.push(("code_verifier", verifier));

@@ -5,16 +5,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{spawn_app, spawn_app_with, unique_email};
+use crate::harness::{spawn_app, spawn_app_with, unique_email, venv_python};
 
 fn pyjwt(args: &[&str]) -> (bool, String) {
     let root = env!("CARGO_MANIFEST_DIR");
-    let python = format!("{root}/.tools/venv/bin/python");
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "{python} is missing: run scripts/setup.sh"
-    );
-    let output = Command::new(python)
+    let output = Command::new(venv_python())
         .arg(format!("{root}/tests/interop/pyjwt_verify.py"))
         .args(args)
         .output()

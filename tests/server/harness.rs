@@ -111,6 +111,16 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
+/// The Python of the test tools' virtualenv (made by scripts/setup.sh).
+pub fn venv_python() -> String {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+    assert!(
+        std::path::Path::new(python).exists(),
+        "{python} is missing: run scripts/setup.sh"
+    );
+    python.to_owned()
+}
+
 /// A unique address for a test user.
 pub fn unique_email() -> String {
     format!("user-{}@example.test", uuid_like())

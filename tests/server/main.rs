@@ -4,6 +4,7 @@ mod harness;
 
 mod auth_accounts;
 mod auth_keys;
+mod auth_mail;
 mod auth_oauth_rules;
 mod auth_python_interop;
 mod auth_sessions;
