@@ -18,7 +18,7 @@ use super::{
 pub enum Mailer {
     DevMailbox(PathBuf),
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
 }
@@ -31,6 +31,7 @@ impl Mailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&smtp.url.0)
             .map_err(|_| AuthError::internal("FERROCHAT_SMTP_URL cannot be used"))?
             .build();
+        let transport = Box::new(transport);
         let from = smtp.from.parse().map_err(AuthError::internal)?;
         Ok(Mailer::Smtp { transport, from })
     }
