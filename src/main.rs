@@ -9,12 +9,32 @@ use ferrochat::{
     store::Store,
 };
 
+/// What the binary was asked to do.
+enum Command {
+    Serve,
+    Help,
+    /// Retire the ES256 signing key and make a new one (takes effect at the next start).
+    RotateSigningKey,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    if std::env::args()
-        .skip(1)
-        .any(|arg| arg == "--help" || arg == "-h")
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
     {
+        [] => Command::Serve,
+        ["--help" | "-h" | "help"] => Command::Help,
+        ["rotate-signing-key"] => Command::RotateSigningKey,
+        _ => {
+            eprintln!("ferrochat: unknown arguments {args:?}\nRun `ferrochat --help` for usage.");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Help = command {
         print!("{}", Settings::help());
         return ExitCode::SUCCESS;
     }
@@ -28,7 +48,11 @@ async fn main() -> ExitCode {
         }
     };
     server::init_tracing(&settings);
-    match run(settings).await {
+    let outcome = match command {
+        Command::RotateSigningKey => rotate_signing_key(settings).await,
+        _ => run(settings).await,
+    };
+    match outcome {
         Ok(()) => {
             tracing::info!("ferrochat stopped");
             ExitCode::SUCCESS
@@ -53,6 +77,16 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         auth,
     };
     server::serve(listener, state, server::shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn rotate_signing_key(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(&settings.database_url).await?;
+    let kid = ferrochat::auth_service::keys::rotate(store.pool())
+        .await
+        .map_err(|error| error.msg)?;
+    println!("new signing key {kid}; restart the server to sign with it");
     store.close().await;
     Ok(())
 }

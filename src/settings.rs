@@ -309,7 +309,9 @@ impl Settings {
     pub fn help() -> String {
         let mut text = String::from(
             "ferrochat: a chat app with Supabase-style auth\n\n\
-             Usage: ferrochat [--help]\n\n\
+             Usage: ferrochat                      serve the app\n\
+             \x20      ferrochat rotate-signing-key   new ES256 key; the old one stays in the JWKS until its tokens expire\n\
+             \x20      ferrochat --help\n\n\
              Settings come from environment variables (defaults in brackets):\n",
         );
         for setting in SETTINGS {

@@ -75,3 +75,40 @@ fn sigterm_stops_the_server_cleanly() {
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("ferrochat stopped"), "{stdout}");
 }
+
+#[test]
+fn rotate_signing_key_adds_a_key_and_retires_the_current_one() {
+    let data = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = Command::new(BINARY)
+            .arg("rotate-signing-key")
+            .env("FERROCHAT_DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with("new signing key "));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (total, current): (i64, i64) = runtime.block_on(async {
+        let url = format!("sqlite://{}", data.path().join("ferrochat.db").display());
+        let store = ferrochat::store::Store::open(&url).await.unwrap();
+        sqlx::query_as(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE retired_at IS NULL) FROM signing_keys",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+    });
+    assert_eq!((total, current), (2, 1));
+}
+
+#[test]
+fn unknown_arguments_are_refused_with_usage() {
+    let output = Command::new(BINARY).arg("--port=1").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--help"));
+}
