@@ -7,7 +7,16 @@ use leptos_router::{
     path,
 };
 
-use crate::theme::{current_theme, ThemeSwitcher};
+use crate::{
+    auth::{
+        context::{provide_auth_context, use_auth},
+        pages::{
+            AccountPage, ForgotPasswordPage, LoginPage, RequireUser, ResetPasswordPage, SignupPage,
+            UserMenu,
+        },
+    },
+    theme::{current_theme, ThemeSwitcher},
+};
 
 /// The HTML document around the app; rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -50,6 +59,7 @@ fn set_page_security_policy(options: &LeptosOptions) {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_auth_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/ferrochat.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
@@ -62,6 +72,12 @@ pub fn App() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomePage/>
+                        <Route path=path!("/login") view=LoginPage/>
+                        <Route path=path!("/signup") view=SignupPage/>
+                        <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
+                        <Route path=path!("/reset-password") view=ResetPasswordPage/>
+                        <Route path=path!("/account") view=AccountPage/>
+                        <Route path=path!("/chat") view=ChatHome/>
                     </Routes>
                 </ErrorBoundary>
             </main>
@@ -77,6 +93,7 @@ fn Navbar() -> impl IntoView {
                 "ferrochat"
             </A>
             <nav class="navbar-actions">
+                <UserMenu/>
                 <ThemeSwitcher/>
             </nav>
         </header>
@@ -100,6 +117,27 @@ fn HomePage() -> impl IntoView {
                 <li>"Points at a real Supabase project, Postgres and model provider by configuration."</li>
             </ul>
         </section>
+    }
+}
+
+/// Where signing in leads. The chat itself lands with the chat work; until then this page
+/// confirms who is signed in.
+#[component]
+fn ChatHome() -> impl IntoView {
+    let auth = use_auth();
+    view! {
+        <Title text="Chats"/>
+        <RequireUser>
+            <section class="chat-home">
+                <h1>"Your chats"</h1>
+                <p>
+                    "Signed in as "
+                    <strong data-testid="signed-in-email">
+                        {move || auth.signed_in_user().map(|user| user.email)}
+                    </strong>
+                </p>
+            </section>
+        </RequireUser>
     }
 }
 

@@ -4,6 +4,8 @@
 //! that makes the server-rendered pages interactive. Modules without a `cfg` are shared by both.
 
 pub mod app;
+pub mod auth;
+pub mod error;
 pub mod local_path;
 pub mod theme;
 

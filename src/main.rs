@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use ferrochat::{
-    auth_service::AuthState,
     server::{self, AppState},
     settings::Settings,
     store::Store,
@@ -66,17 +65,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = server::shutdown_signal();
     let store = Store::open(&settings.database_url).await?;
-    let auth = AuthState::new(store.pool().clone(), settings.auth, &settings.data_dir)
-        .await
-        .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
     let listener = server::bind(settings.leptos.site_addr).await?;
-    let state = AppState {
-        leptos_options: settings.leptos,
-        store: store.clone(),
-        auth,
-    };
-    server::serve(listener, state, server::shutdown_signal()).await?;
+    let state = AppState::new(settings, store.clone(), listener.local_addr()?).await?;
+    server::serve(listener, state, shutdown).await?;
     store.close().await;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The HTTP server: the Axum router with its layers, health probes and graceful shutdown.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     extract::{FromRef, State},
@@ -22,7 +22,15 @@ use tower_http::{
 
 use crate::{
     app::{shell, App},
-    auth_service::{self, AuthState},
+    auth::{
+        self,
+        actions::SiteUrl,
+        client::AuthClient,
+        cookies::CookieJar,
+        session::Sessions,
+        verify::{KeySource, Verifier},
+    },
+    auth_service::{self, config::JwtSigning, AuthState},
     security,
     settings::{LogFormat, Settings},
     store::Store,
@@ -30,27 +38,136 @@ use crate::{
 };
 
 /// State shared by every handler.
-#[derive(Clone, Debug, FromRef)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: Store,
-    pub auth: AuthState,
+    /// The embedded auth service, unless a remote Supabase project is used.
+    pub auth: Option<AuthState>,
+    /// Who is signed in: session cookies, local verification, refresh.
+    pub sessions: Arc<Sessions>,
+    pub site_url: SiteUrl,
+}
+
+impl AppState {
+    /// Builds the state for a server listening on `local_addr`: the embedded auth service (or the
+    /// remote project) and the session handling that talks to it.
+    pub async fn new(
+        settings: Settings,
+        store: Store,
+        local_addr: SocketAddr,
+    ) -> Result<Self, String> {
+        let mut auth_config = settings.auth;
+        // Port 0 means "any free port": the site is where the listener actually is.
+        if auth_config.site_url.port() == Some(0) {
+            let _ = auth_config.site_url.set_port(Some(local_addr.port()));
+        }
+        let site_url = SiteUrl(auth_config.site_url.clone());
+        let secure = site_url.0.scheme() == "https";
+        let (sessions, auth) = match &settings.supabase {
+            Some(remote) => {
+                let base = remote.url.join("/auth/v1").map_err(|e| e.to_string())?;
+                let issuer = base.as_str().trim_end_matches('/').to_owned();
+                let source = match &remote.jwt_secret {
+                    Some(secret) => KeySource::Secret(secret.0.clone().into_bytes()),
+                    None => jwks_source(&base),
+                };
+                let jar = CookieJar::new(remote.url.host_str().unwrap_or("supabase"), secure);
+                let client = AuthClient::new(base, Some(remote.api_key.0.clone()));
+                (
+                    Sessions::new(client, Verifier::new(source, issuer), jar),
+                    None,
+                )
+            }
+            None => {
+                // The embedded service is reached like a remote one, over loopback HTTP.
+                let loopback = match local_addr.ip() {
+                    ip if ip.is_unspecified() && ip.is_ipv4() => {
+                        SocketAddr::from(([127, 0, 0, 1], local_addr.port()))
+                    }
+                    ip if ip.is_unspecified() => {
+                        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local_addr.port()))
+                    }
+                    _ => local_addr,
+                };
+                let base = url::Url::parse(&format!("http://{loopback}/auth/v1"))
+                    .map_err(|e| e.to_string())?;
+                let source = match &auth_config.signing {
+                    JwtSigning::Hs256 { secret } => KeySource::Secret(secret.clone()),
+                    JwtSigning::Es256 => jwks_source(&base),
+                };
+                let issuer = auth_config.issuer();
+                let jar = CookieJar::new(site_url.0.host_str().unwrap_or("localhost"), secure);
+                let embedded =
+                    AuthState::new(store.pool().clone(), auth_config, &settings.data_dir)
+                        .await
+                        .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
+                let client = AuthClient::new(base, None);
+                (
+                    Sessions::new(client, Verifier::new(source, issuer), jar),
+                    Some(embedded),
+                )
+            }
+        };
+        Ok(AppState {
+            leptos_options: settings.leptos,
+            store,
+            auth,
+            sessions: Arc::new(sessions),
+            site_url,
+        })
+    }
+
+    /// What server functions and pages find in their context.
+    fn provide_server_context(&self) {
+        provide_context(self.sessions.clone());
+        provide_context(self.site_url.clone());
+    }
+}
+
+fn jwks_source(base: &url::Url) -> KeySource {
+    KeySource::Jwks {
+        url: format!(
+            "{}/.well-known/jwks.json",
+            base.as_str().trim_end_matches('/')
+        ),
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("a reqwest client builds"),
+    }
 }
 
 /// Builds the whole app: pages, server functions, probes, static files and the layers around them.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/theme", post(theme::form::set_theme))
-        .nest_service("/auth/v1", auth_service::router(state.auth.clone()))
-        .leptos_routes(&state, routes, {
+        .route("/auth/callback", get(auth::routes::callback));
+    if let Some(embedded) = &state.auth {
+        router = router.nest_service("/auth/v1", auth_service::router(embedded.clone()));
+    }
+    let context = {
+        let state = state.clone();
+        move || state.provide_server_context()
+    };
+    router
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(middleware::from_fn(auth::routes::guard_pages))
+        .layer(middleware::from_fn_with_state(
+            state.sessions.clone(),
+            auth::session::resolve_session,
+        ))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set first so every log line carries it.
         .layer(middleware::from_fn(security::refuse_cross_site))
@@ -147,28 +264,34 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (what service managers send).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM (what service managers send). The handlers
+/// are installed when this is called, not when the future is first polled, so a signal that
+/// arrives during start-up is not lost (nor does it kill the process mid-start).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {},
+                        _ = terminate.recv() => {},
+                    }
+                }
+                _ => {
+                    tracing::warn!("cannot listen for signals: stop the server by killing it");
+                    std::future::pending::<()>().await;
+                }
             }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+            tracing::info!("shutting down: finishing in-flight requests");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }

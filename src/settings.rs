@@ -7,7 +7,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use leptos::config::LeptosOptions;
 
-use crate::auth_service::config::AuthConfig;
+use crate::auth_service::config::{AuthConfig, Secret};
 
 /// The runtime site settings, embedded so that the binary does not depend on its working directory.
 const LEPTOS_TOML: &str = include_str!("../Leptos.toml");
@@ -54,6 +54,21 @@ const SETTINGS: &[Setting] = &[
         name: "RUST_LOG",
         default: "info",
         meaning: "log filter, e.g. `info,ferrochat=debug`",
+    },
+    Setting {
+        name: "SUPABASE_URL",
+        default: "",
+        meaning: "use this Supabase project for auth instead of the embedded service",
+    },
+    Setting {
+        name: "SUPABASE_ANON_KEY / SUPABASE_PUBLISHABLE_KEY",
+        default: "",
+        meaning: "the project's public API key (required with SUPABASE_URL)",
+    },
+    Setting {
+        name: "SUPABASE_JWT_SECRET",
+        default: "",
+        meaning: "verify the project's tokens with its legacy HS256 secret instead of its JWKS",
     },
     Setting {
         name: "FERROCHAT_SITE_URL",
@@ -165,6 +180,19 @@ pub struct Settings {
     pub log_filter: String,
     /// The embedded auth service.
     pub auth: AuthConfig,
+    /// A remote Supabase project; when set, the embedded service is off.
+    pub supabase: Option<RemoteSupabase>,
+}
+
+/// A real Supabase project to use instead of the embedded auth service.
+#[derive(Clone, Debug)]
+pub struct RemoteSupabase {
+    /// The project URL, e.g. `https://abcd.supabase.co`.
+    pub url: url::Url,
+    /// The anon or publishable key, sent as `apikey`.
+    pub api_key: Secret,
+    /// The legacy JWT secret (HS256); without it, tokens are checked against the JWKS.
+    pub jwt_secret: Option<Secret>,
 }
 
 /// A setting that could not be used, with the variable's name and what was expected.
@@ -295,6 +323,36 @@ impl Settings {
             ));
         }
         let auth = AuthConfig::from_vars(&vars, leptos.site_addr)?;
+        let supabase = match vars.get("SUPABASE_URL") {
+            None => None,
+            Some(raw) => {
+                let url = url::Url::parse(&raw)
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+                    .ok_or_else(|| {
+                        SettingsError::new(
+                            "SUPABASE_URL",
+                            &raw,
+                            "the project URL, like https://abcd.supabase.co",
+                        )
+                    })?;
+                let api_key = vars
+                    .get("SUPABASE_ANON_KEY")
+                    .or_else(|| vars.get("SUPABASE_PUBLISHABLE_KEY"))
+                    .ok_or_else(|| {
+                        SettingsError::new(
+                            "SUPABASE_ANON_KEY",
+                            "",
+                            "the project's anon or publishable key when SUPABASE_URL is set",
+                        )
+                    })?;
+                Some(RemoteSupabase {
+                    url,
+                    api_key: Secret(api_key),
+                    jwt_secret: vars.get("SUPABASE_JWT_SECRET").map(Secret),
+                })
+            }
+        };
         Ok(Settings {
             leptos,
             data_dir,
@@ -302,6 +360,7 @@ impl Settings {
             log_format,
             log_filter,
             auth,
+            supabase,
         })
     }
 

@@ -314,3 +314,17 @@ pub async fn revoke_session(
         ))
     }
 }
+
+/// `DELETE /user`: the signed-in user deletes their own account, with every session and
+/// identity (not in GoTrue's public API, where only admins delete users).
+pub async fn delete_user(
+    State(state): State<AuthState>,
+    auth: Authenticated,
+) -> AuthResult<StatusCode> {
+    sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(&auth.user.id)
+        .execute(&state.pool)
+        .await?;
+    tracing::info!(user_id = %auth.user.id, "account deleted by its owner");
+    Ok(StatusCode::NO_CONTENT)
+}

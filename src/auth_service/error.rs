@@ -113,15 +113,46 @@ impl From<sqlx::Error> for AuthError {
     }
 }
 
+/// The API version auth-js asks for; from it on, errors are `{"code": "<error_code>", "message"}`.
+pub const API_VERSION_2024: &str = "2024-01-01";
+pub const API_VERSION_HEADER: &str = "x-supabase-api-version";
+
+tokio::task_local! {
+    /// Whether the request being answered asked for the 2024-01-01 API (set by [`api_version`]).
+    static API_2024: bool;
+}
+
+/// Middleware: notes the requested API version for the error responses, and echoes it, as
+/// GoTrue does (auth-js reads `code` as the error code only when the response carries it).
+pub async fn api_version(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let requested = request
+        .headers()
+        .get(API_VERSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|version| version >= API_VERSION_2024);
+    let mut response = API_2024.scope(requested, next.run(request)).await;
+    if requested {
+        response.headers_mut().insert(
+            API_VERSION_HEADER,
+            HeaderValue::from_static(API_VERSION_2024),
+        );
+    }
+    response
+}
+
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "code": self.status.as_u16(),
-            "error_code": self.code,
-            "msg": self.msg,
-        });
+        let mut body = if API_2024.try_with(|v| *v).unwrap_or(false) {
+            json!({ "code": self.code, "message": self.msg })
+        } else {
+            json!({ "code": self.status.as_u16(), "error_code": self.code, "msg": self.msg })
+        };
         if !self.weak_password_reasons.is_empty() {
-            body["weak_password"] = json!({ "reasons": self.weak_password_reasons });
+            body["weak_password"] =
+                json!({ "message": self.msg, "reasons": self.weak_password_reasons });
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {

@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use ring::{
     rand::SystemRandom,
     signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING},
@@ -15,17 +15,12 @@ use serde_json::{json, Value};
 use sqlx::SqlitePool;
 
 use super::{
-    claims::AccessClaims,
     config::JwtSigning,
     crypto::base64url,
     error::{AuthError, AuthResult},
     now,
 };
-
-/// Tokens longer than this are refused before any parsing.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Clock skew tolerated on `exp` and `nbf`.
-const LEEWAY_SECS: u64 = 10;
+use crate::auth::claims::{self, AccessClaims, LEEWAY_SECS, MAX_TOKEN_BYTES};
 
 /// The signing key and every key that may still verify.
 pub struct KeySet {
@@ -112,11 +107,7 @@ impl KeySet {
             .verifiers
             .get(&header.kid)
             .ok_or_else(|| AuthError::bad_jwt("unknown signing key"))?;
-        let mut validation = Validation::new(*algorithm);
-        validation.leeway = LEEWAY_SECS;
-        validation.set_audience(&["authenticated"]);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
+        let validation = claims::validation(*algorithm, &self.issuer);
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|error| {
                 match error.kind() {

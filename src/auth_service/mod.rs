@@ -3,7 +3,6 @@
 //! Same paths, parameters, JSON shapes, status codes and `error_code` values as supabase/auth, so
 //! that Supabase's own clients work against it and the app can later point at a real project.
 
-pub mod claims;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -93,7 +92,12 @@ pub fn router(state: AuthState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/signup", post(account::signup))
         .route("/token", post(token::token))
-        .route("/user", get(account::get_user).put(account::update_user))
+        .route(
+            "/user",
+            get(account::get_user)
+                .put(account::update_user)
+                .delete(account::delete_user),
+        )
         .route("/logout", post(account::logout))
         .route("/sessions", get(account::list_sessions))
         .route(
@@ -110,6 +114,7 @@ pub fn router(state: AuthState) -> Router {
         .route("/callback", get(oauth::callback))
         // GoTrue's bodies are small; this bounds what a client can make us parse.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(error::api_version))
         .with_state(state)
 }
 

@@ -253,7 +253,7 @@ pub async fn authorize(
             AuthError::new(
                 StatusCode::BAD_REQUEST,
                 "validation_failed",
-                "Unsupported provider: Provider is not enabled",
+                "Unsupported provider: provider is not enabled",
             )
         })?;
     if let Some(challenge) = &query.code_challenge {

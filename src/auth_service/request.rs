@@ -9,12 +9,12 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::{
-    claims::AccessClaims,
     error::{AuthError, AuthResult},
     sessions::{self, ClientInfo},
     users::{self, User},
     AuthState,
 };
+use crate::auth::claims::AccessClaims;
 
 /// A JSON body; anything unreadable is a GoTrue `bad_json` (400) or `validation_failed`.
 pub struct Body<T>(pub T);

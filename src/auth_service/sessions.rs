@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 use sqlx::SqlitePool;
 
 use super::{
-    claims::{AccessClaims, AuthMethod},
     crypto::{base64url, hmac_sha256, random_token, sha256},
     error::{AuthError, AuthResult},
     now, rfc3339,
     users::{self, User},
     AuthState,
 };
+use crate::auth::claims::{AccessClaims, AuthMethod};
 use axum::http::StatusCode;
 
 /// How a session came to be, for `amr`.
@@ -36,7 +36,7 @@ impl SignInMethod {
             SignInMethod::Password => "password",
             SignInMethod::OAuth => "oauth",
             SignInMethod::MagicLink => "otp",
-            SignInMethod::Recovery => "recovery",
+            SignInMethod::Recovery => "otp",
             SignInMethod::EmailSignup => "otp",
         }
     }
@@ -197,7 +197,7 @@ const MAX_CHAIN_WALK: usize = 4;
 pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSession> {
     let pool = &state.pool;
     let mut token = presented.to_owned();
-    for _ in 0..=MAX_CHAIN_WALK {
+    for step in 0..=MAX_CHAIN_WALK {
         let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
             "SELECT id, session_id, revoked_at FROM refresh_tokens WHERE token_hash = ?",
         )
@@ -209,6 +209,9 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
         };
         let child = base64url(&hmac_sha256(&state.refresh_key, token.as_bytes()));
         match revoked_at {
+            // Reached by walking from a just-rotated token: this is the session's current token,
+            // which the racing request already returned. Return it too; do not rotate it again.
+            None if step > 0 => return finish_refresh(state, &session_id, token).await,
             None => {
                 // Insert the child before revoking the parent: a racing request that finds the
                 // parent revoked must find the child too.

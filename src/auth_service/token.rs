@@ -87,11 +87,12 @@ pub async fn token(
             pkce_grant(&state, grant, &client).await?
         }
         _ => {
+            // GoTrue's code and message for this case, odd as they are.
             return Err(AuthError::new(
                 StatusCode::BAD_REQUEST,
-                "validation_failed",
+                "invalid_credentials",
                 "unsupported_grant_type",
-            ))
+            ));
         }
     };
     let identities = users::identities(&state.pool, &session.user.id).await?;

@@ -168,12 +168,12 @@ async fn bad_input_gets_gotrue_errors_never_a_500() {
                 .post(app.url("/auth/v1/token?grant_type=magic"))
                 .json(&json!({})),
             StatusCode::BAD_REQUEST,
-            "validation_failed",
+            "invalid_credentials",
         ),
         (
             app.client.post(app.url("/auth/v1/token")).json(&json!({})),
             StatusCode::BAD_REQUEST,
-            "validation_failed",
+            "invalid_credentials",
         ),
     ];
     for (request, status, code) in cases {
@@ -291,4 +291,24 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
         .unwrap()
         .contains("error_code=otp_expired"));
     assert_eq!(app.mails().len(), 1);
+}
+
+#[tokio::test]
+async fn clients_of_the_2024_api_get_its_error_shape() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/auth/v1/signup"))
+        .header("x-supabase-api-version", "2024-01-01")
+        .json(&json!({ "email": unique_email(), "password": "short" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.headers()["x-supabase-api-version"], "2024-01-01");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "weak_password");
+    assert_eq!(body["message"], "Password should be at least 8 characters.");
+    assert_eq!(body["weak_password"]["reasons"], json!(["length"]));
+    assert!(body.get("error_code").is_none());
 }

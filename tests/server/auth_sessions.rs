@@ -78,6 +78,7 @@ async fn twenty_concurrent_refreshes_with_one_token_share_one_rotation() {
         let body: Value = response.json().await.unwrap();
         new_tokens.push(body["refresh_token"].as_str().unwrap().to_owned());
     }
+    new_tokens.sort();
     new_tokens.dedup();
     assert_eq!(new_tokens.len(), 1, "every racer got the same new token");
     assert_ne!(new_tokens[0], token);

@@ -3,7 +3,6 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use ferrochat::{
-    auth_service::AuthState,
     server::{self, AppState},
     settings::Settings,
     store::Store,
@@ -175,19 +174,9 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         .await
         .expect("bind a loopback port");
     let address = listener.local_addr().unwrap();
-    let mut auth_config = settings.auth;
-    // The issuer must be the address the test talks to.
-    if !vars.iter().any(|(key, _)| *key == "FERROCHAT_SITE_URL") {
-        auth_config.site_url = format!("http://{address}").parse().unwrap();
-    }
-    let auth = AuthState::new(store.pool().clone(), auth_config, data_dir.path())
+    let state = AppState::new(settings, store.clone(), address)
         .await
-        .expect("auth service starts");
-    let state = AppState {
-        leptos_options: settings.leptos,
-        store: store.clone(),
-        auth,
-    };
+        .expect("app state builds");
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

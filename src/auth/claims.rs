@@ -36,3 +36,19 @@ pub struct AuthMethod {
     pub method: String,
     pub timestamp: i64,
 }
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 10;
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The checks every Supabase access token must pass, for a key of `algorithm` (chosen by our
+/// key configuration, never by the token's header): audience, issuer, expiry.
+pub fn validation(algorithm: jsonwebtoken::Algorithm, issuer: &str) -> jsonwebtoken::Validation {
+    let mut validation = jsonwebtoken::Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECS;
+    validation.set_audience(&["authenticated"]);
+    validation.set_issuer(&[issuer]);
+    validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
+    validation
+}

@@ -1,0 +1,162 @@
+//! Server-side helpers of the auth pages' server functions.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderValue};
+use leptos::prelude::*;
+
+use super::{client::AuthApiError, session::Sessions};
+use crate::{auth_service::crypto, error::AppError, local_path::local_path};
+
+/// The public URL of the site (for redirect targets handed to the auth service).
+#[derive(Clone, Debug)]
+pub struct SiteUrl(pub url::Url);
+
+pub fn sessions() -> Result<Arc<Sessions>, AppError> {
+    use_context::<Arc<Sessions>>().ok_or(AppError::Internal)
+}
+
+/// Adds `Set-Cookie` headers to the server function's response.
+pub fn set_cookies(cookies: Vec<String>) {
+    let Some(response) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    for cookie in cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.append_header(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// Where to go after signing in: `next` if it is a path on this site, else the chats.
+pub fn next_path(next: &str) -> String {
+    local_path(next).unwrap_or("/chat").to_owned()
+}
+
+/// `<site>/auth/callback?next=…`, where the auth service sends the browser back with a code.
+pub fn callback_url(next: &str) -> String {
+    let site = use_context::<SiteUrl>()
+        .map(|site| site.0)
+        .expect("SiteUrl is provided");
+    let mut url = site.join("/auth/callback").expect("a path joins");
+    url.query_pairs_mut().append_pair("next", next);
+    url.into()
+}
+
+/// A new PKCE pair: the S256 challenge, and the cookie that keeps the verifier (10 minutes for
+/// an OAuth dance, an hour for an emailed link).
+pub fn pkce(sessions: &Sessions, oauth: bool) -> (String, String) {
+    let verifier = crypto::random_token();
+    let challenge = crypto::pkce_challenge(&verifier);
+    let lifetime = if oauth { 600 } else { 3600 };
+    (challenge, sessions.jar.store_verifier(&verifier, lifetime))
+}
+
+/// The seed's email rule, with its message.
+pub fn valid_email(email: &str) -> Result<String, AppError> {
+    let email = email.trim();
+    let plausible = matches!(email.split_once('@'), Some((local, domain))
+        if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
+        && !email.contains(char::is_whitespace);
+    if plausible {
+        Ok(email.to_owned())
+    } else {
+        Err(AppError::Refused(
+            "Please enter a valid email address.".into(),
+        ))
+    }
+}
+
+/// The seed's password rules, with its messages.
+pub fn valid_new_password(password: &str, confirm: &str) -> Result<(), AppError> {
+    if password.chars().count() < 8 {
+        return Err(AppError::Refused(
+            "Password must be at least 8 characters.".into(),
+        ));
+    }
+    if password != confirm {
+        return Err(AppError::Refused("Passwords do not match.".into()));
+    }
+    Ok(())
+}
+
+/// What to tell a person about a refusal of the auth service. Sign-in failures never say
+/// whether the address has an account.
+pub fn user_message(error: AuthApiError) -> AppError {
+    let message = match error.code() {
+        "invalid_credentials" => "Invalid email or password.",
+        "email_not_confirmed" => "Please confirm your email address first: check your inbox.",
+        "user_already_exists" | "email_exists" => {
+            "An account with this email address already exists."
+        }
+        "over_request_rate_limit" | "over_email_send_rate_limit" => {
+            "Too many attempts. Please wait a few minutes and try again."
+        }
+        "same_password" => "The new password must differ from the current one.",
+        "signup_disabled" => "New sign-ups are closed.",
+        "unreachable" => "The sign-in service is unavailable. Please try again shortly.",
+        "session_not_found" | "bad_jwt" | "no_authorization" => return AppError::Unauthorized,
+        _ => match &error {
+            AuthApiError::Api { msg, .. } => return AppError::Refused(msg.clone()),
+            AuthApiError::Unreachable => "The sign-in service is unavailable.",
+        },
+    };
+    AppError::Refused(message.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_path_on_this_site() {
+        assert_eq!(next_path("/chat/42"), "/chat/42");
+        for foreign in [
+            "",
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(next_path(foreign), "/chat", "{foreign}");
+        }
+    }
+
+    #[test]
+    fn the_seed_rules_speak_plainly() {
+        assert!(valid_email("ada@example.com").is_ok());
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+        ] {
+            assert_eq!(
+                valid_email(bad),
+                Err(AppError::Refused(
+                    "Please enter a valid email address.".into()
+                ))
+            );
+        }
+        assert!(valid_new_password("1234567", "1234567").is_err());
+        assert_eq!(
+            valid_new_password("12345678", "12345679"),
+            Err(AppError::Refused("Passwords do not match.".into()))
+        );
+        assert!(valid_new_password("12345678", "12345678").is_ok());
+    }
+
+    #[test]
+    fn wrong_password_and_unknown_email_read_the_same() {
+        let error = AuthApiError::Api {
+            status: 400,
+            code: "invalid_credentials".into(),
+            msg: "Invalid login credentials".into(),
+        };
+        assert_eq!(
+            user_message(error),
+            AppError::Refused("Invalid email or password.".into())
+        );
+    }
+}

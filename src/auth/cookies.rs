@@ -1,0 +1,200 @@
+//! The session cookies, in `@supabase/ssr`'s format so a Next.js app on the same site can share
+//! the session during a migration: `sb-<project-ref>-auth-token` holding `base64-` + base64url of
+//! the session JSON, split into `.0`, `.1`, … when longer than one cookie should be. Unlike
+//! `@supabase/ssr` they are HttpOnly: the browser never needs to read a token.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+
+use super::client::Session;
+
+/// `@supabase/ssr`'s chunk size, which keeps every cookie under browsers' 4 KB limit.
+pub const MAX_CHUNK: usize = 3180;
+/// More chunks than this is not a session we wrote.
+const MAX_CHUNKS: usize = 10;
+/// `@supabase/ssr`'s default cookie lifetime (400 days); the refresh token decides validity.
+const MAX_AGE_SECS: u64 = 400 * 24 * 3600;
+
+/// Names and attributes of the auth cookies of one site.
+#[derive(Clone, Debug)]
+pub struct CookieJar {
+    /// `sb-<ref>-auth-token`.
+    pub name: String,
+    pub secure: bool,
+}
+
+impl CookieJar {
+    /// `project_host` is the auth service's host; its first label is the project ref.
+    pub fn new(project_host: &str, secure: bool) -> Self {
+        let reference = project_host.split('.').next().unwrap_or("local");
+        CookieJar {
+            name: format!("sb-{reference}-auth-token"),
+            secure,
+        }
+    }
+
+    /// The PKCE verifier cookie's name, as `@supabase/ssr` names it.
+    pub fn verifier_name(&self) -> String {
+        format!("{}-code-verifier", self.name)
+    }
+
+    fn attributes(&self, max_age: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+    }
+
+    /// `Set-Cookie` values that store `session` and remove any chunk it no longer needs.
+    pub fn store(&self, session: &Session) -> Vec<String> {
+        let json = serde_json::to_string(session).expect("a session serialises");
+        let value = format!("base64-{}", URL_SAFE_NO_PAD.encode(json));
+        let attributes = self.attributes(MAX_AGE_SECS);
+        let mut cookies = Vec::new();
+        if value.len() <= MAX_CHUNK {
+            cookies.push(format!("{}={value}; {attributes}", self.name));
+            cookies.extend((0..MAX_CHUNKS).map(|i| self.removal(&format!("{}.{i}", self.name))));
+        } else {
+            let chunks: Vec<&str> = value
+                .as_bytes()
+                .chunks(MAX_CHUNK)
+                .map(|chunk| std::str::from_utf8(chunk).expect("base64 is ASCII"))
+                .collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                cookies.push(format!("{}.{i}={chunk}; {attributes}", self.name));
+            }
+            cookies.push(self.removal(&self.name));
+            cookies.extend(
+                (chunks.len()..MAX_CHUNKS).map(|i| self.removal(&format!("{}.{i}", self.name))),
+            );
+        }
+        cookies
+    }
+
+    /// `Set-Cookie` values that remove the session (every chunk) and the PKCE verifier.
+    pub fn clear(&self) -> Vec<String> {
+        let mut cookies = vec![
+            self.removal(&self.name),
+            self.removal(&self.verifier_name()),
+        ];
+        cookies.extend((0..MAX_CHUNKS).map(|i| self.removal(&format!("{}.{i}", self.name))));
+        cookies
+    }
+
+    fn removal(&self, name: &str) -> String {
+        format!("{name}=; {}", self.attributes(0))
+    }
+
+    /// The session in a `Cookie` header, reassembled from its chunks; None if absent or unreadable.
+    pub fn load(&self, cookie_header: &str) -> Option<Session> {
+        let pairs: Vec<(&str, &str)> = cookie_header
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .collect();
+        let find = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let value = match find(&self.name) {
+            Some(whole) => whole.to_owned(),
+            None => (0..MAX_CHUNKS)
+                .map_while(|i| find(&format!("{}.{i}", self.name)))
+                .collect::<String>(),
+        };
+        let encoded = value.strip_prefix("base64-")?;
+        let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        serde_json::from_slice(&json).ok()
+    }
+
+    /// A cookie's value in a `Cookie` header.
+    pub fn get<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+        cookie_header
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value)
+    }
+
+    /// `Set-Cookie` for the PKCE verifier of a sign-in in progress.
+    pub fn store_verifier(&self, verifier: &str, lifetime_secs: u64) -> String {
+        format!(
+            "{}={verifier}; {}",
+            self.verifier_name(),
+            self.attributes(lifetime_secs)
+        )
+    }
+
+    /// `Set-Cookie` that removes the PKCE verifier once used.
+    pub fn clear_verifier(&self) -> String {
+        self.removal(&self.verifier_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(metadata_bytes: usize) -> Session {
+        Session {
+            access_token: "header.payload.signature".into(),
+            token_type: "bearer".into(),
+            expires_in: 3600,
+            expires_at: 1_900_000_000,
+            refresh_token: "refresh-me".into(),
+            user: json!({ "id": "u1", "user_metadata": { "bio": "x".repeat(metadata_bytes) } }),
+        }
+    }
+
+    /// What a browser sends back after receiving these `Set-Cookie` values.
+    fn browser_cookie_header(set_cookies: &[String]) -> String {
+        set_cookies
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn a_small_session_is_one_httponly_cookie() {
+        let jar = CookieJar::new("127.0.0.1", false);
+        let cookies = jar.store(&session(10));
+        assert!(cookies[0].starts_with("sb-127-auth-token=base64-"));
+        assert!(cookies[0].contains("HttpOnly; SameSite=Lax"));
+        assert!(!cookies[0].contains("Secure"));
+        assert_eq!(
+            jar.load(&browser_cookie_header(&cookies)),
+            Some(session(10))
+        );
+    }
+
+    #[test]
+    fn a_session_over_4_kb_is_chunked_and_round_trips() {
+        let jar = CookieJar::new("abcdefgh.supabase.co", true);
+        let big = session(6000);
+        let cookies = jar.store(&big);
+        let live: Vec<_> = cookies
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .collect();
+        assert!(live.len() >= 3, "{live:?}");
+        assert!(live[0].starts_with("sb-abcdefgh-auth-token.0=base64-"));
+        assert!(live
+            .iter()
+            .all(|c| c.split(';').next().unwrap().len() < 4096 && c.contains("; Secure")));
+        // The unchunked name is removed so an older single cookie cannot shadow the chunks.
+        assert!(cookies
+            .iter()
+            .any(|c| c.starts_with("sb-abcdefgh-auth-token=;")));
+        let header = format!("other=1; {}", browser_cookie_header(&cookies));
+        assert_eq!(jar.load(&header), Some(big));
+    }
+
+    #[test]
+    fn garbage_cookies_are_no_session() {
+        let jar = CookieJar::new("127.0.0.1", false);
+        for header in [
+            "",
+            "sb-127-auth-token=plain",
+            "sb-127-auth-token=base64-!!!",
+            "sb-127-auth-token=base64-e30",
+        ] {
+            assert_eq!(jar.load(header), None, "{header}");
+        }
+    }
+}
