@@ -25,6 +25,13 @@ pub mod store;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // Server functions redirect only when the session changed (sign-in, sign-out, account
+    // deletion): load the next page in full, so it renders with the new session on the server,
+    // and tell the other tabs. Set before the router, which would otherwise navigate in place.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        auth::context::announce_auth_change();
+        let _ = leptos::prelude::window().location().set_href(location);
+    });
     leptos::mount::hydrate_body(app::App);
     // Lets CSS and end-to-end tests tell a page that merely rendered from one that is interactive.
     if let Some(root) = leptos::prelude::document().document_element() {

@@ -17,7 +17,7 @@ pub const AUTH_CHANNEL: &str = "ferrochat-auth";
 pub struct AuthContext {
     /// The signed-in user, or None.
     pub user: Resource<Result<Option<UserInfo>, AppError>>,
-    /// Bump to fetch the user again (after sign-in or sign-out).
+    /// Bump to fetch the user again.
     pub changed: RwSignal<u64>,
 }
 
@@ -26,15 +26,14 @@ impl AuthContext {
     pub fn signed_in_user(&self) -> Option<UserInfo> {
         self.user.get().and_then(|result| result.ok()).flatten()
     }
+}
 
-    /// Tells this tab and the others that the session changed.
-    pub fn announce_change(&self) {
-        self.changed.update(|n| *n += 1);
-        #[cfg(feature = "hydrate")]
-        if let Ok(channel) = web_sys::BroadcastChannel::new(AUTH_CHANNEL) {
-            let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("changed"));
-            channel.close();
-        }
+/// Tells the other tabs that the session changed (they fetch the user again).
+#[cfg(feature = "hydrate")]
+pub fn announce_auth_change() {
+    if let Ok(channel) = web_sys::BroadcastChannel::new(AUTH_CHANNEL) {
+        let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("changed"));
+        channel.close();
     }
 }
 

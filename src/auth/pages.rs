@@ -346,12 +346,6 @@ fn next_from_query() -> impl Fn() -> String + Copy {
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let next = next_from_query();
-    let auth = use_auth();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = login.value().get() {
-            auth.announce_change();
-        }
-    });
     view! {
         <Title text="Sign in"/>
         <section class="auth-card">
@@ -403,12 +397,6 @@ fn urlencoding(value: &str) -> String {
 pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     let next = next_from_query();
-    let auth = use_auth();
-    Effect::new(move |_| {
-        if let Some(Ok(SignupOutcome::SignedIn)) = signup.value().get() {
-            auth.announce_change();
-        }
-    });
     let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
     view! {
         <Title text="Sign up"/>
@@ -567,11 +555,6 @@ pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
 pub fn UserMenu() -> impl IntoView {
     let auth = use_auth();
     let logout = ServerAction::<Logout>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
-            auth.announce_change();
-        }
-    });
     view! {
         <Transition fallback=|| ()>
             {move || match auth.signed_in_user() {
@@ -604,14 +587,6 @@ pub fn AccountPage() -> impl IntoView {
         move || (revoke.version().get(), sign_out.version().get()),
         |_| account_overview(),
     );
-    let auth = use_auth();
-    Effect::new(move |_| {
-        if matches!(sign_out.value().get(), Some(Ok(())))
-            || matches!(delete.value().get(), Some(Ok(())))
-        {
-            auth.announce_change();
-        }
-    });
     view! {
         <Title text="Account"/>
         <RequireUser>
