@@ -14,7 +14,7 @@ use super::{context::use_auth, UserInfo};
 use crate::error::AppError;
 
 /// The signed-in user of this request, verified on the server.
-#[server]
+#[server(endpoint = "auth/current_user")]
 pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
     let super::session::MaybeAuthUser(user) = leptos_axum::extract()
         .await
@@ -22,7 +22,7 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
     Ok(user.map(|user| user.info()))
 }
 
-#[server]
+#[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -40,7 +40,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "auth/signup")]
 pub async fn signup(
     email: String,
     password: String,
@@ -78,7 +78,7 @@ pub enum SignupOutcome {
     CheckEmail,
 }
 
-#[server]
+#[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -95,7 +95,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 /// Starts an OAuth sign-in: the PKCE verifier goes into an HttpOnly cookie, the browser to the
 /// provider through the auth service.
-#[server]
+#[server(endpoint = "auth/oauth")]
 pub async fn start_oauth(provider: String, next: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -121,7 +121,7 @@ pub async fn start_oauth(provider: String, next: String) -> Result<(), AppError>
 }
 
 /// The OAuth providers the auth service has switched on.
-#[server]
+#[server(endpoint = "auth/providers")]
 pub async fn oauth_providers() -> Result<Vec<String>, AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -132,7 +132,7 @@ pub async fn oauth_providers() -> Result<Vec<String>, AppError> {
         .map_err(actions::user_message)
 }
 
-#[server]
+#[server(endpoint = "auth/recover")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -148,7 +148,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "auth/password")]
 pub async fn update_password(password: String, confirm_password: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -186,7 +186,7 @@ pub struct AccountSummary {
     pub sessions: Option<Vec<SessionView>>,
 }
 
-#[server]
+#[server(endpoint = "auth/account")]
 pub async fn account_overview() -> Result<AccountSummary, AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -234,7 +234,7 @@ pub async fn account_overview() -> Result<AccountSummary, AppError> {
     })
 }
 
-#[server]
+#[server(endpoint = "auth/revoke_session")]
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -249,7 +249,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 }
 
 /// Signs out the other sessions (`others`) or all of them (`global`).
-#[server]
+#[server(endpoint = "auth/sign_out_sessions")]
 pub async fn sign_out_sessions(scope: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;
@@ -277,7 +277,7 @@ pub async fn sign_out_sessions(scope: String) -> Result<(), AppError> {
 }
 
 /// Deletes the account and everything of the user's, after they typed their email to confirm.
-#[server]
+#[server(endpoint = "auth/delete_account")]
 pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
     use super::actions;
     let sessions = actions::sessions()?;

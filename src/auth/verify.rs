@@ -55,6 +55,7 @@ struct JwksCache {
 pub struct Verifier {
     source: KeySource,
     issuer: String,
+    refetch_interval: Duration,
     cache: Mutex<JwksCache>,
 }
 
@@ -63,12 +64,19 @@ impl Verifier {
         Verifier {
             source,
             issuer,
+            refetch_interval: REFETCH_INTERVAL,
             cache: Mutex::new(JwksCache {
                 keys: HashMap::new(),
                 fetched_at: None,
                 fetches: 0,
             }),
         }
+    }
+
+    /// Changes the least time between refetches (the default is [`REFETCH_INTERVAL`]).
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
     }
 
     /// How many times the JWKS was fetched (for tests of the refetch bound).
@@ -115,7 +123,7 @@ impl Verifier {
         }
         let may_fetch = cache
             .fetched_at
-            .is_none_or(|at| at.elapsed() >= REFETCH_INTERVAL);
+            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
         if may_fetch {
             cache.fetched_at = Some(Instant::now());
             cache.fetches += 1;

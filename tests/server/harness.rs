@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use ferrochat::{
+    auth::session::Sessions,
     server::{self, AppState},
     settings::Settings,
     store::Store,
@@ -17,6 +18,8 @@ pub struct TestApp {
     /// A client that does not follow redirects, so tests see them.
     pub client: reqwest::Client,
     pub data_dir: Arc<TempDir>,
+    /// The app's session handling, to observe refreshes.
+    pub sessions: Arc<Sessions>,
 }
 
 impl TestApp {
@@ -50,6 +53,20 @@ impl TestApp {
             .await;
         assert_eq!(response.status(), 200, "sign-up of {email}");
         response.json().await.unwrap()
+    }
+
+    /// Submits the app's sign-in form as a browser without JavaScript would, and returns the
+    /// response (a redirect carrying the session cookies).
+    pub async fn submit_login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .header("accept", "text/html")
+            .header("sec-fetch-site", "same-origin")
+            .header("referer", self.url("/login"))
+            .form(&[("email", email), ("password", password), ("next", "/chat")])
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Signs in with a password and returns the session JSON.
@@ -177,6 +194,7 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
     let state = AppState::new(settings, store.clone(), address)
         .await
         .expect("app state builds");
+    let sessions = state.sessions.clone();
     tokio::spawn(server::serve(listener, state, std::future::pending()));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -187,5 +205,6 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         store,
         client,
         data_dir,
+        sessions,
     }
 }

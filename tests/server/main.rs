@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod app_auth;
 mod auth_accounts;
 mod auth_keys;
 mod auth_mail;

@@ -1,0 +1,491 @@
+//! The app's side of auth: session cookies, local verification, refresh, guards, remote mode.
+
+use std::sync::Arc;
+
+use ferrochat::auth::{
+    client::Session,
+    verify::{KeySource, Verifier, VerifyError},
+};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
+
+/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
+fn cookies_from(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .filter(|cookie| !cookie.contains("Max-Age=0"))
+        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(header::COOKIE, cookies)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Mints a token with the app's own signing key (read from its database), with `claims`.
+async fn mint(app: &TestApp, claims: &Value) -> String {
+    let (kid, der): (String, Vec<u8>) =
+        sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid);
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
+}
+
+#[tokio::test]
+async fn signing_in_without_javascript_sets_httponly_session_cookies() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let response = app.submit_login(&email, "password one").await;
+    assert!(response.status().is_redirection(), "{}", response.status());
+    assert_eq!(response.headers()[header::LOCATION], "/chat");
+    let set_cookie: Vec<&str> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session_cookie = set_cookie
+        .iter()
+        .find(|c| c.starts_with("sb-127-auth-token=base64-"))
+        .unwrap();
+    assert!(
+        session_cookie.contains("HttpOnly")
+            && session_cookie.contains("SameSite=Lax")
+            && session_cookie.contains("Path=/")
+    );
+    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+    assert!(chat.text().await.unwrap().contains(&email));
+}
+
+#[tokio::test]
+async fn a_wrong_password_comes_back_to_the_form_with_a_message_that_reveals_nothing() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let mut locations = Vec::new();
+    for (email, password) in [
+        (email.as_str(), "wrong password"),
+        ("nobody@example.test", "wrong password"),
+    ] {
+        let response = app.submit_login(email, password).await;
+        assert!(response.status().is_redirection());
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        let location = response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            location.starts_with(&app.url("/login")) || location.starts_with("/login"),
+            "{location}"
+        );
+        locations.push(location);
+    }
+    assert_eq!(locations[0], locations[1], "the same answer for both");
+    let page = app
+        .get(locations[0].trim_start_matches(&app.url("")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Invalid email or password."), "{page}");
+}
+
+#[tokio::test]
+async fn private_pages_send_signed_out_visitors_to_login_with_next() {
+    let app = spawn_app().await;
+    for (path, next) in [
+        ("/chat", "%2Fchat"),
+        ("/chat/42?tab=1", "%2Fchat%2F42%3Ftab%3D1"),
+        ("/account", "%2Faccount"),
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            format!("/login?next={next}")
+        );
+    }
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let cookies = cookies_from(&app.submit_login(&email, "password one").await);
+    let login = page_with_cookies(&app, "/login", &cookies).await;
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    assert_eq!(login.headers()[header::LOCATION], "/chat");
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_in_post_is_refused() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("email", email.as_str()),
+            ("password", "password one"),
+            ("next", "/chat"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn a_session_larger_than_a_cookie_is_chunked_and_still_signs_in() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session = app.sign_up(&email, "password one").await;
+    // Metadata travels in the access token and again in the user object: about 7 KB of session.
+    let bio = "a long biography ".repeat(150);
+    let updated = app
+        .client
+        .put(app.url("/auth/v1/user"))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(&json!({ "data": { "bio": bio } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), StatusCode::OK);
+    let response = app.submit_login(&email, "password one").await;
+    let cookies = cookies_from(&response);
+    assert!(cookies.contains("sb-127-auth-token.0=base64-"), "{cookies}");
+    assert!(
+        cookies.contains("sb-127-auth-token.2="),
+        "over 6 KB of session: three chunks"
+    );
+    let chat = page_with_cookies(&app, "/chat", &cookies).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_expired_session_share_one_refresh() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let fresh = app.sign_up(&email, "password one").await;
+    // The same session, but its access token expired a minute ago.
+    let mut claims = claims_of(fresh["access_token"].as_str().unwrap());
+    let now = claims["iat"].as_i64().unwrap();
+    claims["iat"] = json!(now - 3660);
+    claims["exp"] = json!(now - 60);
+    let session: Session = serde_json::from_value(json!({
+        "access_token": mint(&app, &claims).await,
+        "token_type": "bearer",
+        "expires_in": 3600,
+        "expires_at": now - 60,
+        "refresh_token": fresh["refresh_token"],
+        "user": fresh["user"],
+    }))
+    .unwrap();
+    let cookie: String = app.sessions.jar.store(&session)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let before = app.sessions.refresh_count();
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            tokio::spawn(
+                app.client
+                    .get(app.url("/chat"))
+                    .header(header::COOKIE, cookie.clone())
+                    .send(),
+            )
+        })
+        .collect();
+    for request in requests {
+        let response = request.await.unwrap().unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "signed in after a transparent refresh"
+        );
+        let renewed = cookies_from(&response);
+        assert!(renewed.starts_with("sb-127-auth-token=base64-") && renewed != cookie);
+    }
+    assert_eq!(
+        app.sessions.refresh_count() - before,
+        1,
+        "one refresh for ten requests"
+    );
+}
+
+#[tokio::test]
+async fn a_session_whose_refresh_fails_is_signed_out_and_its_cookies_cleared() {
+    let app = spawn_app().await;
+    let fresh = app.sign_up(&unique_email(), "password one").await;
+    let mut claims = claims_of(fresh["access_token"].as_str().unwrap());
+    claims["exp"] = json!(claims["iat"].as_i64().unwrap() - 60);
+    let session: Session = serde_json::from_value(json!({
+        "access_token": mint(&app, &claims).await,
+        "expires_in": 3600,
+        "expires_at": 0,
+        "refresh_token": "not-a-refresh-token",
+    }))
+    .unwrap();
+    let cookie = app.sessions.jar.store(&session)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let response = page_with_cookies(&app, "/chat", &cookie).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cleared = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|c| {
+            c.to_str().unwrap().starts_with("sb-127-auth-token=;")
+                && c.to_str().unwrap().contains("Max-Age=0")
+        });
+    assert!(cleared);
+}
+
+/// A verifier of the app's embedded service, as the app builds it.
+fn jwks_verifier(app: &TestApp) -> Verifier {
+    Verifier::new(
+        KeySource::Jwks {
+            url: app.url("/auth/v1/.well-known/jwks.json"),
+            http: reqwest::Client::new(),
+        },
+        app.url("/auth/v1"),
+    )
+}
+
+#[tokio::test]
+async fn the_verifier_refuses_every_kind_of_bad_token() {
+    let app = spawn_app().await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    let token = session["access_token"].as_str().unwrap();
+    let verifier = jwks_verifier(&app);
+    assert!(verifier.verify(token).await.is_ok(), "the control");
+
+    let claims = claims_of(token);
+    let changed = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        c[key] = value;
+        c
+    };
+    let jwk = app
+        .get("/auth/v1/.well-known/jwks.json")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["keys"][0]
+        .clone();
+    let kid = jwk["kid"].as_str().unwrap().to_owned();
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some(kid.clone());
+    let public_as_secret = serde_json::to_string(&jwk).unwrap();
+    let b64 = |v: &Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!("{}.{}.", b64(&json!({"alg": "none", "kid": kid})), parts[1]),
+        ),
+        (
+            "HS256 with the public key",
+            jsonwebtoken::encode(
+                &hs,
+                &claims,
+                &EncodingKey::from_secret(public_as_secret.as_bytes()),
+            )
+            .unwrap(),
+        ),
+        (
+            "wrong audience",
+            mint(&app, &changed("aud", json!("anon"))).await,
+        ),
+        (
+            "wrong issuer",
+            mint(&app, &changed("iss", json!("http://evil.example/auth/v1"))).await,
+        ),
+        (
+            "expired",
+            mint(
+                &app,
+                &changed("exp", json!(claims["iat"].as_i64().unwrap() - 60)),
+            )
+            .await,
+        ),
+        (
+            "tampered",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(&changed("sub", json!("someone-else"))),
+                parts[2]
+            ),
+        ),
+        (
+            "not a user",
+            mint(&app, &changed("role", json!("service_role"))).await,
+        ),
+        (
+            "oversized",
+            format!("{}.{}.{}", parts[0], "e".repeat(9000), parts[2]),
+        ),
+    ];
+    for (what, forged) in cases {
+        let result = verifier.verify(&forged).await;
+        assert!(result.is_err(), "{what} was accepted");
+        match what {
+            "expired" => assert!(matches!(result, Err(VerifyError::Expired))),
+            "oversized" => assert!(matches!(result, Err(VerifyError::TooLarge))),
+            "not a user" => assert!(matches!(result, Err(VerifyError::WrongRole))),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_key_ids_cannot_make_the_verifier_fetch_without_bound() {
+    let app = spawn_app().await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    let verifier = Arc::new(jwks_verifier(&app));
+    verifier
+        .verify(session["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(verifier.jwks_fetches().await, 1);
+    let claims = claims_of(session["access_token"].as_str().unwrap());
+    let der: Vec<u8> = sqlx::query_scalar("SELECT private_der FROM signing_keys")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    for n in 0..50 {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(format!("forged-{n}"));
+        let forged =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).unwrap();
+        assert!(matches!(
+            verifier.verify(&forged).await,
+            Err(VerifyError::UnknownKey)
+        ));
+    }
+    assert_eq!(
+        verifier.jwks_fetches().await,
+        1,
+        "no refetch storm within the interval"
+    );
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_the_jwks_verifies_old_and_new_tokens() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let before = app.sign_up(&email, "password one").await;
+    ferrochat::auth_service::keys::rotate(app.store.pool())
+        .await
+        .unwrap();
+    let site = app.url("");
+    let restarted =
+        crate::harness::spawn_app_in(app.data_dir.clone(), &[("FERROCHAT_SITE_URL", &site)]).await;
+    let after = restarted.sign_in(&email, "password one").await;
+    // A verifier that knew only the old key (first fetch from the old server) meets the new kid.
+    let verifier = jwks_verifier(&app).refetch_interval(std::time::Duration::ZERO);
+    verifier
+        .verify(before["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        verifier
+            .verify(after["access_token"].as_str().unwrap())
+            .await
+            .is_err(),
+        "old JWKS lacks it"
+    );
+    let verifier = Verifier::new(
+        KeySource::Jwks {
+            url: restarted.url("/auth/v1/.well-known/jwks.json"),
+            http: reqwest::Client::new(),
+        },
+        app.url("/auth/v1"),
+    )
+    .refetch_interval(std::time::Duration::ZERO);
+    verifier
+        .verify(before["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    verifier
+        .verify(after["access_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        verifier.jwks_fetches().await,
+        1,
+        "both keys came in one document"
+    );
+}
+
+#[tokio::test]
+async fn remote_mode_uses_another_instance_as_its_supabase_project() {
+    // The "Supabase project": an instance whose embedded service is on.
+    let project = spawn_app().await;
+    let project_url = project.url("");
+    let app = spawn_app_with(&[
+        ("SUPABASE_URL", &project_url),
+        ("SUPABASE_ANON_KEY", "anon-key"),
+    ])
+    .await;
+    assert_eq!(
+        app.get("/auth/v1/health").await.status(),
+        StatusCode::NOT_FOUND,
+        "embedded service off"
+    );
+
+    let email = unique_email();
+    project.sign_up(&email, "password one").await;
+    let response = app.submit_login(&email, "password one").await;
+    assert_eq!(response.headers()[header::LOCATION], "/chat");
+    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+    assert!(chat.text().await.unwrap().contains(&email));
+}
+
+#[tokio::test]
+async fn remote_mode_verifies_hs256_projects_with_their_jwt_secret() {
+    let secret = "a-supabase-project-jwt-secret-0123456789";
+    let project = spawn_app_with(&[
+        ("FERROCHAT_JWT_ALGORITHM", "HS256"),
+        ("FERROCHAT_JWT_SECRET", secret),
+    ])
+    .await;
+    let project_url = project.url("");
+    let app = spawn_app_with(&[
+        ("SUPABASE_URL", &project_url),
+        ("SUPABASE_ANON_KEY", "anon-key"),
+        ("SUPABASE_JWT_SECRET", secret),
+    ])
+    .await;
+    let email = unique_email();
+    project.sign_up(&email, "password one").await;
+    let response = app.submit_login(&email, "password one").await;
+    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    assert_eq!(chat.status(), StatusCode::OK);
+}
