@@ -7,6 +7,25 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 use super::client::Session;
 
+/// All `Cookie` headers of a request as one `name=value; …` string.
+pub fn cookie_header(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A cookie's value in a `Cookie` header.
+pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
+    cookie_header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value)
+}
+
 /// `@supabase/ssr`'s chunk size, which keeps every cookie under browsers' 4 KB limit.
 pub const MAX_CHUNK: usize = 3180;
 /// More chunks than this is not a session we wrote.
@@ -84,11 +103,7 @@ impl CookieJar {
 
     /// The session in a `Cookie` header, reassembled from its chunks; None if absent or unreadable.
     pub fn load(&self, cookie_header: &str) -> Option<Session> {
-        let pairs: Vec<(&str, &str)> = cookie_header
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .collect();
-        let find = |name: &str| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let find = |name: &str| cookie_value(cookie_header, name);
         let value = match find(&self.name) {
             Some(whole) => whole.to_owned(),
             None => (0..MAX_CHUNKS)
@@ -98,15 +113,6 @@ impl CookieJar {
         let encoded = value.strip_prefix("base64-")?;
         let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
         serde_json::from_slice(&json).ok()
-    }
-
-    /// A cookie's value in a `Cookie` header.
-    pub fn get<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
-        cookie_header
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value)
     }
 
     /// `Set-Cookie` for the PKCE verifier of a sign-in in progress.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{
     actions::next_path,
-    cookies::CookieJar,
+    cookies::{cookie_header, cookie_value},
     session::{MaybeAuthUser, Sessions},
 };
 
@@ -58,13 +58,8 @@ pub async fn callback(
     let Some(code) = query.code.filter(|code| !code.is_empty()) else {
         return fail("Sign-in did not complete. Please try again.");
     };
-    let cookie_header = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let Some(verifier) = CookieJar::get(&cookie_header, &jar.verifier_name()) else {
+    let cookie_header = cookie_header(&headers);
+    let Some(verifier) = cookie_value(&cookie_header, &jar.verifier_name()) else {
         return fail(
             "This sign-in was started in another browser or has expired. Please try again.",
         );

@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, OnceCell};
 use super::{
     claims::AccessClaims,
     client::{AuthApiError, AuthClient, Session},
-    cookies::CookieJar,
+    cookies::{cookie_header, CookieJar},
     verify::{Verifier, VerifyError},
     UserInfo,
 };
@@ -185,12 +185,7 @@ pub async fn resolve_session(
         return next.run(request).await;
     }
     let headers = request.headers();
-    let cookie_header = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookie_header = cookie_header(headers);
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

@@ -14,18 +14,13 @@ use super::{
     email_flows::send_link,
     error::{AuthError, AuthResult},
     flow, now, password, redirect,
-    request::{Authenticated, Body, Client},
+    request::{Authenticated, Body, Client, RedirectQuery},
     rfc3339,
     sessions::{self, LogoutScope, SignInMethod},
     token::FIVE_MINUTES,
     users::{self, Email, NewUser, TokenColumn},
     AuthState,
 };
-
-#[derive(Deserialize)]
-pub struct RedirectQuery {
-    redirect_to: Option<String>,
-}
 
 #[derive(Deserialize)]
 pub struct SignupBody {

@@ -16,7 +16,7 @@ use super::{
     crypto::{random_token, sha256},
     error::{AuthError, AuthResult},
     flow, now, redirect,
-    request::{Body, Client},
+    request::{Body, Client, RedirectQuery},
     sessions::{self, IssuedSession, SignInMethod},
     users::{self, Email, NewUser, TokenColumn, User},
     AuthState,
@@ -43,11 +43,6 @@ pub(super) async fn send_link(
         .append_pair("type", kind)
         .append_pair("redirect_to", redirect_to.as_str());
     state.mailer.send(to, subject, text, link.as_str()).await
-}
-
-#[derive(Deserialize)]
-pub struct RedirectQuery {
-    redirect_to: Option<String>,
 }
 
 #[derive(Deserialize)]

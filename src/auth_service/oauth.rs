@@ -24,6 +24,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::auth::cookies::{cookie_header, cookie_value};
+
 use super::{
     config::{ProviderConfig, ProviderKind},
     crypto::{pkce_challenge, random_token, sha256},
@@ -431,14 +433,8 @@ async fn find_flow(
     let oauth_state = oauth_state
         .filter(|s| !s.is_empty())
         .ok_or_else(bad_state)?;
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == STATE_COOKIE)
-        .map(|(_, value)| value);
+    let cookies = cookie_header(headers);
+    let cookie = cookie_value(&cookies, STATE_COOKIE);
     if cookie != Some(oauth_state) {
         return Err(bad_state());
     }

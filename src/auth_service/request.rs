@@ -16,6 +16,12 @@ use super::{
 };
 use crate::auth::claims::AccessClaims;
 
+/// `?redirect_to=`, where an emailed link or an OAuth flow should end (validated on use).
+#[derive(serde::Deserialize)]
+pub struct RedirectQuery {
+    pub redirect_to: Option<String>,
+}
+
 /// A JSON body; anything unreadable is a GoTrue `bad_json` (400) or `validation_failed`.
 pub struct Body<T>(pub T);
 

@@ -72,6 +72,9 @@ const USER_COLUMNS: &str = "id, email, encrypted_password, email_confirmed_at, \
     confirmation_sent_at, recovery_sent_at, email_change, email_change_sent_at, app_metadata, \
     user_metadata, last_sign_in_at, created_at, updated_at";
 
+const IDENTITY_COLUMNS: &str = "id, user_id, provider, provider_id, identity_data, email, \
+    last_sign_in_at, created_at, updated_at";
+
 impl User {
     pub fn app_metadata(&self) -> Value {
         serde_json::from_str(&self.app_metadata).unwrap_or_else(|_| json!({}))
@@ -225,11 +228,9 @@ pub async fn clear_token(pool: &SqlitePool, user_id: &str, column: TokenColumn) 
 }
 
 pub async fn identities(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Identity>> {
-    Ok(sqlx::query_as(
-        "SELECT id, user_id, provider, provider_id, identity_data, email, last_sign_in_at,
-                created_at, updated_at
-         FROM identities WHERE user_id = ? ORDER BY created_at, rowid",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, rowid"
+    ))
     .bind(user_id)
     .fetch_all(pool)
     .await?)
@@ -241,11 +242,9 @@ pub async fn find_identity(
     provider: &str,
     provider_id: &str,
 ) -> AuthResult<Option<Identity>> {
-    Ok(sqlx::query_as(
-        "SELECT id, user_id, provider, provider_id, identity_data, email, last_sign_in_at,
-                created_at, updated_at
-         FROM identities WHERE provider = ? AND provider_id = ?",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+    ))
     .bind(provider)
     .bind(provider_id)
     .fetch_optional(pool)
