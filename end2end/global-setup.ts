@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+import { OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, startOidcProvider } from './support/oidc-provider';
+
 const root = resolve(__dirname, '..');
 
 /** A port the OS says is free right now on loopback. */
@@ -34,13 +36,22 @@ async function waitForReady(url: string, server: ChildProcess, timeoutMs: number
 
 /**
  * Runs the release build of ferrochat (what `cargo leptos build --release` made) for the whole
- * suite and hands its URL to the tests through FERROCHAT_URL. Returns the teardown.
+ * suite, with a real OpenID Connect provider beside it (support/oidc-provider.ts) as its `oidc`
+ * sign-in provider. Hands both to the tests through FERROCHAT_URL and OIDC_ISSUER; returns the
+ * teardown, which stops both.
  */
 export default async function globalSetup() {
   const binary = process.env.FERROCHAT_BIN ?? join(root, 'target/release/ferrochat');
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferrochat-e2e-'));
   const port = await freePort();
+  let oidcPort = await freePort();
+  while (oidcPort === port) oidcPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
+
+  const oidc = await startOidcProvider({
+    port: oidcPort,
+    redirectUris: [`${url}/auth/v1/callback`],
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferrochat-e2e-'));
   const server = spawn(binary, [], {
     cwd: root,
     env: {
@@ -49,18 +60,37 @@ export default async function globalSetup() {
       LEPTOS_SITE_ROOT: join(root, 'target/site'),
       LEPTOS_ENV: 'PROD',
       FERROCHAT_DATA_DIR: dataDir,
+      FERROCHAT_SITE_URL: url,
+      FERROCHAT_JWT_ALGORITHM: 'ES256',
+      FERROCHAT_OIDC_ISSUER: oidc.issuer,
+      FERROCHAT_OIDC_CLIENT_ID: OIDC_CLIENT_ID,
+      FERROCHAT_OIDC_CLIENT_SECRET: OIDC_CLIENT_SECRET,
+      // Every test signs up and in from 127.0.0.1: the per-IP sign-in limit (30 per five
+      // minutes by default) would throttle the suite, not a person.
+      FERROCHAT_RATE_LIMIT_SIGN_IN: '10000',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  await waitForReady(`${url}/readyz`, server, 30_000);
-  process.env.FERROCHAT_URL = url;
 
-  return async () => {
-    const exited = new Promise((done) => server.once('exit', done));
-    server.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) server.kill('SIGKILL');
+  const teardown = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((done) => server.once('exit', done));
+      server.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    }
+    await oidc.close();
     rmSync(dataDir, { recursive: true, force: true });
   };
+
+  try {
+    await waitForReady(`${url}/readyz`, server, 30_000);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  process.env.FERROCHAT_URL = url;
+  process.env.OIDC_ISSUER = oidc.issuer;
+  return teardown;
 }
