@@ -43,6 +43,7 @@ count_tests() {
 if run setup scripts/setup.sh; then
   source scripts/env.sh
   run fmt cargo fmt --all -- --check
+  run e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
   run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
   run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
   run cargo-test cargo test --features ssr
