@@ -4,15 +4,15 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    path,
+    path, SsrMode,
 };
 
 use crate::{
     auth::{
         context::{provide_auth_context, use_auth},
         pages::{
-            AccountPage, ForgotPasswordPage, LoginPage, RequireUser, ResetPasswordPage, SignupPage,
-            UserMenu,
+            AccountPage, Banner, ForgotPasswordPage, LoginPage, RequireUser, ResetPasswordPage,
+            SignupPage, UserMenu,
         },
     },
     theme::{current_theme, ThemeSwitcher},
@@ -70,14 +70,16 @@ pub fn App() -> impl IntoView {
             <Navbar/>
             <main>
                 <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
+                    // In order: the user menu and every page's data are in the HTML itself, so
+                    // pages work without JavaScript (out-of-order streaming needs it).
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage/>
-                        <Route path=path!("/login") view=LoginPage/>
-                        <Route path=path!("/signup") view=SignupPage/>
-                        <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
-                        <Route path=path!("/reset-password") view=ResetPasswordPage/>
-                        <Route path=path!("/account") view=AccountPage/>
-                        <Route path=path!("/chat") view=ChatHome/>
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/signup") view=SignupPage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                        <Route path=path!("/chat") view=ChatHome ssr=SsrMode::InOrder/>
                     </Routes>
                 </ErrorBoundary>
             </main>
@@ -104,6 +106,7 @@ fn Navbar() -> impl IntoView {
 fn HomePage() -> impl IntoView {
     view! {
         <Title text=""/>
+        <Banner/>
         <section class="hero">
             <h1>"Chat with language models, in Rust from end to end."</h1>
             <p class="lead">

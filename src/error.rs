@@ -31,6 +31,7 @@ impl FromServerFnError for AppError {
     }
 }
 
+/// For axum handlers that take an `AuthUser`: a refusal with its status.
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
@@ -42,4 +43,31 @@ impl axum::response::IntoResponse for AppError {
         };
         (status, self.to_string()).into_response()
     }
+}
+
+/// Middleware: server functions answer every error with 500; give refusals their real status
+/// (400 for a refused input, 401 for a missing session), so that only our own failures count as
+/// server errors in logs and monitoring. The body, which the client decodes, is unchanged.
+#[cfg(feature = "ssr")]
+pub async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::{body::Body, http::StatusCode};
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::response::Response::from_parts(parts, Body::empty());
+    };
+    parts.status = match serde_json::from_slice::<AppError>(&bytes) {
+        Ok(AppError::Refused(_)) => StatusCode::BAD_REQUEST,
+        Ok(AppError::Unauthorized) => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    axum::response::Response::from_parts(parts, Body::from(bytes))
 }

@@ -103,10 +103,9 @@ impl AppState {
                         .await
                         .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
                 let client = AuthClient::new(base, None);
-                (
-                    Sessions::new(client, Verifier::new(source, issuer), jar),
-                    Some(embedded),
-                )
+                let sessions = Sessions::new(client, Verifier::new(source, issuer), jar)
+                    .with_revocation_check(store.pool().clone());
+                (sessions, Some(embedded))
             }
         };
         Ok(AppState {
@@ -163,6 +162,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, shell))
+        .layer(middleware::from_fn(crate::error::server_fn_status))
         .layer(middleware::from_fn(auth::routes::guard_pages))
         .layer(middleware::from_fn_with_state(
             state.sessions.clone(),

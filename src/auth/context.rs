@@ -40,7 +40,9 @@ pub fn announce_auth_change() {
 /// Provides the [`AuthContext`] at the app root.
 pub fn provide_auth_context() {
     let changed = RwSignal::new(0u64);
-    let user = Resource::new(move || changed.get(), |_| current_user());
+    // Blocking: the server waits for it before sending the page, so the signed-in state is in
+    // the HTML itself (no flash, and the user menu works without JavaScript).
+    let user = Resource::new_blocking(move || changed.get(), |_| current_user());
     let context = AuthContext { user, changed };
     provide_context(context);
     #[cfg(feature = "hydrate")]

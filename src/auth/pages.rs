@@ -318,7 +318,7 @@ where
 
 /// A message from the query string (`?notice=` or `?error=`), in words a person understands.
 #[component]
-fn Banner() -> impl IntoView {
+pub fn Banner() -> impl IntoView {
     let query = use_query_map();
     move || {
         let query = query.read();

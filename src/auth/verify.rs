@@ -35,6 +35,8 @@ pub enum VerifyError {
     Invalid(jsonwebtoken::errors::Error),
     #[error("token is not a user's token")]
     WrongRole,
+    #[error("the token's session was signed out")]
+    Revoked,
 }
 
 /// How tokens are checked.

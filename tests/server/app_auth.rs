@@ -489,3 +489,85 @@ async fn remote_mode_verifies_hs256_projects_with_their_jwt_secret() {
     let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
     assert_eq!(chat.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_session_signed_out_elsewhere_ends_at_once_not_when_its_token_expires() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let browser_a = cookies_from(&app.submit_login(&email, "password one").await);
+    let other = app.sign_in(&email, "password one").await;
+    assert_eq!(
+        page_with_cookies(&app, "/chat", &browser_a).await.status(),
+        StatusCode::OK
+    );
+    let logout = app
+        .client
+        .post(app.url("/auth/v1/logout?scope=global"))
+        .bearer_auth(other["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let after = page_with_cookies(&app, "/chat", &browser_a).await;
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "signed out everywhere means here too"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_server_function_answers_400_not_a_server_error() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("email", "nobody@example.test"),
+            ("password", "wrong password"),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("Invalid email or password."));
+    let unauthorized = app
+        .client
+        .post(app.url("/api/auth/account"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_user_menu_is_in_the_html_itself_for_browsers_without_javascript() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let cookies = cookies_from(&app.submit_login(&email, "password one").await);
+    let html = page_with_cookies(&app, "/chat", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let menu = html.find("class=\"user-menu\"").expect("a user menu");
+    let end = html.find("</main>").unwrap();
+    assert!(
+        menu < end,
+        "rendered in place, not streamed after the document"
+    );
+    assert!(html[menu..end].contains("Sign out"));
+    let signed_out = app.get("/").await.text().await.unwrap();
+    let menu = signed_out.find("class=\"user-menu\"").expect("a user menu");
+    assert!(menu < signed_out.find("</main>").unwrap());
+    assert!(signed_out[menu..].contains("Sign up"));
+}
