@@ -54,17 +54,10 @@ pub fn pkce(sessions: &Sessions, oauth: bool) -> (String, String) {
 
 /// The seed's email rule, with its message.
 pub fn valid_email(email: &str) -> Result<String, AppError> {
-    let email = email.trim();
-    let plausible = matches!(email.split_once('@'), Some((local, domain))
-        if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
-        && !email.contains(char::is_whitespace);
-    if plausible {
-        Ok(email.to_owned())
-    } else {
-        Err(AppError::Refused(
-            "Please enter a valid email address.".into(),
-        ))
-    }
+    // The auth service's own rule, so the form never accepts what the service would refuse.
+    crate::auth_service::users::Email::parse(email)
+        .map(|email| email.as_str().to_owned())
+        .map_err(|_| AppError::Refused("Please enter a valid email address.".into()))
 }
 
 /// The seed's password rules, with its messages.

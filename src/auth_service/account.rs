@@ -47,12 +47,7 @@ pub async fn signup(
             "Signups not allowed for this instance",
         ));
     }
-    state.limiter.check(
-        "sign_in",
-        &client.key(),
-        config.rate_limits.sign_in_per_ip,
-        FIVE_MINUTES,
-    )?;
+    state.limit_sign_in(&client)?;
     let email = body
         .email
         .filter(|email| !email.trim().is_empty())

@@ -265,12 +265,7 @@ pub async fn verify_link(
     client: Client,
 ) -> Response {
     let target = redirect::resolve(&state.config, query.redirect_to.as_deref());
-    if let Err(error) = state.limiter.check(
-        "sign_in",
-        &client.key(),
-        state.config.rate_limits.sign_in_per_ip,
-        super::token::FIVE_MINUTES,
-    ) {
+    if let Err(error) = state.limit_sign_in(&client) {
         return error.into_response();
     }
     let kind = query.kind.unwrap_or_default();
@@ -353,12 +348,7 @@ pub async fn verify(
     client: Client,
     Body(body): Body<VerifyBody>,
 ) -> AuthResult<Json<Value>> {
-    state.limiter.check(
-        "sign_in",
-        &client.key(),
-        state.config.rate_limits.sign_in_per_ip,
-        super::token::FIVE_MINUTES,
-    )?;
+    state.limit_sign_in(&client)?;
     let token = body
         .token_hash
         .or(body.token)

@@ -84,6 +84,18 @@ impl AuthState {
     }
 }
 
+impl AuthState {
+    /// Counts a sign-in-like request (password, PKCE, sign-up, link redemption) of this client.
+    pub(crate) fn limit_sign_in(&self, client: &request::Client) -> AuthResult<()> {
+        self.limiter.check(
+            "sign_in",
+            &client.key(),
+            self.config.rate_limits.sign_in_per_ip,
+            token::FIVE_MINUTES,
+        )
+    }
+}
+
 /// The `/auth/v1` routes.
 pub fn router(state: AuthState) -> Router {
     Router::new()

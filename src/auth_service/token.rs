@@ -53,12 +53,7 @@ pub async fn token(
     let limits = state.config.rate_limits;
     let session = match query.grant_type.as_deref() {
         Some("password") => {
-            state.limiter.check(
-                "sign_in",
-                &client.key(),
-                limits.sign_in_per_ip,
-                FIVE_MINUTES,
-            )?;
+            state.limit_sign_in(&client)?;
             let grant: PasswordGrant = parse(body)?;
             password_grant(&state, grant, &client).await?
         }
@@ -77,12 +72,7 @@ pub async fn token(
             sessions::refresh(&state, &token).await?
         }
         Some("pkce") => {
-            state.limiter.check(
-                "sign_in",
-                &client.key(),
-                limits.sign_in_per_ip,
-                FIVE_MINUTES,
-            )?;
+            state.limit_sign_in(&client)?;
             let grant: PkceGrant = parse(body)?;
             pkce_grant(&state, grant, &client).await?
         }
