@@ -15,6 +15,9 @@ pub enum AppError {
     /// The input or the request was refused, with the reason to show.
     #[error("{0}")]
     Refused(String),
+    /// A service we depend on is briefly out of reach (or busy); nothing was lost.
+    #[error("We could not reach the sign-in service just now. Please try again in a moment.")]
+    Unavailable,
     /// Something failed on our side.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -39,6 +42,7 @@ impl axum::response::IntoResponse for AppError {
         let status = match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Refused(_) => StatusCode::BAD_REQUEST,
+            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, self.to_string()).into_response()
@@ -46,7 +50,7 @@ impl axum::response::IntoResponse for AppError {
 }
 
 /// Middleware: server functions answer every error with 500; give refusals their real status
-/// (400 for a refused input, 401 for a missing session), so that only our own failures count as
+/// (400 for a refused input, 401 for a missing session, 503 for a dependency out of reach), so that only our own failures count as
 /// server errors in logs and monitoring. The body, which the client decodes, is unchanged.
 #[cfg(feature = "ssr")]
 pub async fn server_fn_status(
@@ -67,6 +71,7 @@ pub async fn server_fn_status(
     parts.status = match serde_json::from_slice::<AppError>(&bytes) {
         Ok(AppError::Refused(_)) => StatusCode::BAD_REQUEST,
         Ok(AppError::Unauthorized) => StatusCode::UNAUTHORIZED,
+        Ok(AppError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     axum::response::Response::from_parts(parts, Body::from(bytes))

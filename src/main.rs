@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use ferrochat::{
+    config::{AuthMode, Config},
     server::{self, AppState},
-    settings::Settings,
     store::Store,
 };
 
@@ -12,7 +12,7 @@ use ferrochat::{
 enum Command {
     Serve,
     Help,
-    /// Retire the ES256 signing key and make a new one (takes effect at the next start).
+    /// Make a new ES256 signing key; it is published at once and signs after the publish lead.
     RotateSigningKey,
 }
 
@@ -34,22 +34,22 @@ async fn main() -> ExitCode {
         }
     };
     if let Command::Help = command {
-        print!("{}", Settings::help());
+        print!("{}", Config::help());
         return ExitCode::SUCCESS;
     }
     // A bad setting is the operator's mistake, not a bug: say which one and how to fix it,
     // without a panic backtrace.
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+    let config = match Config::from_env() {
+        Ok(config) => config,
         Err(error) => {
             eprintln!("ferrochat: {error}\nRun `ferrochat --help` for the list of settings.");
             return ExitCode::from(2);
         }
     };
-    server::init_tracing(&settings);
+    server::init_tracing(&config.settings);
     let outcome = match command {
-        Command::RotateSigningKey => rotate_signing_key(settings).await,
-        _ => run(settings).await,
+        Command::RotateSigningKey => rotate_signing_key(config).await,
+        _ => run(config).await,
     };
     match outcome {
         Ok(()) => {
@@ -64,22 +64,29 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = server::shutdown_signal();
-    let store = Store::open(&settings.database_url).await?;
-    let listener = server::bind(settings.leptos.site_addr).await?;
-    let state = AppState::new(settings, store.clone(), listener.local_addr()?).await?;
+    let store = Store::open(&config.settings.database_url).await?;
+    let listener = server::bind(config.settings.leptos.site_addr).await?;
+    let state = AppState::new(config, store.clone(), listener.local_addr()?).await?;
     server::serve(listener, state, shutdown).await?;
     store.close().await;
     Ok(())
 }
 
-async fn rotate_signing_key(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let store = Store::open(&settings.database_url).await?;
-    let kid = ferrochat::auth_service::keys::rotate(store.pool())
-        .await
-        .map_err(|error| error.msg)?;
-    println!("new signing key {kid}; restart the server to sign with it");
+async fn rotate_signing_key(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let AuthMode::Embedded(auth) = &config.auth else {
+        return Err("a remote Supabase project rotates its keys itself".into());
+    };
+    let store = Store::open(&config.settings.database_url).await?;
+    let (kid, activates_at) =
+        ferrochat::auth_service::keys::rotate(store.pool(), auth.key_publish_lead)
+            .await
+            .map_err(|error| error.msg)?;
+    let wait = activates_at - ferrochat::auth_service::now();
+    println!(
+        "new signing key {kid}: published now, signing in {wait} s (every running instance picks it up by itself)"
+    );
     store.close().await;
     Ok(())
 }

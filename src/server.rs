@@ -26,11 +26,12 @@ use crate::{
         self,
         actions::SiteUrl,
         client::AuthClient,
-        cookies::CookieJar,
-        session::Sessions,
+        session::SessionManager,
         verify::{KeySource, Verifier},
     },
     auth_service::{self, config::JwtSigning, AuthState},
+    config::{AuthMode, Config},
+    contract::cookies::CookieJar,
     security,
     settings::{LogFormat, Settings},
     store::Store,
@@ -45,66 +46,58 @@ pub struct AppState {
     /// The embedded auth service, unless a remote Supabase project is used.
     pub auth: Option<AuthState>,
     /// Who is signed in: session cookies, local verification, refresh.
-    pub sessions: Arc<Sessions>,
+    pub sessions: Arc<SessionManager>,
     pub site_url: SiteUrl,
 }
 
 impl AppState {
     /// Builds the state for a server listening on `local_addr`: the embedded auth service (or the
     /// remote project) and the session handling that talks to it.
-    pub async fn new(
-        settings: Settings,
-        store: Store,
-        local_addr: SocketAddr,
-    ) -> Result<Self, String> {
-        let mut auth_config = settings.auth;
+    pub async fn new(config: Config, store: Store, local_addr: SocketAddr) -> Result<Self, String> {
+        let Config { mut settings, auth } = config;
         // Port 0 means "any free port": the site is where the listener actually is.
-        if auth_config.site_url.port() == Some(0) {
-            let _ = auth_config.site_url.set_port(Some(local_addr.port()));
+        if settings.site_url.port() == Some(0) {
+            let _ = settings.site_url.set_port(Some(local_addr.port()));
         }
-        let site_url = SiteUrl(auth_config.site_url.clone());
+        let site_url = SiteUrl(settings.site_url.clone());
         let secure = site_url.0.scheme() == "https";
-        let (sessions, auth) = match &settings.supabase {
-            Some(remote) => {
+        let (sessions, auth) = match auth {
+            AuthMode::Remote(remote) => {
                 let base = remote.url.join("/auth/v1").map_err(|e| e.to_string())?;
                 let issuer = base.as_str().trim_end_matches('/').to_owned();
+                let client = AuthClient::remote(base, Some(remote.api_key.0.clone()));
                 let source = match &remote.jwt_secret {
                     Some(secret) => KeySource::Secret(secret.0.clone().into_bytes()),
-                    None => jwks_source(&base),
+                    None => KeySource::Jwks(client.clone()),
                 };
                 let jar = CookieJar::new(remote.url.host_str().unwrap_or("supabase"), secure);
-                let client = AuthClient::new(base, Some(remote.api_key.0.clone()));
-                (
-                    Sessions::new(client, Verifier::new(source, issuer), jar),
-                    None,
-                )
+                let verifier = Verifier::new(source, issuer);
+                let sessions =
+                    SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone());
+                (sessions, None)
             }
-            None => {
-                // The embedded service is reached like a remote one, over loopback HTTP.
-                let loopback = match local_addr.ip() {
-                    ip if ip.is_unspecified() && ip.is_ipv4() => {
-                        SocketAddr::from(([127, 0, 0, 1], local_addr.port()))
-                    }
-                    ip if ip.is_unspecified() => {
-                        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local_addr.port()))
-                    }
-                    _ => local_addr,
-                };
-                let base = url::Url::parse(&format!("http://{loopback}/auth/v1"))
-                    .map_err(|e| e.to_string())?;
-                let source = match &auth_config.signing {
-                    JwtSigning::Hs256 { secret } => KeySource::Secret(secret.clone()),
-                    JwtSigning::Es256 => jwks_source(&base),
-                };
+            AuthMode::Embedded(auth_config) => {
+                let mut auth_config = *auth_config;
+                auth_config.site_url = settings.site_url.clone();
                 let issuer = auth_config.issuer();
-                let jar = CookieJar::new(site_url.0.host_str().unwrap_or("localhost"), secure);
+                let public_base = url::Url::parse(&issuer).map_err(|e| e.to_string())?;
+                let signing = auth_config.signing.clone();
                 let embedded =
                     AuthState::new(store.pool().clone(), auth_config, &settings.data_dir)
                         .await
                         .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
-                let client = AuthClient::new(base, None);
-                let sessions = Sessions::new(client, Verifier::new(source, issuer), jar)
-                    .with_revocation_check(store.pool().clone());
+                // Called in-process, with each browser's identity: see auth/client.rs.
+                let client =
+                    AuthClient::in_process(auth_service::router(embedded.clone()), public_base);
+                let source = match signing {
+                    JwtSigning::Hs256 { secret } => KeySource::Secret(secret),
+                    JwtSigning::Es256 => KeySource::Jwks(client.clone()),
+                };
+                let jar = CookieJar::new(site_url.0.host_str().unwrap_or("localhost"), secure);
+                let verifier = Verifier::new(source, issuer);
+                let sessions =
+                    SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone())
+                        .with_revocation_check(Arc::new(embedded.clone()));
                 (sessions, Some(embedded))
             }
         };
@@ -121,19 +114,6 @@ impl AppState {
     fn provide_server_context(&self) {
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
-    }
-}
-
-fn jwks_source(base: &url::Url) -> KeySource {
-    KeySource::Jwks {
-        url: format!(
-            "{}/.well-known/jwks.json",
-            base.as_str().trim_end_matches('/')
-        ),
-        http: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("a reqwest client builds"),
     }
 }
 

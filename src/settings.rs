@@ -1,25 +1,27 @@
-//! Typed settings, read once at start from `Leptos.toml` and environment variables.
+//! The server's own settings, read once at start from `Leptos.toml` and environment variables,
+//! and the tools every module uses to read its own part ([`Vars`], [`SettingsError`]).
 //!
-//! Every value is parsed here; the rest of the server only sees valid types. A bad value stops
-//! the server with a message naming the variable, never with a panic.
+//! A leaf: it knows no other module. Each module parses its settings from [`Vars`] (see
+//! `config.rs`, which puts them together); the rest of the server only sees valid types. A bad
+//! value stops the server with a message naming the variable, never with a panic.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{fmt, net::IpAddr, path::PathBuf};
 
 use leptos::config::LeptosOptions;
-
-use crate::auth_service::config::{AuthConfig, Secret};
+use url::Url;
 
 /// The runtime site settings, embedded so that the binary does not depend on its working directory.
 const LEPTOS_TOML: &str = include_str!("../Leptos.toml");
 
 /// One documented setting: its variable, its default and what it does.
-struct Setting {
-    name: &'static str,
-    default: &'static str,
-    meaning: &'static str,
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
 }
 
-const SETTINGS: &[Setting] = &[
+/// The server's own settings; each module documents its own in the same form.
+pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "LEPTOS_SITE_ADDR",
         default: "127.0.0.1:3000",
@@ -38,12 +40,12 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "FERROCHAT_DATA_DIR",
         default: "data",
-        meaning: "directory for the SQLite database (created on first start)",
+        meaning: "directory for the SQLite database and the dev mailbox (created on first start)",
     },
     Setting {
         name: "DATABASE_URL",
         default: "sqlite://<FERROCHAT_DATA_DIR>/ferrochat.db",
-        meaning: "database to use instead of the default SQLite file",
+        meaning: "the database: a sqlite:// file or a postgres:// server",
     },
     Setting {
         name: "FERROCHAT_LOG_FORMAT",
@@ -56,109 +58,19 @@ const SETTINGS: &[Setting] = &[
         meaning: "log filter, e.g. `info,ferrochat=debug`",
     },
     Setting {
-        name: "SUPABASE_URL",
-        default: "",
-        meaning: "use this Supabase project for auth instead of the embedded service",
-    },
-    Setting {
-        name: "SUPABASE_ANON_KEY / SUPABASE_PUBLISHABLE_KEY",
-        default: "",
-        meaning: "the project's public API key (required with SUPABASE_URL)",
-    },
-    Setting {
-        name: "SUPABASE_JWT_SECRET",
-        default: "",
-        meaning: "verify the project's tokens with its legacy HS256 secret instead of its JWKS",
-    },
-    Setting {
         name: "FERROCHAT_SITE_URL",
         default: "http://<LEPTOS_SITE_ADDR>",
-        meaning: "public URL of the site: token issuer, default redirect, Secure cookies if https",
-    },
-    Setting {
-        name: "FERROCHAT_AUTH_REDIRECT_ALLOW_LIST",
-        default: "",
-        meaning: "comma-separated URLs (origin + path prefix) auth may redirect to besides the site",
-    },
-    Setting {
-        name: "FERROCHAT_JWT_ALGORITHM",
-        default: "ES256",
-        meaning: "ES256 (key pair in the database, published as JWKS) or HS256 (shared secret)",
-    },
-    Setting {
-        name: "FERROCHAT_JWT_SECRET",
-        default: "",
-        meaning: "HS256 secret, at least 32 characters (required with HS256)",
-    },
-    Setting {
-        name: "FERROCHAT_JWT_EXPIRY_SECS",
-        default: "3600",
-        meaning: "lifetime of access tokens",
-    },
-    Setting {
-        name: "FERROCHAT_REFRESH_REUSE_INTERVAL_SECS",
-        default: "10",
-        meaning: "grace window in which a just-rotated refresh token still returns the new session",
-    },
-    Setting {
-        name: "FERROCHAT_PKCE_CODE_EXPIRY_SECS",
-        default: "300",
-        meaning: "lifetime of PKCE auth codes",
-    },
-    Setting {
-        name: "FERROCHAT_AUTH_AUTOCONFIRM",
-        default: "true",
-        meaning: "false: sign-up sends a confirmation link instead of signing in",
-    },
-    Setting {
-        name: "FERROCHAT_AUTH_DISABLE_SIGNUP",
-        default: "false",
-        meaning: "true: no new accounts",
-    },
-    Setting {
-        name: "FERROCHAT_SMTP_URL",
-        default: "",
-        meaning: "send email by SMTP (smtp://user:pass@host:587?tls=required or smtps://...); unset: dev mailbox <data dir>/mail",
-    },
-    Setting {
-        name: "FERROCHAT_SMTP_FROM",
-        default: "ferrochat <no-reply@localhost>",
-        meaning: "sender of auth emails",
+        meaning: "public URL of the site: every URL a browser is sent to, token issuer, Secure cookies if https",
     },
     Setting {
         name: "FERROCHAT_TRUSTED_PROXIES",
         default: "",
-        meaning: "comma-separated proxy IPs whose X-Forwarded-For is believed",
+        meaning: "comma-separated proxy IPs whose X-Forwarded-For names the client (rate limits, sessions)",
     },
     Setting {
-        name: "FERROCHAT_RATE_LIMIT_SIGN_IN",
-        default: "30",
-        meaning: "sign-ins, sign-ups and verifications per client IP per 5 minutes (and a third of it per email)",
-    },
-    Setting {
-        name: "FERROCHAT_RATE_LIMIT_REFRESH",
-        default: "150",
-        meaning: "token refreshes per client IP per 5 minutes",
-    },
-    Setting {
-        name: "FERROCHAT_RATE_LIMIT_EMAIL",
-        default: "4",
-        meaning: "recovery and magic-link emails per address per hour",
-    },
-    Setting {
-        name: "FERROCHAT_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET",
+        name: "FERROCHAT_CORS_ALLOWED_ORIGINS",
         default: "",
-        meaning: "enable OAuth: PROVIDER is GOOGLE, GITHUB, FACEBOOK or OIDC",
-    },
-    Setting {
-        name: "FERROCHAT_OIDC_ISSUER / FERROCHAT_GOOGLE_ISSUER",
-        default: "Google's",
-        meaning: "OpenID issuer URL (discovery) of the generic provider / Google override",
-    },
-    Setting {
-        name: "FERROCHAT_GITHUB_URL / FERROCHAT_GITHUB_API_URL",
-        default: "GitHub's",
-        meaning: "override GitHub's endpoints (likewise FERROCHAT_FACEBOOK_URL / _API_URL)",
+        meaning: "comma-separated origins (https://app.example.com) whose pages may call /auth/v1 and /api from the browser",
     },
 ];
 
@@ -169,7 +81,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Everything the server needs to start, already validated.
+/// The server's own settings, already validated.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Site settings shared with cargo-leptos; `site_addr` is the listen address.
@@ -178,21 +90,22 @@ pub struct Settings {
     pub database_url: String,
     pub log_format: LogFormat,
     pub log_filter: String,
-    /// The embedded auth service.
-    pub auth: AuthConfig,
-    /// A remote Supabase project; when set, the embedded service is off.
-    pub supabase: Option<RemoteSupabase>,
+    /// The public URL of the site, e.g. `https://chat.example.com`: where browsers are sent.
+    pub site_url: Url,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Origins of other sites' pages allowed to call the APIs from a browser.
+    pub cors_allowed_origins: Vec<Url>,
 }
 
-/// A real Supabase project to use instead of the embedded auth service.
-#[derive(Clone, Debug)]
-pub struct RemoteSupabase {
-    /// The project URL, e.g. `https://abcd.supabase.co`.
-    pub url: url::Url,
-    /// The anon or publishable key, sent as `apikey`.
-    pub api_key: Secret,
-    /// The legacy JWT secret (HS256); without it, tokens are checked against the JWKS.
-    pub jwt_secret: Option<Secret>,
+/// A configured secret: usable, but never printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// A setting that could not be used, with the variable's name and what was expected.
@@ -205,7 +118,7 @@ pub struct SettingsError {
 }
 
 impl SettingsError {
-    pub(crate) fn new(name: &str, value: &str, expected: &str) -> Self {
+    pub fn new(name: &str, value: &str, expected: &str) -> Self {
         SettingsError {
             name: name.into(),
             value: value.into(),
@@ -215,16 +128,16 @@ impl SettingsError {
 }
 
 /// Typed access to environment variables, each failure naming its variable.
-pub(crate) struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
+pub struct Vars<'a>(pub &'a dyn Fn(&str) -> Option<String>);
 
 impl Vars<'_> {
     /// The raw value; an empty value counts as unset.
-    pub(crate) fn get(&self, name: &str) -> Option<String> {
+    pub fn get(&self, name: &str) -> Option<String> {
         (self.0)(name).filter(|value| !value.is_empty())
     }
 
     /// Parses the value if set; `expected` describes a valid value for the error message.
-    pub(crate) fn parse<T: std::str::FromStr>(
+    pub fn parse<T: std::str::FromStr>(
         &self,
         name: &str,
         expected: &str,
@@ -240,7 +153,7 @@ impl Vars<'_> {
     }
 
     /// A boolean: true/false (also 1/0, yes/no).
-    pub(crate) fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
+    pub fn flag(&self, name: &str, default: bool) -> Result<bool, SettingsError> {
         match self
             .get(name)
             .as_deref()
@@ -255,7 +168,7 @@ impl Vars<'_> {
     }
 
     /// A comma-separated list, each item parsed.
-    pub(crate) fn list<T: std::str::FromStr>(
+    pub fn list<T: std::str::FromStr>(
         &self,
         name: &str,
         expected: &str,
@@ -273,20 +186,46 @@ impl Vars<'_> {
             })
             .collect()
     }
+
+    /// A whole number of seconds, or `default`.
+    pub fn seconds(&self, name: &str, default: u64) -> Result<std::time::Duration, SettingsError> {
+        let secs: Option<u64> = self.parse(name, "a whole number of seconds")?;
+        Ok(std::time::Duration::from_secs(secs.unwrap_or(default)))
+    }
+
+    /// An http(s) URL with a host.
+    pub fn url(&self, name: &str) -> Result<Option<Url>, SettingsError> {
+        self.get(name)
+            .map(|value| parse_http_url(name, &value))
+            .transpose()
+    }
+
+    /// A comma-separated list of http(s) URLs.
+    pub fn urls(&self, name: &str) -> Result<Vec<Url>, SettingsError> {
+        self.get(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| parse_http_url(name, item))
+            .collect()
+    }
+}
+
+/// Parses an http(s) URL with a host, or names the variable in the error.
+pub fn parse_http_url(name: &str, value: &str) -> Result<Url, SettingsError> {
+    Url::parse(value)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .ok_or_else(|| SettingsError::new(name, value, "an http(s) URL like https://example.com"))
 }
 
 impl Settings {
-    /// Reads the settings from the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the settings through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let vars = Vars(&lookup);
+    /// Reads the server's settings through `vars`.
+    pub fn from_vars(vars: &Vars) -> Result<Self, SettingsError> {
         // leptos_config reads LEPTOS_SITE_ADDR too, but with a message that does not name the
         // variable; parse it first so the operator is told exactly what is wrong.
-        let site_addr: Option<SocketAddr> = vars.parse(
+        let site_addr: Option<std::net::SocketAddr> = vars.parse(
             "LEPTOS_SITE_ADDR",
             "an IP address and port, like 127.0.0.1:3000",
         )?;
@@ -299,8 +238,21 @@ impl Settings {
                 .unwrap_or_else(|| "data".into()),
         );
         let database_url = match vars.get("DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") => url,
-            Some(url) => return Err(SettingsError::new("DATABASE_URL", &url, "a sqlite: URL")),
+            Some(url)
+                if ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme)) =>
+            {
+                url
+            }
+            // The URL may hold a password: do not echo it.
+            Some(_) => {
+                return Err(SettingsError::new(
+                    "DATABASE_URL",
+                    "<hidden>",
+                    "a sqlite: or postgres:// URL",
+                ))
+            }
             None => format!("sqlite://{}", data_dir.join("ferrochat.db").display()),
         };
         let log_format = match vars.get("FERROCHAT_LOG_FORMAT").as_deref() {
@@ -322,36 +274,10 @@ impl Settings {
                 "a tracing filter like `info,ferrochat=debug`",
             ));
         }
-        let auth = AuthConfig::from_vars(&vars, leptos.site_addr)?;
-        let supabase = match vars.get("SUPABASE_URL") {
-            None => None,
-            Some(raw) => {
-                let url = url::Url::parse(&raw)
-                    .ok()
-                    .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-                    .ok_or_else(|| {
-                        SettingsError::new(
-                            "SUPABASE_URL",
-                            &raw,
-                            "the project URL, like https://abcd.supabase.co",
-                        )
-                    })?;
-                let api_key = vars
-                    .get("SUPABASE_ANON_KEY")
-                    .or_else(|| vars.get("SUPABASE_PUBLISHABLE_KEY"))
-                    .ok_or_else(|| {
-                        SettingsError::new(
-                            "SUPABASE_ANON_KEY",
-                            "",
-                            "the project's anon or publishable key when SUPABASE_URL is set",
-                        )
-                    })?;
-                Some(RemoteSupabase {
-                    url,
-                    api_key: Secret(api_key),
-                    jwt_secret: vars.get("SUPABASE_JWT_SECRET").map(Secret),
-                })
-            }
+        let site_url = match vars.url("FERROCHAT_SITE_URL")? {
+            Some(url) => url,
+            None => Url::parse(&format!("http://{}", leptos.site_addr))
+                .expect("a socket address is a host"),
         };
         Ok(Settings {
             leptos,
@@ -359,28 +285,32 @@ impl Settings {
             database_url,
             log_format,
             log_filter,
-            auth,
-            supabase,
+            site_url,
+            trusted_proxies: vars.list("FERROCHAT_TRUSTED_PROXIES", "IP addresses")?,
+            cors_allowed_origins: vars.urls("FERROCHAT_CORS_ALLOWED_ORIGINS")?,
         })
     }
+}
 
-    /// The `--help` text: every setting with its default.
-    pub fn help() -> String {
-        let mut text = String::from(
-            "ferrochat: a chat app with Supabase-style auth\n\n\
-             Usage: ferrochat                      serve the app\n\
-             \x20      ferrochat rotate-signing-key   new ES256 key; the old one stays in the JWKS until its tokens expire\n\
-             \x20      ferrochat --help\n\n\
-             Settings come from environment variables (defaults in brackets):\n",
-        );
-        for setting in SETTINGS {
+/// The `--help` text: every setting of every section, with its default.
+pub fn help(sections: &[(&str, &[Setting])]) -> String {
+    let mut text = String::from(
+        "ferrochat: a chat app with Supabase-style auth\n\n\
+         Usage: ferrochat                      serve the app\n\
+         \x20      ferrochat rotate-signing-key   new ES256 key: published at once, signing after FERROCHAT_JWT_KEY_PUBLISH_SECS\n\
+         \x20      ferrochat --help\n\n\
+         Settings come from environment variables (defaults in brackets).\n",
+    );
+    for (title, settings) in sections {
+        text.push_str(&format!("\n{title}:\n"));
+        for setting in *settings {
             text.push_str(&format!(
                 "  {:<40} {} [{}]\n",
                 setting.name, setting.meaning, setting.default
             ));
         }
-        text
     }
+    text
 }
 
 /// The Leptos site settings: `Leptos.toml` with `LEPTOS_*` variables on top.
@@ -413,7 +343,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_lookup(|name| vars.get(name).cloned())
+        Settings::from_vars(&Vars(&|name| vars.get(name).cloned()))
     }
 
     #[test]
@@ -421,12 +351,14 @@ mod tests {
         let settings = settings_with(&[]).unwrap();
         assert_eq!(settings.database_url, "sqlite://data/ferrochat.db");
         assert_eq!(settings.log_format, LogFormat::Pretty);
+        assert_eq!(settings.site_url.as_str(), "http://127.0.0.1:3000/");
     }
 
     #[test]
     fn listen_address_comes_from_leptos_site_addr() {
         let settings = settings_with(&[("LEPTOS_SITE_ADDR", "127.0.0.1:4321")]).unwrap();
         assert_eq!(settings.leptos.site_addr.port(), 4321);
+        assert_eq!(settings.site_url.as_str(), "http://127.0.0.1:4321/");
     }
 
     #[test]
@@ -443,14 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn postgres_urls_are_accepted_and_others_refused_without_echoing_them() {
+        let url = "postgres://ferro:secret@127.0.0.1:5432/ferro";
+        assert_eq!(
+            settings_with(&[("DATABASE_URL", url)])
+                .unwrap()
+                .database_url,
+            url
+        );
+        let error = settings_with(&[("DATABASE_URL", "mysql://u:hunter2@h/db")]).unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
     fn unknown_log_format_and_bad_filter_are_refused() {
         assert!(settings_with(&[("FERROCHAT_LOG_FORMAT", "xml")]).is_err());
         assert!(settings_with(&[("RUST_LOG", "info,=[")]).is_err());
     }
 
     #[test]
-    fn help_lists_every_setting() {
-        let help = Settings::help();
+    fn help_lists_every_setting_of_every_section() {
+        let help = help(&[("Server", SETTINGS)]);
         for setting in SETTINGS {
             assert!(help.contains(setting.name), "{}", setting.name);
         }

@@ -1,14 +1,21 @@
-//! The database: one connection pool, migrations applied at open.
+//! The database: one connection pool for SQLite (the default) or Postgres, migrations applied at
+//! open, readiness ping.
+//!
+//! Queries are written once for both backends through sqlx's `Any` driver: `$N` placeholders
+//! (SQLite accepts them too), `ON CONFLICT`, `RETURNING`, explicit transactions, no `rowid`, and
+//! only the types both share (TEXT, BIGINT, bytes). Each backend has its own migrations.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
-    SqlitePool,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    AnyPool, Executor,
 };
 
 /// How long a readiness probe waits for the database before calling it unreachable.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub type Pool = AnyPool;
 
 /// Why the database could not be opened or reached.
 #[derive(Debug, thiserror::Error)]
@@ -28,33 +35,44 @@ pub enum StoreError {
     Timeout(Duration),
 }
 
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// The app's database handle; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::Url)?
-            .create_if_missing(true)
-            // WAL lets readers proceed while a writer commits: chat streams write while pages read.
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-                    path: dir.display().to_string(),
-                    source,
-                })?;
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let pool = match backend {
+            Backend::Sqlite => open_sqlite(url).await?,
+            Backend::Postgres => {
+                let options: AnyConnectOptions = url.parse().map_err(StoreError::Url)?;
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await?
             }
+        };
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        let pool = SqlitePoolOptions::new().connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, backend })
     }
 
     /// Checks that the database answers a query, for the readiness probe.
@@ -67,12 +85,55 @@ impl Store {
     }
 
     /// The connection pool, for queries of the modules that own a table.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes every connection; later queries fail. Part of graceful shutdown.
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A SQLite file, created if missing, in WAL mode with foreign keys on.
+async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
+    use std::str::FromStr;
+    // Parsed with SQLite's own options only to find the file, so its directory can be created.
+    let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(StoreError::Url)?;
+    if let Some(dir) = sqlite.get_filename().parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else {
+        format!("{url}{separator}mode=rwc")
+    };
+    let options: AnyConnectOptions = url.parse().map_err(StoreError::Url)?;
+    Ok(AnyPoolOptions::new()
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                // WAL lets readers proceed while a writer commits (chat streams write while pages
+                // read); NORMAL sync keeps every commit across a process crash. Waiting for a
+                // lock beats failing at once under concurrent writes.
+                connection
+                    .execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
 }

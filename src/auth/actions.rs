@@ -5,15 +5,45 @@ use std::sync::Arc;
 use axum::http::{header, HeaderValue};
 use leptos::prelude::*;
 
-use super::{client::AuthApiError, session::Sessions};
-use crate::{auth_service::crypto, error::AppError, local_path::local_path};
+use super::{
+    client::AuthApiError,
+    session::{AuthUser, SessionManager, SessionState},
+};
+use crate::{
+    contract::{pkce, ClientIdentity, Email},
+    error::AppError,
+    local_path::local_path,
+};
 
 /// The public URL of the site (for redirect targets handed to the auth service).
 #[derive(Clone, Debug)]
 pub struct SiteUrl(pub url::Url);
 
-pub fn sessions() -> Result<Arc<Sessions>, AppError> {
-    use_context::<Arc<Sessions>>().ok_or(AppError::Internal)
+pub fn sessions() -> Result<Arc<SessionManager>, AppError> {
+    use_context::<Arc<SessionManager>>().ok_or(AppError::Internal)
+}
+
+/// The browser this server function runs for, to name to the auth service.
+pub async fn client_identity() -> ClientIdentity {
+    leptos_axum::extract::<ClientIdentity>()
+        .await
+        .unwrap_or_default()
+}
+
+/// The request's session, as the session middleware resolved it.
+pub async fn session_state() -> SessionState {
+    leptos_axum::extract::<SessionState>()
+        .await
+        .unwrap_or_default()
+}
+
+/// The signed-in user; a refusal if there is none, "try again" if it cannot be checked now.
+pub async fn signed_in_user() -> Result<AuthUser, AppError> {
+    match session_state().await {
+        SessionState::SignedIn(user) => Ok(*user),
+        SessionState::Unknown => Err(AppError::Unavailable),
+        SessionState::SignedOut => Err(AppError::Unauthorized),
+    }
 }
 
 /// Adds `Set-Cookie` headers to the server function's response.
@@ -45,9 +75,9 @@ pub fn callback_url(next: &str) -> String {
 
 /// A new PKCE pair: the S256 challenge, and the cookie that keeps the verifier (10 minutes for
 /// an OAuth dance, an hour for an emailed link).
-pub fn pkce(sessions: &Sessions, oauth: bool) -> (String, String) {
-    let verifier = crypto::random_token();
-    let challenge = crypto::pkce_challenge(&verifier);
+pub fn pkce(sessions: &SessionManager, oauth: bool) -> (String, String) {
+    let verifier = pkce::new_verifier();
+    let challenge = pkce::challenge(&verifier);
     let lifetime = if oauth { 600 } else { 3600 };
     (challenge, sessions.jar.store_verifier(&verifier, lifetime))
 }
@@ -55,7 +85,7 @@ pub fn pkce(sessions: &Sessions, oauth: bool) -> (String, String) {
 /// The seed's email rule, with its message.
 pub fn valid_email(email: &str) -> Result<String, AppError> {
     // The auth service's own rule, so the form never accepts what the service would refuse.
-    crate::auth_service::users::Email::parse(email)
+    Email::parse(email)
         .map(|email| email.as_str().to_owned())
         .map_err(|_| AppError::Refused("Please enter a valid email address.".into()))
 }
@@ -87,11 +117,11 @@ pub fn user_message(error: AuthApiError) -> AppError {
         }
         "same_password" => "The new password must differ from the current one.",
         "signup_disabled" => "New sign-ups are closed.",
-        "unreachable" => "The sign-in service is unavailable. Please try again shortly.",
+        "unreachable" => return AppError::Unavailable,
         "session_not_found" | "bad_jwt" | "no_authorization" => return AppError::Unauthorized,
         _ => match &error {
             AuthApiError::Api { msg, .. } => return AppError::Refused(msg.clone()),
-            AuthApiError::Unreachable => "The sign-in service is unavailable.",
+            AuthApiError::Unreachable => return AppError::Unavailable,
         },
     };
     AppError::Refused(message.into())

@@ -14,8 +14,12 @@ use serde::Deserialize;
 
 use super::{
     actions::next_path,
+    session::{SessionManager, SessionState},
+    SignInError,
+};
+use crate::contract::{
     cookies::{cookie_header, cookie_value},
-    session::{MaybeAuthUser, Sessions},
+    ClientIdentity,
 };
 
 #[derive(Deserialize)]
@@ -29,42 +33,40 @@ pub struct CallbackQuery {
 /// `GET /auth/callback?code=…&next=…`: exchanges the code with the verifier kept in the PKCE
 /// cookie, stores the session in cookies and goes on to `next` (a path on this site only).
 pub async fn callback(
-    State(sessions): State<Arc<Sessions>>,
+    State(sessions): State<Arc<SessionManager>>,
     Query(query): Query<CallbackQuery>,
+    client: ClientIdentity,
     headers: HeaderMap,
 ) -> Response {
     let jar = &sessions.jar;
-    let fail = |message: &str| {
-        let location = format!(
-            "/login?error={}",
-            url::form_urlencoded::byte_serialize(message.as_bytes()).collect::<String>()
-        );
+    // The login page shows its own words for these codes (`SignInError`), never text from the
+    // URL, which anyone can write.
+    let fail = |error: SignInError| {
         with_cookies(
-            Redirect::to(&location).into_response(),
+            Redirect::to(&format!("/login?error={}", error.code())).into_response(),
             [jar.clear_verifier()],
         )
     };
     if query.error.is_some() {
-        // The provider's own text is not shown: it could say anything.
         tracing::info!(code = ?query.error_code, "sign-in came back with an error");
         return fail(match query.error_code.as_deref() {
-            Some("otp_expired") => "That link is invalid or has expired. Please request a new one.",
-            Some("email_exists") => {
-                "An account with this email already exists. Sign in with your password first."
-            }
-            _ => "Sign-in did not complete. Please try again.",
+            Some("otp_expired") => SignInError::LinkExpired,
+            Some("email_exists") => SignInError::EmailExists,
+            _ => SignInError::Incomplete,
         });
     }
     let Some(code) = query.code.filter(|code| !code.is_empty()) else {
-        return fail("Sign-in did not complete. Please try again.");
+        return fail(SignInError::Incomplete);
     };
     let cookie_header = cookie_header(&headers);
     let Some(verifier) = cookie_value(&cookie_header, &jar.verifier_name()) else {
-        return fail(
-            "This sign-in was started in another browser or has expired. Please try again.",
-        );
+        return fail(SignInError::OtherBrowser);
     };
-    match sessions.client.exchange_code(&code, verifier).await {
+    match sessions
+        .client
+        .exchange_code(&client, &code, verifier)
+        .await
+    {
         Ok(session) => {
             let mut cookies = jar.store(&session);
             cookies.push(jar.clear_verifier());
@@ -73,9 +75,13 @@ pub async fn callback(
                 cookies,
             )
         }
+        Err(error) if error.is_transient() => {
+            tracing::info!(code = error.code(), "code exchange failed for now");
+            fail(SignInError::Unavailable)
+        }
         Err(error) => {
             tracing::info!(code = error.code(), "code exchange failed");
-            fail("That sign-in link is invalid or has expired. Please try again.")
+            fail(SignInError::LinkExpired)
         }
     }
 }
@@ -101,12 +107,17 @@ pub async fn guard_pages(request: Request<Body>, next: Next) -> Response {
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let signed_in = request
+    let state = request
         .extensions()
-        .get::<MaybeAuthUser>()
-        .is_some_and(|MaybeAuthUser(user)| user.is_some());
+        .get::<SessionState>()
+        .cloned()
+        .unwrap_or_default();
+    let signed_in = state.user().is_some();
     let uri = request.uri();
     let path = uri.path();
+    if is_private(path) && matches!(state, SessionState::Unknown) {
+        return session_unavailable();
+    }
     if is_private(path) && !signed_in {
         let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or(path);
         let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
@@ -116,4 +127,24 @@ pub async fn guard_pages(request: Request<Body>, next: Next) -> Response {
         return Redirect::to("/chat").into_response();
     }
     next.run(request).await
+}
+
+/// A private page whose visitor's session cannot be checked right now (the auth service, its
+/// keys or the database briefly out of reach): nothing private is shown, nothing is signed out.
+fn session_unavailable() -> Response {
+    let page = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        <title>Try again in a moment · ferrochat</title></head><body><main>\
+        <h1>We could not check your sign-in just now</h1>\
+        <p>You are still signed in. Please try again in a moment.</p>\
+        <p><a href=\"\">Try again</a></p></main></body></html>";
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::RETRY_AFTER, "5"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
 }

@@ -3,9 +3,15 @@
 //!
 //! Refreshing is single-flight per refresh token: concurrent requests that arrive with the same
 //! expired session share one call to the auth service and all get the new session.
+//!
+//! A session is ended (its cookies cleared) only on a verdict about it: a token that does not
+//! verify, a refresh token the service refuses. When the answer is "not now" (the service is
+//! unreachable or rate-limits the refresh, the keys or the session store cannot be reached) the
+//! cookies stay and the request is served as [`SessionState::Unknown`].
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -15,7 +21,7 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{FromRequestParts, State},
+    extract::{ConnectInfo, FromRequestParts, State},
     http::{header, request::Parts, HeaderValue, Request},
     middleware::Next,
     response::Response,
@@ -23,30 +29,37 @@ use axum::{
 use tokio::sync::{Mutex, OnceCell};
 
 use super::{
-    claims::AccessClaims,
-    client::{AuthApiError, AuthClient, Session},
-    cookies::{cookie_header, CookieJar},
+    client::{AuthApiError, AuthClient},
     verify::{Verifier, VerifyError},
     UserInfo,
 };
-use crate::error::AppError;
+use crate::{
+    contract::{
+        claims::AccessClaims,
+        cookies::{cookie_header, CookieJar},
+        ClientIdentity, SessionStatus, SessionTokens,
+    },
+    error::AppError,
+};
 
 /// A refresh in progress or just done, shared by the requests that need it.
-type SharedRefresh = Arc<OnceCell<Result<Session, AuthApiError>>>;
+type SharedRefresh = Arc<OnceCell<Result<SessionTokens, AuthApiError>>>;
 
 /// How long a finished refresh is remembered for requests that were already on their way.
 const REFRESH_MEMORY: Duration = Duration::from_secs(30);
 
 /// Everything the app needs to know who is signed in.
-pub struct Sessions {
+pub struct SessionManager {
     pub client: AuthClient,
     pub verifier: Verifier,
     pub jar: CookieJar,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<std::net::IpAddr>,
     inflight: Mutex<HashMap<String, (Instant, SharedRefresh)>>,
     refreshes: AtomicU64,
-    /// With the embedded service, its database: lets a signed-out session end at once instead
-    /// of when its access token expires (a local lookup, not a network call).
-    revocations: Option<sqlx::SqlitePool>,
+    /// With the embedded service: whether a session was signed out, answered locally, so that a
+    /// signed-out session ends at once instead of when its access token expires.
+    revocations: Option<Arc<dyn SessionStatus>>,
 }
 
 /// A verified user, with the token to act for them at the auth service.
@@ -69,49 +82,92 @@ impl AuthUser {
     }
 }
 
-/// The request's user, if any; put in the request extensions by [`resolve_session`].
+/// Who the request comes from; put in the request extensions by [`resolve_session`].
 #[derive(Clone, Debug, Default)]
-pub struct MaybeAuthUser(pub Option<AuthUser>);
+pub enum SessionState {
+    /// No session, or one that was refused.
+    #[default]
+    SignedOut,
+    SignedIn(Box<AuthUser>),
+    /// A session that cannot be checked right now (auth service, keys or database briefly out
+    /// of reach). Its cookies are kept; private data is not served until it can be checked.
+    Unknown,
+}
+
+impl SessionState {
+    pub fn user(&self) -> Option<&AuthUser> {
+        match self {
+            SessionState::SignedIn(user) => Some(user),
+            _ => None,
+        }
+    }
+}
 
 /// What resolving a request's session decided.
 struct Resolved {
-    user: Option<AuthUser>,
+    state: SessionState,
     set_cookies: Vec<String>,
 }
 
-impl Sessions {
-    pub fn new(client: AuthClient, verifier: Verifier, jar: CookieJar) -> Self {
-        Sessions {
+impl Resolved {
+    fn signed_out(set_cookies: Vec<String>) -> Self {
+        Resolved {
+            state: SessionState::SignedOut,
+            set_cookies,
+        }
+    }
+
+    fn unknown(set_cookies: Vec<String>) -> Self {
+        Resolved {
+            state: SessionState::Unknown,
+            set_cookies,
+        }
+    }
+}
+
+impl SessionManager {
+    pub fn new(
+        client: AuthClient,
+        verifier: Verifier,
+        jar: CookieJar,
+        trusted_proxies: Vec<std::net::IpAddr>,
+    ) -> Self {
+        SessionManager {
             client,
             verifier,
             jar,
+            trusted_proxies,
             inflight: Mutex::new(HashMap::new()),
             refreshes: AtomicU64::new(0),
             revocations: None,
         }
     }
 
-    /// Checks every verified token's session against the embedded service's database.
-    pub fn with_revocation_check(mut self, pool: sqlx::SqlitePool) -> Self {
-        self.revocations = Some(pool);
+    /// Checks every verified token's session with `status` (the embedded service's sessions).
+    pub fn with_revocation_check(mut self, status: Arc<dyn SessionStatus>) -> Self {
+        self.revocations = Some(status);
         self
     }
 
-    /// Verifies a token and, where the sessions table is at hand, that its session still exists.
+    /// The client of a request, as the edge sees it.
+    pub fn client_identity(&self, parts: &Parts) -> ClientIdentity {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        ClientIdentity::resolve(peer, &parts.headers, &self.trusted_proxies)
+    }
+
+    /// Verifies a token and, where the session store is at hand, that its session still exists.
     async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let claims = self.verifier.verify(token).await?;
-        if let Some(pool) = &self.revocations {
-            let alive = sqlx::query_scalar::<_, i64>("SELECT 1 FROM sessions WHERE id = ?")
-                .bind(&claims.session_id)
-                .fetch_optional(pool)
-                .await;
-            match alive {
-                Ok(Some(_)) => {}
-                Ok(None) => return Err(VerifyError::Revoked),
-                // The database is the app's own: if it fails, the request fails safe.
-                Err(error) => {
-                    tracing::warn!(%error, "cannot check the session");
-                    return Err(VerifyError::Revoked);
+        if let Some(status) = &self.revocations {
+            match status.is_active(&claims.session_id).await {
+                Ok(true) => {}
+                Ok(false) => return Err(VerifyError::Revoked),
+                Err(unknown) => {
+                    tracing::warn!(%unknown, "cannot check the session");
+                    return Err(VerifyError::RevocationUnknown);
                 }
             }
         }
@@ -123,67 +179,96 @@ impl Sessions {
         self.refreshes.load(Ordering::Relaxed)
     }
 
-    async fn resolve(&self, cookie_header: Option<&str>, bearer: Option<&str>) -> Resolved {
-        let none = |set_cookies| Resolved {
-            user: None,
-            set_cookies,
-        };
+    async fn resolve(
+        &self,
+        client: &ClientIdentity,
+        cookie_header: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Resolved {
         if let Some(token) = bearer {
             return match self.verify(token).await {
                 Ok(claims) => Resolved {
-                    user: Some(AuthUser {
+                    state: SessionState::SignedIn(Box::new(AuthUser {
                         claims,
                         access_token: token.to_owned(),
-                    }),
+                    })),
                     set_cookies: Vec::new(),
                 },
+                Err(error) if error.is_transient() => {
+                    tracing::info!(%error, "bearer token cannot be checked now");
+                    Resolved::unknown(Vec::new())
+                }
                 Err(error) => {
                     tracing::debug!(%error, "bearer token refused");
-                    none(Vec::new())
+                    Resolved::signed_out(Vec::new())
                 }
             };
         }
         let Some(session) = cookie_header.and_then(|header| self.jar.load(header)) else {
-            return none(Vec::new());
+            return Resolved::signed_out(Vec::new());
         };
         match self.verify(&session.access_token).await {
             Ok(claims) => Resolved {
-                user: Some(AuthUser {
+                state: SessionState::SignedIn(Box::new(AuthUser {
                     claims,
                     access_token: session.access_token,
-                }),
+                })),
                 set_cookies: Vec::new(),
             },
-            Err(VerifyError::Expired) => match self.refresh(&session.refresh_token).await {
-                Ok(fresh) => match self.verify(&fresh.access_token).await {
-                    Ok(claims) => Resolved {
-                        set_cookies: self.jar.store(&fresh),
-                        user: Some(AuthUser {
-                            claims,
-                            access_token: fresh.access_token,
-                        }),
-                    },
-                    Err(error) => {
-                        tracing::warn!(%error, "refreshed token does not verify");
-                        none(self.jar.clear())
-                    }
-                },
-                // The service is down: keep the cookies, try again next request.
-                Err(AuthApiError::Unreachable) => none(Vec::new()),
-                Err(error) => {
-                    tracing::info!(code = error.code(), "session refresh refused: signing out");
-                    none(self.jar.clear())
-                }
-            },
+            Err(VerifyError::Expired) => self.refreshed(client, &session.refresh_token).await,
+            Err(error) if error.is_transient() => {
+                tracing::info!(%error, "session cannot be checked now: keeping it");
+                Resolved::unknown(Vec::new())
+            }
             Err(error) => {
                 tracing::info!(%error, "session cookie refused");
-                none(self.jar.clear())
+                Resolved::signed_out(self.jar.clear())
+            }
+        }
+    }
+
+    /// The outcome of refreshing an expired session.
+    async fn refreshed(&self, client: &ClientIdentity, refresh_token: &str) -> Resolved {
+        match self.refresh(client, refresh_token).await {
+            Ok(fresh) => {
+                // The old refresh token is spent: whatever happens next, the browser must keep
+                // the new one, or its next request would present a rotated token.
+                let set_cookies = self.jar.store(&fresh);
+                match self.verify(&fresh.access_token).await {
+                    Ok(claims) => Resolved {
+                        state: SessionState::SignedIn(Box::new(AuthUser {
+                            claims,
+                            access_token: fresh.access_token,
+                        })),
+                        set_cookies,
+                    },
+                    Err(error) if error.is_transient() => Resolved::unknown(set_cookies),
+                    Err(error) => {
+                        tracing::warn!(%error, "refreshed token does not verify");
+                        Resolved::signed_out(self.jar.clear())
+                    }
+                }
+            }
+            Err(error) if error.is_transient() => {
+                tracing::info!(
+                    code = error.code(),
+                    "session refresh failed for now: keeping it"
+                );
+                Resolved::unknown(Vec::new())
+            }
+            Err(error) => {
+                tracing::info!(code = error.code(), "session refresh refused: signing out");
+                Resolved::signed_out(self.jar.clear())
             }
         }
     }
 
     /// One refresh per refresh token, however many requests need it at once.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, AuthApiError> {
+    pub async fn refresh(
+        &self,
+        client: &ClientIdentity,
+        refresh_token: &str,
+    ) -> Result<SessionTokens, AuthApiError> {
         let shared = {
             let mut inflight = self.inflight.lock().await;
             inflight.retain(|_, (started, _)| started.elapsed() < REFRESH_MEMORY);
@@ -193,21 +278,27 @@ impl Sessions {
                 .1
                 .clone()
         };
-        shared
+        let result = shared
             .get_or_init(|| async {
                 self.refreshes.fetch_add(1, Ordering::Relaxed);
-                self.client.refresh(refresh_token).await
+                self.client.refresh(client, refresh_token).await
             })
             .await
-            .clone()
+            .clone();
+        if result.as_ref().is_err_and(AuthApiError::is_transient) {
+            // Not remembered: the next request may try again.
+            self.inflight.lock().await.remove(refresh_token);
+        }
+        result
     }
 }
 
-/// Middleware: resolves the session of every page, server function and API request, and sets
-/// refreshed (or cleared) cookies on the response unless the handler set its own.
+/// Middleware: resolves the client and the session of every page, server function and API
+/// request, and sets refreshed (or cleared) cookies on the response unless the handler set its
+/// own.
 pub async fn resolve_session(
-    State(sessions): State<Arc<Sessions>>,
-    mut request: Request<Body>,
+    State(sessions): State<Arc<SessionManager>>,
+    request: Request<Body>,
     next: Next,
 ) -> Response {
     // The auth API and static files have no use for the app's session.
@@ -215,30 +306,30 @@ pub async fn resolve_session(
     if path.starts_with("/auth/v1/") || path.starts_with("/pkg/") {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    let cookie_header = cookie_header(headers);
-    let bearer = headers
+    let (mut parts, body) = request.into_parts();
+    let client = sessions.client_identity(&parts);
+    let cookie_header = cookie_header(&parts.headers);
+    let bearer = parts
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_owned);
     let resolved = sessions
         .resolve(
-            Some(&cookie_header)
-                .filter(|h| !h.is_empty())
-                .map(String::as_str),
+            &client,
+            Some(cookie_header.as_str()).filter(|h| !h.is_empty()),
             bearer.as_deref(),
         )
         .await;
-    request
-        .extensions_mut()
-        .insert(MaybeAuthUser(resolved.user));
-    let mut response = next.run(request).await;
+    parts.extensions.insert(resolved.state);
+    parts.extensions.insert(client);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     let handler_set_session = response
         .headers()
         .get_all(header::SET_COOKIE)
         .iter()
-        .any(|value| value.as_bytes().starts_with(sessions.jar.name.as_bytes()));
+        .any(|value| sessions.jar.sets_session(value.as_bytes()));
     if !handler_set_session {
         for cookie in resolved.set_cookies {
             if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -249,13 +340,25 @@ pub async fn resolve_session(
     response
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for MaybeAuthUser {
+impl<S: Send + Sync> FromRequestParts<S> for SessionState {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(parts
             .extensions
-            .get::<MaybeAuthUser>()
+            .get::<SessionState>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIdentity {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientIdentity>()
             .cloned()
             .unwrap_or_default())
     }
@@ -265,9 +368,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let MaybeAuthUser(user) = MaybeAuthUser::from_request_parts(parts, state)
-            .await
-            .unwrap_or_default();
-        user.ok_or(AppError::Unauthorized)
+        match SessionState::from_request_parts(parts, state).await {
+            Ok(SessionState::SignedIn(user)) => Ok(*user),
+            Ok(SessionState::Unknown) => Err(AppError::Unavailable),
+            _ => Err(AppError::Unauthorized),
+        }
     }
 }

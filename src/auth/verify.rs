@@ -1,24 +1,30 @@
 //! Local verification of Supabase access tokens: no network call per request.
 //!
-//! HS256 with the project's JWT secret, or ES256/RS256 with the keys of the service's JWKS,
-//! fetched once and cached. An unknown `kid` triggers one refetch (a key rotation), and at most
-//! one per `REFETCH_INTERVAL`, so a stream of forged kids cannot turn into a stream of fetches.
+//! HS256 with the project's JWT secret, or ES256/ES384/RS256 with the keys of the service's
+//! JWKS, fetched once and kept for [`JWKS_MAX_AGE`]. A token with an unknown `kid` triggers a
+//! refetch (a key rotation), at most one per refetch interval, so a stream of forged kids cannot
+//! become a stream of fetches. Fetches happen outside the lock that readers take, and one fetch
+//! serves every request that waits for it. When a fetch fails the known keys stay in use, and a
+//! token signed by an unknown key is "unverifiable for now", not "invalid": its session is kept.
 
 use std::{
     collections::HashMap,
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
 use jsonwebtoken::{
-    jwk::{AlgorithmParameters, JwkSet},
+    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm},
     Algorithm, DecodingKey,
 };
-use tokio::sync::Mutex;
 
-use super::claims::{self, AccessClaims, MAX_TOKEN_BYTES};
+use super::client::AuthClient;
+use crate::contract::claims::{self, AccessClaims, MAX_TOKEN_BYTES};
 
 /// The least time between two JWKS fetches caused by unknown kids.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// How long fetched keys are used before they are fetched again (a revoked key leaves the JWKS).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// Why a token was not accepted. The detail is for logs, not for the user.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +35,8 @@ pub enum VerifyError {
     Malformed(jsonwebtoken::errors::Error),
     #[error("token is signed with an unknown key")]
     UnknownKey,
+    #[error("the signing keys cannot be fetched right now")]
+    KeysUnavailable,
     #[error("token is expired")]
     Expired,
     #[error("token is invalid: {0}")]
@@ -37,20 +45,36 @@ pub enum VerifyError {
     WrongRole,
     #[error("the token's session was signed out")]
     Revoked,
+    #[error("the token's session cannot be checked right now")]
+    RevocationUnknown,
+}
+
+impl VerifyError {
+    /// Whether the failure says nothing about the token itself (keys or database briefly out of
+    /// reach): the session must be kept, not signed out.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::KeysUnavailable | VerifyError::RevocationUnknown
+        )
+    }
 }
 
 /// How tokens are checked.
 pub enum KeySource {
     /// The project's shared secret.
     Secret(Vec<u8>),
-    /// The service's JWKS document.
-    Jwks { url: String, http: reqwest::Client },
+    /// The service's JWKS document, fetched through its client.
+    Jwks(AuthClient),
 }
 
-struct JwksCache {
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
+type Keys = HashMap<String, (DecodingKey, Algorithm)>;
+
+/// The last fetched key set.
+struct Cached {
+    keys: Arc<Keys>,
+    /// When the keys were last fetched successfully.
     fetched_at: Option<Instant>,
-    fetches: u64,
 }
 
 /// Verifies access tokens of one auth service.
@@ -58,7 +82,10 @@ pub struct Verifier {
     source: KeySource,
     issuer: String,
     refetch_interval: Duration,
-    cache: Mutex<JwksCache>,
+    cache: RwLock<Cached>,
+    /// Held while fetching: one fetch at a time; its value is when the last attempt started.
+    fetching: tokio::sync::Mutex<Option<Instant>>,
+    fetches: std::sync::atomic::AtomicU64,
 }
 
 impl Verifier {
@@ -67,11 +94,12 @@ impl Verifier {
             source,
             issuer,
             refetch_interval: REFETCH_INTERVAL,
-            cache: Mutex::new(JwksCache {
-                keys: HashMap::new(),
+            cache: RwLock::new(Cached {
+                keys: Arc::new(HashMap::new()),
                 fetched_at: None,
-                fetches: 0,
             }),
+            fetching: tokio::sync::Mutex::new(None),
+            fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -82,11 +110,11 @@ impl Verifier {
     }
 
     /// How many times the JWKS was fetched (for tests of the refetch bound).
-    pub async fn jwks_fetches(&self) -> u64 {
-        self.cache.lock().await.fetches
+    pub fn jwks_fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Verifies signature, algorithm, audience, issuer, expiry and role.
+    /// Verifies signature, algorithm, audience, issuer, expiry, not-before and role.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
@@ -94,9 +122,9 @@ impl Verifier {
         let header = jsonwebtoken::decode_header(token).map_err(VerifyError::Malformed)?;
         let (key, algorithm) = match &self.source {
             KeySource::Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
-            KeySource::Jwks { url, http } => {
+            KeySource::Jwks(client) => {
                 let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
-                self.jwks_key(kid, url, http).await?
+                self.jwks_key(kid, client).await?
             }
         };
         let validation = claims::validation(algorithm, &self.issuer);
@@ -112,60 +140,139 @@ impl Verifier {
         Ok(claims)
     }
 
+    fn cached(&self) -> (Arc<Keys>, Option<Instant>) {
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (cache.keys.clone(), cache.fetched_at)
+    }
+
     async fn jwks_key(
         &self,
         kid: &str,
-        url: &str,
-        http: &reqwest::Client,
+        client: &AuthClient,
     ) -> Result<(DecodingKey, Algorithm), VerifyError> {
-        // The lock also makes concurrent misses share one fetch.
-        let mut cache = self.cache.lock().await;
-        if let Some(found) = cache.keys.get(kid) {
-            return Ok(found.clone());
-        }
-        let may_fetch = cache
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= self.refetch_interval);
-        if may_fetch {
-            cache.fetched_at = Some(Instant::now());
-            cache.fetches += 1;
-            match fetch_jwks(url, http).await {
-                Ok(keys) => cache.keys = keys,
-                Err(error) => tracing::warn!(%error, "cannot fetch the JWKS"),
+        let (keys, fetched_at) = self.cached();
+        let fresh = fetched_at.is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
+        if fresh {
+            if let Some(found) = keys.get(kid) {
+                return Ok(found.clone());
             }
         }
-        cache.keys.get(kid).cloned().ok_or(VerifyError::UnknownKey)
+        let fetched = self.refetch(client).await;
+        let (keys, _) = self.cached();
+        match keys.get(kid) {
+            Some(found) => Ok(found.clone()),
+            // The keys we have are current and do not know this kid: a forged or retired key.
+            None if fetched => Err(VerifyError::UnknownKey),
+            // The fetch failed or was not allowed yet: we cannot tell.
+            None if fresh => Err(VerifyError::UnknownKey),
+            None => Err(VerifyError::KeysUnavailable),
+        }
+    }
+
+    /// Fetches the JWKS unless the last attempt is too recent; true if the cache now holds a
+    /// successful fetch no older than this call.
+    async fn refetch(&self, client: &AuthClient) -> bool {
+        let requested = Instant::now();
+        let mut last_attempt = self.fetching.lock().await;
+        // Someone fetched while we waited for the lock: use theirs.
+        if self.cached().1.is_some_and(|at| at >= requested) {
+            return true;
+        }
+        if last_attempt.is_some_and(|at| at.elapsed() < self.refetch_interval) {
+            return false;
+        }
+        *last_attempt = Some(Instant::now());
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match fetch_jwks(client).await {
+            Ok(keys) => {
+                let mut cache = self
+                    .cache
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                *cache = Cached {
+                    keys: Arc::new(keys),
+                    fetched_at: Some(Instant::now()),
+                };
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot fetch the JWKS; keeping the keys already known");
+                false
+            }
+        }
     }
 }
 
-/// The usable keys of a JWKS: asymmetric only, each with the algorithm its type implies.
-async fn fetch_jwks(
-    url: &str,
-    http: &reqwest::Client,
-) -> Result<HashMap<String, (DecodingKey, Algorithm)>, String> {
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("JWKS answered {}", response.status()));
-    }
-    let set: JwkSet = response
-        .json()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+/// The usable keys of a JWKS: asymmetric only, each with the one algorithm its type and curve
+/// allow. A symmetric key in a public document is a misconfiguration and is never trusted.
+async fn fetch_jwks(client: &AuthClient) -> Result<Keys, String> {
+    let document = client.jwks().await.map_err(|error| error.to_string())?;
+    let set: JwkSet = serde_json::from_value(document).map_err(|error| error.to_string())?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
-        let algorithm = match &jwk.algorithm {
-            AlgorithmParameters::EllipticCurve(_) => Algorithm::ES256,
-            AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            // A symmetric key in a public document is a misconfiguration: never trust it.
-            _ => continue,
+        let Some(algorithm) = algorithm_of(jwk) else {
+            continue;
         };
         if let (Some(kid), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
             keys.insert(kid.clone(), (key, algorithm));
         }
     }
     Ok(keys)
+}
+
+/// The algorithm a published key may verify: implied by its type and curve, and, if the JWK
+/// names one, that name must agree.
+pub fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
+    let implied = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Algorithm::ES256,
+            EllipticCurve::P384 => Algorithm::ES384,
+            _ => return None,
+        },
+        AlgorithmParameters::RSA(_) => match jwk.common.key_algorithm {
+            Some(KeyAlgorithm::RS384) => Algorithm::RS384,
+            Some(KeyAlgorithm::RS512) => Algorithm::RS512,
+            _ => Algorithm::RS256,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+        AlgorithmParameters::OctetKey(_) => return None,
+    };
+    match jwk.common.key_algorithm {
+        None => Some(implied),
+        Some(named) => (named.to_string() == format!("{implied:?}")).then_some(implied),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn jwk(value: serde_json::Value) -> jsonwebtoken::jwk::Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+
+    #[test]
+    fn an_ec_key_verifies_only_the_algorithm_of_its_curve() {
+        let p256 = jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a"}));
+        assert_eq!(algorithm_of(&p256), Some(Algorithm::ES256));
+        let mislabelled =
+            jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a", "alg": "ES384"}));
+        assert_eq!(algorithm_of(&mislabelled), None);
+        let p521 = jwk(json!({"kty": "EC", "crv": "P-521", "x": X, "y": Y, "kid": "a"}));
+        assert_eq!(algorithm_of(&p521), None);
+    }
+
+    #[test]
+    fn a_symmetric_key_in_a_jwks_is_never_used() {
+        let secret = jwk(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"}));
+        assert_eq!(algorithm_of(&secret), None);
+    }
 }

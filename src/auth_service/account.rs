@@ -106,7 +106,7 @@ pub async fn signup(
     )
     .await?;
     if config.autoconfirm {
-        let session = sessions::start(&state, user, SignInMethod::Password, &client.info).await?;
+        let session = sessions::start(&state, user, SignInMethod::Password, &client).await?;
         let identities = users::identities(&state.pool, &session.user.id).await?;
         return Ok(Json(session.to_json(&identities)).into_response());
     }
@@ -311,7 +311,7 @@ pub async fn delete_user(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> AuthResult<StatusCode> {
-    sqlx::query("DELETE FROM users WHERE id = ?")
+    sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(&auth.user.id)
         .execute(&state.pool)
         .await?;

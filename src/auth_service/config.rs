@@ -1,10 +1,124 @@
 //! Settings of the embedded auth service, parsed from environment variables.
 
-use std::{net::IpAddr, net::SocketAddr, time::Duration};
+use std::{net::IpAddr, time::Duration};
 
 use url::Url;
 
-use crate::settings::{SettingsError, Vars};
+use crate::settings::{parse_http_url, Secret, Setting, Settings, SettingsError, Vars};
+
+/// The embedded service's settings, for `--help`.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "FERROCHAT_AUTH_REDIRECT_ALLOW_LIST",
+        default: "",
+        meaning: "comma-separated URLs (origin + path prefix) auth may redirect to besides the site",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_ALGORITHM",
+        default: "ES256",
+        meaning: "ES256 (key pair in the database, published as JWKS) or HS256 (shared secret)",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_SECRET",
+        default: "",
+        meaning: "HS256 secret, at least 32 characters (required with HS256)",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_EXPIRY_SECS",
+        default: "3600",
+        meaning: "lifetime of access tokens",
+    },
+    Setting {
+        name: "FERROCHAT_JWT_KEY_PUBLISH_SECS",
+        default: "600",
+        meaning: "a rotated-in key is published this long before it signs, so every verifier's cached JWKS knows it first",
+    },
+    Setting {
+        name: "FERROCHAT_REFRESH_REUSE_INTERVAL_SECS",
+        default: "10",
+        meaning: "grace window in which a just-rotated refresh token still returns the new session",
+    },
+    Setting {
+        name: "FERROCHAT_SESSION_TIMEBOX_SECS",
+        default: "0 (off)",
+        meaning: "a session ends this long after sign-in, however active",
+    },
+    Setting {
+        name: "FERROCHAT_SESSION_INACTIVITY_TIMEOUT_SECS",
+        default: "0 (off)",
+        meaning: "a session ends when its tokens were not refreshed for this long",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_REAUTH_AFTER_SECS",
+        default: "600",
+        meaning: "password and email changes need the current password (or a /reauthenticate code) once the sign-in is older than this",
+    },
+    Setting {
+        name: "FERROCHAT_PKCE_CODE_EXPIRY_SECS",
+        default: "300",
+        meaning: "lifetime of PKCE auth codes",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_AUTOCONFIRM",
+        default: "true",
+        meaning: "false: sign-up sends a confirmation link instead of signing in",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_DISABLE_SIGNUP",
+        default: "false",
+        meaning: "true: no new accounts",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_IMPLICIT_FLOW",
+        default: "false",
+        meaning: "true: OAuth and email links without PKCE put tokens in the URL fragment (RFC 9700 advises against it)",
+    },
+    Setting {
+        name: "FERROCHAT_SMTP_URL",
+        default: "",
+        meaning: "send email by SMTP (smtp://user:pass@host:587?tls=required or smtps://...); unset: dev mailbox <data dir>/mail",
+    },
+    Setting {
+        name: "FERROCHAT_SMTP_FROM",
+        default: "ferrochat <no-reply@localhost>",
+        meaning: "sender of auth emails",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_SIGN_IN",
+        default: "30",
+        meaning: "sign-ins, sign-ups, verifications and OAuth starts per client IP per 5 minutes (a third of it per email)",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_REFRESH",
+        default: "150",
+        meaning: "token refreshes per client IP per 5 minutes",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_EMAIL",
+        default: "4",
+        meaning: "recovery, magic-link and notification emails per address per hour",
+    },
+    Setting {
+        name: "FERROCHAT_PASSWORD_HASH_CONCURRENCY",
+        default: "number of cores",
+        meaning: "password hashes computed at once (19 MiB each); more wait up to 2 s, then get 503",
+    },
+    Setting {
+        name: "FERROCHAT_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET",
+        default: "",
+        meaning: "enable OAuth: PROVIDER is GOOGLE, GITHUB, FACEBOOK or OIDC",
+    },
+    Setting {
+        name: "FERROCHAT_OIDC_ISSUER / FERROCHAT_GOOGLE_ISSUER",
+        default: "Google's",
+        meaning: "OpenID issuer URL (discovery) of the generic provider / Google override",
+    },
+    Setting {
+        name: "FERROCHAT_GITHUB_URL / FERROCHAT_GITHUB_API_URL",
+        default: "GitHub's",
+        meaning: "override GitHub's endpoints (likewise FERROCHAT_FACEBOOK_URL / _API_URL)",
+    },
+];
 
 /// How access tokens are signed.
 #[derive(Clone)]
@@ -22,16 +136,6 @@ impl std::fmt::Debug for JwtSigning {
             JwtSigning::Es256 => "Es256",
             JwtSigning::Hs256 { .. } => "Hs256 { secret: <redacted> }",
         })
-    }
-}
-
-/// A configured secret: usable, but never printed.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
     }
 }
 
@@ -81,14 +185,27 @@ pub enum ProviderKind {
 /// Everything the auth service needs, already validated.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    /// The public URL of the site, e.g. `https://chat.example.com`.
+    /// The public URL of the site, e.g. `https://chat.example.com`: every URL the service hands
+    /// a browser (OAuth callback, email links, issuer) starts with it.
     pub site_url: Url,
     pub signing: JwtSigning,
     pub jwt_expiry: Duration,
+    /// How long a rotated-in key is published before it signs.
+    pub key_publish_lead: Duration,
     pub refresh_reuse_interval: Duration,
+    /// Absolute session lifetime; None: unlimited.
+    pub session_timebox: Option<Duration>,
+    /// Session lifetime without a refresh; None: unlimited.
+    pub session_inactivity_timeout: Option<Duration>,
+    /// Sign-ins older than this must prove the password again to change password or email.
+    pub reauth_after: Duration,
     pub pkce_code_expiry: Duration,
     pub autoconfirm: bool,
     pub disable_signup: bool,
+    /// Whether flows without PKCE may return tokens in the URL fragment.
+    pub implicit_flow: bool,
+    /// Password hashes computed at once.
+    pub hash_concurrency: usize,
     /// Extra redirect targets: origin plus path prefix.
     pub redirect_allow_list: Vec<Url>,
     pub trusted_proxies: Vec<IpAddr>,
@@ -104,11 +221,8 @@ impl AuthConfig {
         format!("{}/auth/v1", self.site_url.as_str().trim_end_matches('/'))
     }
 
-    pub(crate) fn from_vars(vars: &Vars, site_addr: SocketAddr) -> Result<Self, SettingsError> {
-        let site_url = match vars.get("FERROCHAT_SITE_URL") {
-            Some(url) => parse_http_url("FERROCHAT_SITE_URL", &url)?,
-            None => Url::parse(&format!("http://{site_addr}")).expect("a socket address is a host"),
-        };
+    /// Reads the service's settings; the site URL and trusted proxies are the server's.
+    pub fn from_vars(vars: &Vars, server: &Settings) -> Result<Self, SettingsError> {
         let signing = match vars.get("FERROCHAT_JWT_ALGORITHM").as_deref() {
             None | Some("ES256") => JwtSigning::Es256,
             Some("HS256") => {
@@ -132,32 +246,38 @@ impl AuthConfig {
                 ))
             }
         };
-        let seconds = |name: &str, default: u64| -> Result<Duration, SettingsError> {
-            let secs: Option<u64> = vars.parse(name, "a whole number of seconds")?;
-            Ok(Duration::from_secs(secs.unwrap_or(default)))
-        };
         let count = |name: &str, default: u32| -> Result<u32, SettingsError> {
             Ok(vars.parse(name, "a whole number")?.unwrap_or(default))
         };
-        let redirect_allow_list = vars
-            .get("FERROCHAT_AUTH_REDIRECT_ALLOW_LIST")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .map(|item| parse_http_url("FERROCHAT_AUTH_REDIRECT_ALLOW_LIST", item))
-            .collect::<Result<_, _>>()?;
+        let optional = |name: &str| -> Result<Option<Duration>, SettingsError> {
+            Ok(Some(vars.seconds(name, 0)?).filter(|d| !d.is_zero()))
+        };
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let hash_concurrency = count("FERROCHAT_PASSWORD_HASH_CONCURRENCY", cores as u32)?;
+        if hash_concurrency == 0 {
+            return Err(SettingsError::new(
+                "FERROCHAT_PASSWORD_HASH_CONCURRENCY",
+                "0",
+                "at least 1",
+            ));
+        }
         let sign_in_per_ip = count("FERROCHAT_RATE_LIMIT_SIGN_IN", 30)?;
         Ok(AuthConfig {
-            site_url,
+            site_url: server.site_url.clone(),
             signing,
-            jwt_expiry: seconds("FERROCHAT_JWT_EXPIRY_SECS", 3600)?,
-            refresh_reuse_interval: seconds("FERROCHAT_REFRESH_REUSE_INTERVAL_SECS", 10)?,
-            pkce_code_expiry: seconds("FERROCHAT_PKCE_CODE_EXPIRY_SECS", 300)?,
+            jwt_expiry: vars.seconds("FERROCHAT_JWT_EXPIRY_SECS", 3600)?,
+            key_publish_lead: vars.seconds("FERROCHAT_JWT_KEY_PUBLISH_SECS", 600)?,
+            refresh_reuse_interval: vars.seconds("FERROCHAT_REFRESH_REUSE_INTERVAL_SECS", 10)?,
+            session_timebox: optional("FERROCHAT_SESSION_TIMEBOX_SECS")?,
+            session_inactivity_timeout: optional("FERROCHAT_SESSION_INACTIVITY_TIMEOUT_SECS")?,
+            reauth_after: vars.seconds("FERROCHAT_AUTH_REAUTH_AFTER_SECS", 600)?,
+            pkce_code_expiry: vars.seconds("FERROCHAT_PKCE_CODE_EXPIRY_SECS", 300)?,
             autoconfirm: vars.flag("FERROCHAT_AUTH_AUTOCONFIRM", true)?,
             disable_signup: vars.flag("FERROCHAT_AUTH_DISABLE_SIGNUP", false)?,
-            redirect_allow_list,
-            trusted_proxies: vars.list("FERROCHAT_TRUSTED_PROXIES", "IP addresses")?,
+            implicit_flow: vars.flag("FERROCHAT_AUTH_IMPLICIT_FLOW", false)?,
+            hash_concurrency: hash_concurrency as usize,
+            redirect_allow_list: vars.urls("FERROCHAT_AUTH_REDIRECT_ALLOW_LIST")?,
+            trusted_proxies: server.trusted_proxies.clone(),
             rate_limits: RateLimits {
                 sign_in_per_ip,
                 sign_in_per_email: (sign_in_per_ip / 3).max(1),
@@ -168,13 +288,6 @@ impl AuthConfig {
             smtp: smtp(vars)?,
         })
     }
-}
-
-fn parse_http_url(name: &str, value: &str) -> Result<Url, SettingsError> {
-    Url::parse(value)
-        .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
-        .ok_or_else(|| SettingsError::new(name, value, "an http(s) URL like https://example.com"))
 }
 
 fn smtp(vars: &Vars) -> Result<Option<SmtpConfig>, SettingsError> {

@@ -64,7 +64,7 @@ fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) ->
     let limits = state.config.rate_limits;
     state.limiter.check(
         "email_ip",
-        &client.key(),
+        &client.rate_limit_key(),
         limits.sign_in_per_ip,
         super::token::FIVE_MINUTES,
     )?;
@@ -289,7 +289,7 @@ pub async fn verify_link(
             target.query_pairs_mut().append_pair("code", &code);
             return Ok::<_, AuthError>(target);
         }
-        let session = sessions::start(&state, user, method, &client.info).await?;
+        let session = sessions::start(&state, user, method, &client).await?;
         Ok(with_fragment(target.clone(), &session, &kind))
     }
     .await;
@@ -355,7 +355,7 @@ pub async fn verify(
         .ok_or_else(|| AuthError::validation("Verify requires a token or a token hash"))?;
     let kind = body.kind.unwrap_or_default();
     let (user, method) = redeem(&state, &kind, &token).await?;
-    let session = sessions::start(&state, user, method, &client.info).await?;
+    let session = sessions::start(&state, user, method, &client).await?;
     let identities = users::identities(&state.pool, &session.user.id).await?;
     Ok(Json(session.to_json(&identities)))
 }

@@ -107,6 +107,16 @@ impl AuthError {
     }
 }
 
+impl From<crate::contract::email::InvalidEmail> for AuthError {
+    fn from(error: crate::contract::email::InvalidEmail) -> Self {
+        AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "email_address_invalid",
+            error.to_string(),
+        )
+    }
+}
+
 impl From<sqlx::Error> for AuthError {
     fn from(error: sqlx::Error) -> Self {
         AuthError::internal(error)

@@ -1,11 +1,13 @@
 //! PKCE flow states: a login in progress, then an auth code waiting for its verifier.
 
-use sqlx::SqlitePool;
-
 use super::{
-    crypto::{random_token, sha256},
     error::{AuthError, AuthResult},
     now,
+};
+use crate::{
+    contract::pkce,
+    crypto::{random_token, sha256},
+    store::Pool,
 };
 
 /// Checks the client's `code_challenge_method`: only S256 (any case); `plain` is refused.
@@ -16,11 +18,7 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> AuthResult<()> 
             "Code challenge method not supported: use s256",
         ));
     }
-    let well_formed = (43..=128).contains(&challenge.len())
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if well_formed {
+    if pkce::is_well_formed(challenge) {
         Ok(())
     } else {
         Err(AuthError::validation(
@@ -41,12 +39,12 @@ pub struct NewFlow<'a> {
     pub user_id: Option<&'a str>,
 }
 
-pub async fn create(pool: &SqlitePool, flow: NewFlow<'_>) -> AuthResult<String> {
+pub async fn create(pool: &Pool, flow: NewFlow<'_>) -> AuthResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO flow_states (id, code_challenge, provider, authentication_method, redirect_to,
                                   oauth_state, provider_verifier, user_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(flow.code_challenge)
@@ -63,12 +61,12 @@ pub async fn create(pool: &SqlitePool, flow: NewFlow<'_>) -> AuthResult<String> 
 }
 
 /// Gives the flow an auth code for `user_id`; returns the code (stored hashed).
-pub async fn issue_code(pool: &SqlitePool, flow_id: &str, user_id: &str) -> AuthResult<String> {
+pub async fn issue_code(pool: &Pool, flow_id: &str, user_id: &str) -> AuthResult<String> {
     let code = random_token();
     sqlx::query(
-        "UPDATE flow_states SET auth_code = ?, auth_code_issued_at = ?, user_id = ?,
+        "UPDATE flow_states SET auth_code = $1, auth_code_issued_at = $2, user_id = $3,
                                 oauth_state = NULL, provider_verifier = NULL
-         WHERE id = ?",
+         WHERE id = $4",
     )
     .bind(sha256(code.as_bytes()))
     .bind(now())
@@ -81,14 +79,14 @@ pub async fn issue_code(pool: &SqlitePool, flow_id: &str, user_id: &str) -> Auth
 
 /// The newest pending flow of a user for an email link, if the client started one with PKCE.
 pub async fn pending_for_user(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: &str,
     method: &str,
 ) -> AuthResult<Option<String>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM flow_states
-         WHERE user_id = ? AND authentication_method = ? AND auth_code IS NULL
-         ORDER BY created_at DESC, rowid DESC LIMIT 1",
+         WHERE user_id = $1 AND authentication_method = $2 AND auth_code IS NULL
+         ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(user_id)
     .bind(method)

@@ -1,10 +1,18 @@
 //! The keys that sign access tokens, and the JWKS that publishes their public halves.
 //!
-//! ES256 (default): a P-256 key pair generated on first start and kept in the database, signing
-//! with a `kid`. Rotation retires the current key; a retired key stays in the JWKS (and keeps
-//! verifying) until every token it signed has expired. HS256: the shared secret, no JWKS.
+//! ES256 (default): P-256 key pairs kept in the database, each with a `kid`. A rotated-in key is
+//! *published* at once but *signs* only from its `activates_at`, a configurable lead later, so
+//! every verifier that caches the JWKS (other instances, supabase-js, a backend with PyJWT) has
+//! it before the first token it signs arrives. The key it replaces keeps verifying until every
+//! token it signed has expired. Every instance reloads the keys from the database periodically
+//! and when a token names an unknown `kid` (at most once per [`RELOAD_INTERVAL`]), so a rotation
+//! needs no restart anywhere. HS256: the shared secret, no JWKS.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use ring::{
@@ -12,22 +20,43 @@ use ring::{
     signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING},
 };
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use super::{
     config::JwtSigning,
-    crypto::base64url,
     error::{AuthError, AuthResult},
     now,
 };
-use crate::auth::claims::{self, AccessClaims, LEEWAY_SECS, MAX_TOKEN_BYTES};
+use crate::{
+    contract::claims::{self, AccessClaims, LEEWAY_SECS, MAX_TOKEN_BYTES},
+    crypto::base64url,
+    store::Pool,
+};
 
-/// The signing key and every key that may still verify.
+/// The least time between two reloads caused by unknown key ids.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// How often every instance reloads the keys anyway, to learn of rotations made elsewhere.
+pub const PERIODIC_RELOAD: Duration = Duration::from_secs(60);
+
+/// The signing keys and every key that may still verify; reloads itself from the database.
 pub struct KeySet {
-    signer: (Option<String>, EncodingKey, Algorithm),
-    verifiers: HashMap<Option<String>, (DecodingKey, Algorithm)>,
-    jwks: Value,
+    pool: Pool,
+    hs256: Option<Vec<u8>>,
+    expiry: Duration,
     issuer: String,
+    loaded: RwLock<Arc<Loaded>>,
+    /// When the last reload for an unknown key id ran (None: not yet).
+    unknown_kid_reload: tokio::sync::Mutex<Option<Instant>>,
+    /// When the last reload for a JWKS request ran (None: not yet).
+    jwks_reload: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The keys as last read from the database.
+struct Loaded {
+    /// Keys that may sign, newest activation first, with the time from which each may.
+    signers: Vec<(i64, Option<String>, EncodingKey)>,
+    verifiers: HashMap<Option<String>, DecodingKey>,
+    algorithm: Algorithm,
+    jwks: Value,
 }
 
 struct StoredKey {
@@ -35,79 +64,138 @@ struct StoredKey {
     private_der: Vec<u8>,
     x: String,
     y: String,
+    activates_at: i64,
 }
 
 impl KeySet {
     /// Loads the keys (creating the first ES256 key if there is none).
     pub async fn load(
-        pool: &SqlitePool,
+        pool: &Pool,
         signing: &JwtSigning,
         expiry: Duration,
         issuer: String,
     ) -> AuthResult<Self> {
-        match signing {
-            JwtSigning::Hs256 { secret } => Ok(KeySet {
-                signer: (None, EncodingKey::from_secret(secret), Algorithm::HS256),
-                verifiers: HashMap::from([(
-                    None,
-                    (DecodingKey::from_secret(secret), Algorithm::HS256),
-                )]),
+        let hs256 = match signing {
+            JwtSigning::Hs256 { secret } => Some(secret.clone()),
+            JwtSigning::Es256 => None,
+        };
+        let keys = KeySet {
+            pool: pool.clone(),
+            hs256,
+            expiry,
+            issuer,
+            loaded: RwLock::new(Arc::new(Loaded {
+                signers: Vec::new(),
+                verifiers: HashMap::new(),
+                algorithm: Algorithm::ES256,
                 jwks: json!({ "keys": [] }),
-                issuer,
-            }),
-            JwtSigning::Es256 => {
-                let mut keys = published_keys(pool, expiry).await?;
-                if keys.is_empty() {
-                    create_key(pool).await?;
-                    keys = published_keys(pool, expiry).await?;
-                }
-                let current = &keys[0];
-                let signer = (
-                    Some(current.kid.clone()),
-                    EncodingKey::from_ec_der(&current.private_der),
-                    Algorithm::ES256,
-                );
+            })),
+            unknown_kid_reload: tokio::sync::Mutex::new(None),
+            jwks_reload: tokio::sync::Mutex::new(None),
+        };
+        if keys.hs256.is_none() && published_keys(pool, expiry).await?.is_empty() {
+            create_key(pool, now()).await?;
+        }
+        keys.reload().await?;
+        Ok(keys)
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Reads the keys from the database again.
+    pub async fn reload(&self) -> AuthResult<()> {
+        let loaded = match &self.hs256 {
+            Some(secret) => Loaded {
+                signers: vec![(i64::MIN, None, EncodingKey::from_secret(secret))],
+                verifiers: HashMap::from([(None, DecodingKey::from_secret(secret))]),
+                algorithm: Algorithm::HS256,
+                jwks: json!({ "keys": [] }),
+            },
+            None => {
+                let keys = published_keys(&self.pool, self.expiry).await?;
+                let mut signers = Vec::new();
                 let mut verifiers = HashMap::new();
                 let mut jwks = Vec::new();
                 for key in &keys {
                     let decoding = DecodingKey::from_ec_components(&key.x, &key.y)
                         .map_err(AuthError::internal)?;
-                    verifiers.insert(Some(key.kid.clone()), (decoding, Algorithm::ES256));
+                    verifiers.insert(Some(key.kid.clone()), decoding);
+                    signers.push((
+                        key.activates_at,
+                        Some(key.kid.clone()),
+                        EncodingKey::from_ec_der(&key.private_der),
+                    ));
                     jwks.push(json!({
                         "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
                         "key_ops": ["verify"], "kid": key.kid, "x": key.x, "y": key.y,
                     }));
                 }
-                Ok(KeySet {
-                    signer,
+                Loaded {
+                    signers,
                     verifiers,
+                    algorithm: Algorithm::ES256,
                     jwks: json!({ "keys": jwks }),
-                    issuer,
-                })
+                }
             }
+        };
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(loaded);
+        Ok(())
+    }
+
+    /// Reloads unless the last reload of the same cause happened within [`RELOAD_INTERVAL`]: a
+    /// stream of tokens with made-up key ids, or of JWKS requests, cannot turn into a stream of
+    /// database reads.
+    async fn reload_bounded(&self, last: &tokio::sync::Mutex<Option<Instant>>) {
+        let mut last = last.lock().await;
+        if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        if let Err(error) = self.reload().await {
+            tracing::warn!(error = %error.msg, "cannot reload the signing keys");
         }
     }
 
-    /// Signs an access token with the current key.
+    /// Signs an access token with the newest key whose time has come.
     pub fn sign(&self, claims: &AccessClaims) -> AuthResult<String> {
-        let (kid, key, algorithm) = &self.signer;
-        let mut header = Header::new(*algorithm);
+        let loaded = self.current();
+        let at = now();
+        let (_, kid, key) = loaded
+            .signers
+            .iter()
+            .find(|(activates_at, _, _)| *activates_at <= at)
+            .ok_or_else(|| AuthError::internal("no signing key is active"))?;
+        let mut header = Header::new(loaded.algorithm);
         header.kid = kid.clone();
         jsonwebtoken::encode(&header, claims, key).map_err(AuthError::internal)
     }
 
     /// Verifies one of our access tokens. The algorithm comes from our key, never from the
     /// token's header: a token whose header names another algorithm is refused.
-    pub fn verify(&self, token: &str) -> AuthResult<AccessClaims> {
+    pub async fn verify(&self, token: &str) -> AuthResult<AccessClaims> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::bad_jwt("token is too long"));
         }
         let header = jsonwebtoken::decode_header(token).map_err(AuthError::bad_jwt)?;
-        let (key, algorithm) = self
+        let mut loaded = self.current();
+        if !loaded.verifiers.contains_key(&header.kid) {
+            // Perhaps rotated in by another instance since the last reload.
+            self.reload_bounded(&self.unknown_kid_reload).await;
+            loaded = self.current();
+        }
+        let key = loaded
             .verifiers
             .get(&header.kid)
             .ok_or_else(|| AuthError::bad_jwt("unknown signing key"))?;
-        let validation = claims::validation(*algorithm, &self.issuer);
+        let validation = claims::validation(loaded.algorithm, &self.issuer);
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|error| {
                 match error.kind() {
@@ -120,23 +208,32 @@ impl KeySet {
         Ok(data.claims)
     }
 
-    /// The JWKS document (`{"keys": [...]}`), public keys only.
-    pub fn jwks(&self) -> &Value {
-        &self.jwks
+    /// The JWKS document (`{"keys": [...]}`), public keys only, read again from the database
+    /// first (at most every few seconds) so that a key rotated in elsewhere is published here.
+    pub async fn jwks(&self) -> Value {
+        self.reload_bounded(&self.jwks_reload).await;
+        self.current().jwks.clone()
     }
 }
 
-/// Makes a new ES256 key the signing key and retires the previous one, which stays published
-/// until its tokens have expired. Returns the new key id.
-pub async fn rotate(pool: &SqlitePool) -> AuthResult<String> {
-    sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")
-        .bind(now())
-        .execute(pool)
-        .await?;
-    create_key(pool).await
+/// Makes a new ES256 key that signs from `now + lead` on; the keys signing until then retire at
+/// that moment and stay published until their tokens have expired. Returns the new key id and
+/// when it starts signing.
+pub async fn rotate(pool: &Pool, lead: Duration) -> AuthResult<(String, i64)> {
+    let activates_at = now() + lead.as_secs() as i64;
+    let kid = create_key(pool, activates_at).await?;
+    sqlx::query(
+        "UPDATE signing_keys SET retired_at = $1
+         WHERE kid != $2 AND (retired_at IS NULL OR retired_at > $1)",
+    )
+    .bind(activates_at)
+    .bind(&kid)
+    .execute(pool)
+    .await?;
+    Ok((kid, activates_at))
 }
 
-async fn create_key(pool: &SqlitePool) -> AuthResult<String> {
+async fn create_key(pool: &Pool, activates_at: i64) -> AuthResult<String> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(AuthError::internal)?;
@@ -146,37 +243,41 @@ async fn create_key(pool: &SqlitePool) -> AuthResult<String> {
     let point = pair.public_key().as_ref();
     let kid = uuid::Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO signing_keys (kid, algorithm, private_der, public_x, public_y, created_at)
-         VALUES (?, 'ES256', ?, ?, ?, ?)",
+        "INSERT INTO signing_keys
+             (kid, algorithm, private_der, public_x, public_y, created_at, activates_at)
+         VALUES ($1, 'ES256', $2, $3, $4, $5, $6)",
     )
     .bind(&kid)
-    .bind(pkcs8.as_ref())
+    .bind(pkcs8.as_ref().to_vec())
     .bind(base64url(&point[1..33]))
     .bind(base64url(&point[33..65]))
     .bind(now())
+    .bind(activates_at)
     .execute(pool)
     .await?;
     Ok(kid)
 }
 
-/// The current key first, then retired keys whose tokens may still be valid.
-async fn published_keys(pool: &SqlitePool, expiry: Duration) -> AuthResult<Vec<StoredKey>> {
+/// Every key that signs, will sign, or signed tokens that may still be valid: newest first.
+async fn published_keys(pool: &Pool, expiry: Duration) -> AuthResult<Vec<StoredKey>> {
     let oldest_valid = now() - expiry.as_secs() as i64 - LEEWAY_SECS as i64;
-    let rows: Vec<(String, Vec<u8>, String, String)> = sqlx::query_as(
-        "SELECT kid, private_der, public_x, public_y FROM signing_keys
-         WHERE retired_at IS NULL OR retired_at >= ?
-         ORDER BY retired_at IS NULL DESC, created_at DESC, rowid DESC",
+    let rows: Vec<(String, Vec<u8>, String, String, i64)> = sqlx::query_as(
+        "SELECT kid, private_der, public_x, public_y, COALESCE(activates_at, created_at)
+         FROM signing_keys
+         WHERE retired_at IS NULL OR retired_at >= $1
+         ORDER BY COALESCE(activates_at, created_at) DESC, created_at DESC, kid",
     )
     .bind(oldest_valid)
     .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(kid, private_der, x, y)| StoredKey {
+        .map(|(kid, private_der, x, y, activates_at)| StoredKey {
             kid,
             private_der,
             x,
             y,
+            activates_at,
         })
         .collect())
 }

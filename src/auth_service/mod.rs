@@ -4,7 +4,6 @@
 //! that Supabase's own clients work against it and the app can later point at a real project.
 
 pub mod config;
-pub mod crypto;
 pub mod error;
 pub mod flow;
 pub mod keys;
@@ -28,18 +27,18 @@ use axum::{
     Json, Router,
 };
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use self::{
     config::AuthConfig, error::AuthResult, keys::KeySet, mail::Mailer, rate_limit::RateLimiter,
 };
+use crate::{crypto, store::Pool};
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct AuthState(Arc<Inner>);
 
 pub struct Inner {
-    pub pool: SqlitePool,
+    pub pool: Pool,
     pub config: AuthConfig,
     pub keys: KeySet,
     /// Derives each refresh token from its parent (see `sessions`).
@@ -65,7 +64,7 @@ impl std::ops::Deref for AuthState {
 
 impl AuthState {
     /// Loads keys and secrets (creating them on first start).
-    pub async fn new(pool: SqlitePool, config: AuthConfig, data_dir: &Path) -> AuthResult<Self> {
+    pub async fn new(pool: Pool, config: AuthConfig, data_dir: &Path) -> AuthResult<Self> {
         let keys = KeySet::load(&pool, &config.signing, config.jwt_expiry, config.issuer()).await?;
         let refresh_key = server_secret(&pool, "refresh_token_key").await?;
         let providers = oauth::Providers::new(&config.providers)?;
@@ -89,7 +88,7 @@ impl AuthState {
     pub(crate) fn limit_sign_in(&self, client: &request::Client) -> AuthResult<()> {
         self.limiter.check(
             "sign_in",
-            &client.key(),
+            &client.rate_limit_key(),
             self.config.rate_limits.sign_in_per_ip,
             token::FIVE_MINUTES,
         )
@@ -138,20 +137,22 @@ async fn health() -> Json<serde_json::Value> {
     }))
 }
 
+/// `GET /.well-known/jwks.json`. Reads the keys again first (at most every few seconds), so a key
+/// rotated in by another instance or the CLI is published by every instance.
 async fn jwks(
     axum::extract::State(state): axum::extract::State<AuthState>,
 ) -> Json<serde_json::Value> {
-    Json(state.keys.jwks().clone())
+    Json(state.keys.jwks().await)
 }
 
 /// A random secret generated on first start and kept in the database.
-async fn server_secret(pool: &SqlitePool, name: &str) -> AuthResult<Vec<u8>> {
-    sqlx::query("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)")
+async fn server_secret(pool: &Pool, name: &str) -> AuthResult<Vec<u8>> {
+    sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(crypto::random_bytes::<32>().to_vec())
         .execute(pool)
         .await?;
-    let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM secrets WHERE name = ?")
+    let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
         .bind(name)
         .fetch_one(pool)
         .await?;
@@ -172,4 +173,26 @@ pub fn rfc3339(unix_seconds: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// The app asks the embedded service whether a token's session was signed out: one indexed read
+/// of its own database, no network call.
+impl crate::contract::SessionStatus for AuthState {
+    fn is_active<'a>(
+        &'a self,
+        session_id: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<bool, crate::contract::session::StatusUnknown>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            sessions::find(&self.pool, session_id)
+                .await
+                .map(|session| session.is_some())
+                .map_err(|_| crate::contract::session::StatusUnknown)
+        })
+    }
 }

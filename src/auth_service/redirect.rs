@@ -38,16 +38,16 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Settings;
+    use crate::settings::{Settings, Vars};
 
     fn config(allow: &str) -> AuthConfig {
-        Settings::from_lookup(|name| match name {
+        let lookup = |name: &str| match name {
             "FERROCHAT_SITE_URL" => Some("https://chat.example.com".into()),
-            "FERROCHAT_AUTH_REDIRECT_ALLOW_LIST" => Some(allow.into()),
+            "FERROCHAT_AUTH_REDIRECT_ALLOW_LIST" => Some(allow.to_owned()),
             _ => None,
-        })
-        .unwrap()
-        .auth
+        };
+        let vars = Vars(&lookup);
+        AuthConfig::from_vars(&vars, &Settings::from_vars(&vars).unwrap()).unwrap()
     }
 
     #[test]

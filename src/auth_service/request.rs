@@ -1,6 +1,6 @@
-//! Extractors for the auth API: JSON bodies with GoTrue errors, the client's IP, the bearer.
+//! Extractors for the auth API: JSON bodies with GoTrue errors, the client, the bearer.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, FromRequest, FromRequestParts, Request},
@@ -10,11 +10,11 @@ use serde::de::DeserializeOwned;
 
 use super::{
     error::{AuthError, AuthResult},
-    sessions::{self, ClientInfo},
+    sessions,
     users::{self, User},
     AuthState,
 };
-use crate::auth::claims::AccessClaims;
+use crate::contract::{claims::AccessClaims, ClientIdentity};
 
 /// `?redirect_to=`, where an emailed link or an OAuth flow should end (validated on use).
 #[derive(serde::Deserialize)]
@@ -58,38 +58,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// The client's IP: the TCP peer, or, when the peer is a trusted proxy, the last address in
-/// `X-Forwarded-For` that is not itself a trusted proxy. An untrusted peer's `X-Forwarded-For`
-/// is ignored, so spoofing it buys no extra attempts.
-pub fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())?;
-    if !trusted_proxies.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded = parts
-        .headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|item| item.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted_proxies.contains(ip))
-            .unwrap_or(peer),
-    )
-}
+/// The client of a request to the service: the TCP peer, or the client a trusted proxy names.
+/// When the app calls the service in-process on a browser's behalf, the peer it sets is the
+/// browser's own address, already resolved.
+pub struct Client(pub ClientIdentity);
 
-/// The client's IP and user agent, as recorded on its sessions.
-pub struct Client {
-    pub ip: Option<IpAddr>,
-    pub info: ClientInfo,
+impl std::ops::Deref for Client {
+    type Target = ClientIdentity;
+    fn deref(&self) -> &ClientIdentity {
+        &self.0
+    }
 }
 
 impl FromRequestParts<AuthState> for Client {
@@ -99,26 +77,15 @@ impl FromRequestParts<AuthState> for Client {
         parts: &mut Parts,
         state: &AuthState,
     ) -> Result<Self, Self::Rejection> {
-        let ip = client_ip(parts, &state.config.trusted_proxies);
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|value| value.chars().take(512).collect());
-        Ok(Client {
-            ip,
-            info: ClientInfo {
-                user_agent,
-                ip: ip.map(|ip| ip.to_string()),
-            },
-        })
-    }
-}
-
-impl Client {
-    /// The rate-limit key of this client.
-    pub fn key(&self) -> String {
-        self.ip.map(|ip| ip.to_string()).unwrap_or_default()
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(Client(ClientIdentity::resolve(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -144,7 +111,7 @@ impl FromRequestParts<AuthState> for Authenticated {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(AuthError::no_authorization)?;
-        let claims = state.keys.verify(token)?;
+        let claims = state.keys.verify(token).await?;
         if sessions::find(&state.pool, &claims.session_id)
             .await?
             .is_none()

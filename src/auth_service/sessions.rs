@@ -8,16 +8,21 @@
 //! "already used" race of concurrent tabs); later, it is reuse: the whole session is revoked.
 
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use super::{
-    crypto::{base64url, hmac_sha256, random_token, sha256},
     error::{AuthError, AuthResult},
     now, rfc3339,
     users::{self, User},
     AuthState,
 };
-use crate::auth::claims::{AccessClaims, AuthMethod};
+use crate::{
+    contract::{
+        claims::{AccessClaims, AuthMethod},
+        ClientIdentity,
+    },
+    crypto::{base64url, hmac_sha256, random_token, sha256},
+    store::Pool,
+};
 use axum::http::StatusCode;
 
 /// How a session came to be, for `amr`.
@@ -42,16 +47,9 @@ impl SignInMethod {
     }
 }
 
-/// Who is signing in from where, for the account page's list of sessions.
-#[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
-    pub user_agent: Option<String>,
-    pub ip: Option<String>,
-}
-
-/// A row of `sessions`.
+/// A row of `sessions`: one signed-in browser or client.
 #[derive(Clone, Debug, sqlx::FromRow)]
-pub struct Session {
+pub struct SessionRecord {
     pub id: String,
     pub user_id: String,
     pub aal: String,
@@ -102,7 +100,7 @@ pub async fn start(
     state: &AuthState,
     user: User,
     method: SignInMethod,
-    client: &ClientInfo,
+    client: &ClientIdentity,
 ) -> AuthResult<IssuedSession> {
     let pool = &state.pool;
     let session_id = uuid::Uuid::new_v4().to_string();
@@ -110,24 +108,26 @@ pub async fn start(
     let amr = json!([{ "method": method.amr(), "timestamp": at }]);
     sqlx::query(
         "INSERT INTO sessions (id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at)
-         VALUES (?, ?, 'aal1', ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, 'aal1', $3, $4, $5, $6, $7)",
     )
     .bind(&session_id)
     .bind(&user.id)
     .bind(amr.to_string())
     .bind(&client.user_agent)
-    .bind(&client.ip)
+    .bind(client.ip.map(|ip| ip.to_string()))
     .bind(at)
     .bind(at)
     .execute(pool)
     .await?;
     let refresh_token = random_token();
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
-        .bind(sha256(refresh_token.as_bytes()))
-        .bind(&session_id)
-        .bind(at)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(sha256(refresh_token.as_bytes()))
+    .bind(&session_id)
+    .bind(at)
+    .execute(pool)
+    .await?;
     users::touch_sign_in(pool, &user.id, None).await?;
     let user = users::find_by_id(pool, &user.id).await?.unwrap_or(user);
     issue(state, user, &session_id, refresh_token).await
@@ -161,6 +161,7 @@ async fn issue(
         amr: serde_json::from_str::<Vec<AuthMethod>>(&session.amr).unwrap_or_default(),
         session_id: session.id.clone(),
         is_anonymous: false,
+        nbf: None,
     };
     let access_token = state.keys.sign(&claims)?;
     Ok(IssuedSession {
@@ -172,10 +173,10 @@ async fn issue(
     })
 }
 
-pub async fn find(pool: &SqlitePool, session_id: &str) -> AuthResult<Option<Session>> {
+pub async fn find(pool: &Pool, session_id: &str) -> AuthResult<Option<SessionRecord>> {
     Ok(sqlx::query_as(
         "SELECT id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at
-         FROM sessions WHERE id = ?",
+         FROM sessions WHERE id = $1",
     )
     .bind(session_id)
     .fetch_optional(pool)
@@ -199,7 +200,7 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
     let mut token = presented.to_owned();
     for step in 0..=MAX_CHAIN_WALK {
         let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, session_id, revoked_at FROM refresh_tokens WHERE token_hash = ?",
+            "SELECT id, session_id, revoked_at FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(sha256(token.as_bytes()))
         .fetch_optional(pool)
@@ -216,8 +217,8 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
                 // Insert the child before revoking the parent: a racing request that finds the
                 // parent revoked must find the child too.
                 sqlx::query(
-                    "INSERT OR IGNORE INTO refresh_tokens (token_hash, session_id, parent_id, created_at)
-                     VALUES (?, ?, ?, ?)",
+                    "INSERT INTO refresh_tokens (token_hash, session_id, parent_id, created_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (token_hash) DO NOTHING",
                 )
                 .bind(sha256(child.as_bytes()))
                 .bind(&session_id)
@@ -226,7 +227,7 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
                 .execute(pool)
                 .await?;
                 sqlx::query(
-                    "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    "UPDATE refresh_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 )
                 .bind(now())
                 .bind(id)
@@ -243,7 +244,7 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
             }
             Some(_) => {
                 tracing::warn!(session_id, "refresh token reused: revoking the session");
-                sqlx::query("DELETE FROM sessions WHERE id = ?")
+                sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(&session_id)
                     .execute(pool)
                     .await?;
@@ -266,7 +267,7 @@ async fn finish_refresh(
     let session = find(&state.pool, session_id)
         .await?
         .ok_or_else(refresh_token_not_found)?;
-    sqlx::query("UPDATE sessions SET refreshed_at = ? WHERE id = ?")
+    sqlx::query("UPDATE sessions SET refreshed_at = $1 WHERE id = $2")
         .bind(now())
         .bind(session_id)
         .execute(&state.pool)
@@ -300,15 +301,15 @@ impl LogoutScope {
 
 /// Ends the sessions `scope` names, relative to the caller's session.
 pub async fn logout(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: &str,
     session_id: &str,
     scope: LogoutScope,
 ) -> AuthResult<()> {
     let query = match scope {
-        LogoutScope::Global => "DELETE FROM sessions WHERE user_id = ?1",
-        LogoutScope::Local => "DELETE FROM sessions WHERE user_id = ?1 AND id = ?2",
-        LogoutScope::Others => "DELETE FROM sessions WHERE user_id = ?1 AND id != ?2",
+        LogoutScope::Global => "DELETE FROM sessions WHERE user_id = $1",
+        LogoutScope::Local => "DELETE FROM sessions WHERE user_id = $1 AND id = $2",
+        LogoutScope::Others => "DELETE FROM sessions WHERE user_id = $1 AND id != $2",
     };
     sqlx::query(query)
         .bind(user_id)
@@ -319,10 +320,10 @@ pub async fn logout(
 }
 
 /// The user's sessions, most recently used first, for the account page.
-pub async fn list(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Session>> {
+pub async fn list(pool: &Pool, user_id: &str) -> AuthResult<Vec<SessionRecord>> {
     Ok(sqlx::query_as(
         "SELECT id, user_id, aal, amr, user_agent, ip, created_at, refreshed_at
-         FROM sessions WHERE user_id = ? ORDER BY refreshed_at DESC, created_at DESC",
+         FROM sessions WHERE user_id = $1 ORDER BY refreshed_at DESC, created_at DESC",
     )
     .bind(user_id)
     .fetch_all(pool)
@@ -330,8 +331,8 @@ pub async fn list(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Session>> 
 }
 
 /// Ends one of the user's sessions; false if the user has no such session.
-pub async fn revoke(pool: &SqlitePool, user_id: &str, session_id: &str) -> AuthResult<bool> {
-    let deleted = sqlx::query("DELETE FROM sessions WHERE id = ? AND user_id = ?")
+pub async fn revoke(pool: &Pool, user_id: &str, session_id: &str) -> AuthResult<bool> {
+    let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
         .bind(session_id)
         .bind(user_id)
         .execute(pool)
@@ -339,7 +340,7 @@ pub async fn revoke(pool: &SqlitePool, user_id: &str, session_id: &str) -> AuthR
     Ok(deleted.rows_affected() > 0)
 }
 
-impl Session {
+impl SessionRecord {
     /// The session as the sessions endpoint lists it.
     pub fn to_json(&self, current_session_id: &str) -> Value {
         json!({

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    crypto::{pkce_challenge, sha256},
+    crypto::sha256,
     error::{AuthError, AuthResult},
     now, password,
     request::{Body, Client},
@@ -19,6 +19,7 @@ use super::{
     users::{self, Email},
     AuthState,
 };
+use crate::contract::pkce;
 
 pub(super) const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
@@ -60,7 +61,7 @@ pub async fn token(
         Some("refresh_token") => {
             state.limiter.check(
                 "refresh",
-                &client.key(),
+                &client.rate_limit_key(),
                 limits.refresh_per_ip,
                 FIVE_MINUTES,
             )?;
@@ -129,7 +130,7 @@ async fn password_grant(
             "Email not confirmed",
         ));
     }
-    sessions::start(state, user, SignInMethod::Password, &client.info).await
+    sessions::start(state, user, SignInMethod::Password, client).await
 }
 
 /// A flow state found by its auth code.
@@ -163,7 +164,7 @@ async fn pkce_grant(
     };
     let row: Option<IssuedCode> = sqlx::query_as(
         "SELECT id, code_challenge, user_id, auth_code_issued_at, authentication_method
-         FROM flow_states WHERE auth_code = ?",
+         FROM flow_states WHERE auth_code = $1",
     )
     .bind(sha256(code.as_bytes()))
     .fetch_optional(&state.pool)
@@ -179,7 +180,7 @@ async fn pkce_grant(
         return Err(flow_state_not_found());
     };
     if now() - issued_at > state.config.pkce_code_expiry.as_secs() as i64 {
-        sqlx::query("DELETE FROM flow_states WHERE id = ?")
+        sqlx::query("DELETE FROM flow_states WHERE id = $1")
             .bind(&flow_id)
             .execute(&state.pool)
             .await?;
@@ -189,12 +190,7 @@ async fn pkce_grant(
             "invalid flow state, flow state has expired",
         ));
     }
-    // RFC 7636: 43 to 128 characters of the unreserved set.
-    let well_formed = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    if !well_formed || pkce_challenge(&verifier) != challenge {
+    if !pkce::is_well_formed(&verifier) || pkce::challenge(&verifier) != challenge {
         return Err(AuthError::new(
             StatusCode::BAD_REQUEST,
             "bad_code_verifier",
@@ -202,7 +198,7 @@ async fn pkce_grant(
         ));
     }
     // Single use: of two racing exchanges only one deletes the row.
-    let deleted = sqlx::query("DELETE FROM flow_states WHERE id = ?")
+    let deleted = sqlx::query("DELETE FROM flow_states WHERE id = $1")
         .bind(&flow_id)
         .execute(&state.pool)
         .await?;
@@ -218,5 +214,5 @@ async fn pkce_grant(
         "magiclink" => SignInMethod::MagicLink,
         _ => SignInMethod::EmailSignup,
     };
-    sessions::start(state, user, method, &client.info).await
+    sessions::start(state, user, method, client).await
 }

@@ -1,40 +1,13 @@
 //! Users and their identities: storage and GoTrue's JSON shape.
 
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use super::{
     error::{AuthError, AuthResult},
     now, rfc3339,
 };
-
-/// An email address, trimmed and lower-cased, checked for a plausible shape.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(raw: &str) -> AuthResult<Email> {
-        let email = raw.trim().to_lowercase();
-        let valid = email.len() <= 255
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && matches!(email.split_once('@'), Some((local, domain))
-                if !local.is_empty() && domain.contains('.') && !domain.contains('@')
-                    && !domain.starts_with('.') && !domain.ends_with('.'));
-        if valid {
-            Ok(Email(email))
-        } else {
-            Err(AuthError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "email_address_invalid",
-                "Unable to validate email address: invalid format",
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+pub use crate::contract::Email;
+use crate::store::Pool;
 
 /// A row of `users`.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -135,18 +108,18 @@ impl Identity {
     }
 }
 
-pub async fn find_by_email(pool: &SqlitePool, email: &Email) -> AuthResult<Option<User>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?"))
-            .bind(email.as_str())
-            .fetch_optional(pool)
-            .await?,
-    )
+pub async fn find_by_email(pool: &Pool, email: &Email) -> AuthResult<Option<User>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await?)
 }
 
-pub async fn find_by_id(pool: &SqlitePool, id: &str) -> AuthResult<Option<User>> {
+pub async fn find_by_id(pool: &Pool, id: &str) -> AuthResult<Option<User>> {
     Ok(
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(pool)
             .await?,
@@ -155,12 +128,12 @@ pub async fn find_by_id(pool: &SqlitePool, id: &str) -> AuthResult<Option<User>>
 
 /// Finds the user a column holding a hashed one-time token points to.
 pub async fn find_by_token(
-    pool: &SqlitePool,
+    pool: &Pool,
     column: TokenColumn,
     token_hash: &[u8],
 ) -> AuthResult<Option<User>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE {} = ?",
+        "SELECT {USER_COLUMNS} FROM users WHERE {} = $1",
         column.name()
     ))
     .bind(token_hash)
@@ -196,13 +169,13 @@ impl TokenColumn {
 
 /// Stores the hash of a token just sent by email, replacing any earlier one.
 pub async fn set_token(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: &str,
     column: TokenColumn,
     token_hash: &[u8],
 ) -> AuthResult<()> {
     sqlx::query(&format!(
-        "UPDATE users SET {} = ?, {} = ?, updated_at = ? WHERE id = ?",
+        "UPDATE users SET {} = $1, {} = $2, updated_at = $3 WHERE id = $4",
         column.name(),
         column.sent_at()
     ))
@@ -216,9 +189,9 @@ pub async fn set_token(
 }
 
 /// Forgets a used token.
-pub async fn clear_token(pool: &SqlitePool, user_id: &str, column: TokenColumn) -> AuthResult<()> {
+pub async fn clear_token(pool: &Pool, user_id: &str, column: TokenColumn) -> AuthResult<()> {
     sqlx::query(&format!(
-        "UPDATE users SET {} = NULL WHERE id = ?",
+        "UPDATE users SET {} = NULL WHERE id = $1",
         column.name()
     ))
     .bind(user_id)
@@ -227,9 +200,9 @@ pub async fn clear_token(pool: &SqlitePool, user_id: &str, column: TokenColumn) 
     Ok(())
 }
 
-pub async fn identities(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Identity>> {
+pub async fn identities(pool: &Pool, user_id: &str) -> AuthResult<Vec<Identity>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = ? ORDER BY created_at, rowid"
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = $1 ORDER BY created_at, id"
     ))
     .bind(user_id)
     .fetch_all(pool)
@@ -238,12 +211,12 @@ pub async fn identities(pool: &SqlitePool, user_id: &str) -> AuthResult<Vec<Iden
 
 /// The identity a provider's subject is linked to.
 pub async fn find_identity(
-    pool: &SqlitePool,
+    pool: &Pool,
     provider: &str,
     provider_id: &str,
 ) -> AuthResult<Option<Identity>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = ? AND provider_id = ?"
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE provider = $1 AND provider_id = $2"
     ))
     .bind(provider)
     .bind(provider_id)
@@ -264,7 +237,7 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user and its first identity together.
-pub async fn create(pool: &SqlitePool, new: NewUser<'_>) -> AuthResult<User> {
+pub async fn create(pool: &Pool, new: NewUser<'_>) -> AuthResult<User> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let app_metadata = json!({ "provider": new.provider, "providers": [new.provider] });
@@ -272,7 +245,7 @@ pub async fn create(pool: &SqlitePool, new: NewUser<'_>) -> AuthResult<User> {
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, encrypted_password, email_confirmed_at, app_metadata,
                             user_metadata, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&id)
     .bind(new.email.as_str())
@@ -318,7 +291,7 @@ pub fn user_already_exists() -> AuthError {
 }
 
 async fn insert_identity(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     user_id: &str,
     provider: &str,
     provider_id: &str,
@@ -329,7 +302,7 @@ async fn insert_identity(
     sqlx::query(
         "INSERT INTO identities (id, user_id, provider, provider_id, identity_data, email,
                                  last_sign_in_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(user_id)
@@ -347,7 +320,7 @@ async fn insert_identity(
 
 /// Links a provider identity to an existing user and records the provider in `app_metadata`.
 pub async fn link_identity(
-    pool: &SqlitePool,
+    pool: &Pool,
     user: &User,
     provider: &str,
     provider_id: &str,
@@ -373,7 +346,7 @@ pub async fn link_identity(
         Some(&user.email),
     )
     .await?;
-    sqlx::query("UPDATE users SET app_metadata = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET app_metadata = $1, updated_at = $2 WHERE id = $3")
         .bind(app_metadata.to_string())
         .bind(now())
         .bind(&user.id)
@@ -385,18 +358,18 @@ pub async fn link_identity(
 
 /// Records a sign-in on the user and, if given, on the identity used.
 pub async fn touch_sign_in(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: &str,
     identity_id: Option<&str>,
 ) -> AuthResult<()> {
     let at = now();
-    sqlx::query("UPDATE users SET last_sign_in_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET last_sign_in_at = $1 WHERE id = $2")
         .bind(at)
         .bind(user_id)
         .execute(pool)
         .await?;
     if let Some(identity_id) = identity_id {
-        sqlx::query("UPDATE identities SET last_sign_in_at = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE identities SET last_sign_in_at = $1, updated_at = $2 WHERE id = $3")
             .bind(at)
             .bind(at)
             .bind(identity_id)
@@ -407,11 +380,11 @@ pub async fn touch_sign_in(
 }
 
 /// Marks the email as confirmed (first confirmation only).
-pub async fn confirm_email(pool: &SqlitePool, user_id: &str) -> AuthResult<()> {
+pub async fn confirm_email(pool: &Pool, user_id: &str) -> AuthResult<()> {
     sqlx::query(
-        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, ?),
-                          confirmation_token = NULL, updated_at = ?
-         WHERE id = ?",
+        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, $1),
+                          confirmation_token = NULL, updated_at = $2
+         WHERE id = $3",
     )
     .bind(now())
     .bind(now())
@@ -421,8 +394,8 @@ pub async fn confirm_email(pool: &SqlitePool, user_id: &str) -> AuthResult<()> {
     Ok(())
 }
 
-pub async fn set_password(pool: &SqlitePool, user_id: &str, hash: &str) -> AuthResult<()> {
-    sqlx::query("UPDATE users SET encrypted_password = ?, updated_at = ? WHERE id = ?")
+pub async fn set_password(pool: &Pool, user_id: &str, hash: &str) -> AuthResult<()> {
+    sqlx::query("UPDATE users SET encrypted_password = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now())
         .bind(user_id)
@@ -432,7 +405,7 @@ pub async fn set_password(pool: &SqlitePool, user_id: &str, hash: &str) -> AuthR
 }
 
 /// Merges `data` into `user_metadata` (keys set to null are removed, as in GoTrue).
-pub async fn merge_user_metadata(pool: &SqlitePool, user: &User, data: &Value) -> AuthResult<()> {
+pub async fn merge_user_metadata(pool: &Pool, user: &User, data: &Value) -> AuthResult<()> {
     let mut metadata = user.user_metadata();
     if let (Some(target), Some(changes)) = (metadata.as_object_mut(), data.as_object()) {
         for (key, value) in changes {
@@ -443,7 +416,7 @@ pub async fn merge_user_metadata(pool: &SqlitePool, user: &User, data: &Value) -
             }
         }
     }
-    sqlx::query("UPDATE users SET user_metadata = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE users SET user_metadata = $1, updated_at = $2 WHERE id = $3")
         .bind(metadata.to_string())
         .bind(now())
         .bind(&user.id)
@@ -454,15 +427,15 @@ pub async fn merge_user_metadata(pool: &SqlitePool, user: &User, data: &Value) -
 
 /// Records an email change waiting for confirmation.
 pub async fn request_email_change(
-    pool: &SqlitePool,
+    pool: &Pool,
     user_id: &str,
     new_email: &Email,
     token_hash: &[u8],
 ) -> AuthResult<()> {
     sqlx::query(
-        "UPDATE users SET email_change = ?, email_change_token = ?, email_change_sent_at = ?,
-                          updated_at = ?
-         WHERE id = ?",
+        "UPDATE users SET email_change = $1, email_change_token = $2, email_change_sent_at = $3,
+                          updated_at = $4
+         WHERE id = $5",
     )
     .bind(new_email.as_str())
     .bind(token_hash)
@@ -475,11 +448,11 @@ pub async fn request_email_change(
 }
 
 /// Makes the pending (or given) address the user's email.
-pub async fn apply_email_change(pool: &SqlitePool, user_id: &str, email: &str) -> AuthResult<()> {
+pub async fn apply_email_change(pool: &Pool, user_id: &str, email: &str) -> AuthResult<()> {
     let updated = sqlx::query(
-        "UPDATE users SET email = ?, email_change = NULL, email_change_token = NULL,
-                          email_confirmed_at = COALESCE(email_confirmed_at, ?), updated_at = ?
-         WHERE id = ?",
+        "UPDATE users SET email = $1, email_change = NULL, email_change_token = NULL,
+                          email_confirmed_at = COALESCE(email_confirmed_at, $2), updated_at = $3
+         WHERE id = $4",
     )
     .bind(email)
     .bind(now())
@@ -495,7 +468,7 @@ pub async fn apply_email_change(pool: &SqlitePool, user_id: &str, email: &str) -
         )),
         other => other.map(drop).map_err(AuthError::from),
     }?;
-    sqlx::query("UPDATE identities SET email = ? WHERE user_id = ? AND provider = 'email'")
+    sqlx::query("UPDATE identities SET email = $1 WHERE user_id = $2 AND provider = 'email'")
         .bind(email)
         .bind(user_id)
         .execute(pool)

@@ -220,8 +220,10 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
         ("FERROCHAT_TRUSTED_PROXIES", "127.0.0.1"),
     ])
     .await;
+    // The proxy connects from 127.0.0.1 and names each client in X-Forwarded-For.
+    let proxy = app.client_from(1);
     let attempt = |forwarded: &'static str| {
-        app.client
+        proxy
             .post(app.url("/auth/v1/token?grant_type=password"))
             .header("x-forwarded-for", forwarded)
             .json(&json!({ "email": unique_email(), "password": "wrong password" }))

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ferrochat::auth_service::crypto::{pkce_challenge, random_token};
+use ferrochat::contract::pkce::{challenge as pkce_challenge, new_verifier as random_token};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 

@@ -16,7 +16,7 @@ async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
 }
 
 async fn session_count(app: &TestApp, user_id: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .fetch_one(app.store.pool())
         .await

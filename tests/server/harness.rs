@@ -3,9 +3,10 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use ferrochat::{
-    auth::session::Sessions,
+    auth::session::SessionManager,
+    auth_service::AuthState,
+    config::Config,
     server::{self, AppState},
-    settings::Settings,
     store::Store,
 };
 use serde_json::{json, Value};
@@ -19,10 +20,17 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: Arc<TempDir>,
     /// The app's session handling, to observe refreshes.
-    pub sessions: Arc<Sessions>,
+    pub sessions: Arc<SessionManager>,
+    /// The embedded auth service, unless the app uses a remote project.
+    pub auth: Option<AuthState>,
 }
 
 impl TestApp {
+    /// A client that connects from `127.0.0.<n>`: another person, as far as the app can tell.
+    pub fn client_from(&self, n: u8) -> reqwest::Client {
+        client_at([127, 0, 0, n].into())
+    }
+
     /// An absolute URL for `path` on this app.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
@@ -163,48 +171,62 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     spawn_app_in(data_dir, vars).await
 }
 
-/// Starts an app on an existing data directory, e.g. to restart "the same server".
+/// Starts an app on an existing data directory, e.g. to restart "the same server". Every setting
+/// not given keeps its default: rate limits are the ones people meet.
 pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> TestApp {
     let data_path = data_dir
         .path()
         .to_str()
         .expect("UTF-8 temp path")
         .to_owned();
-    let settings = Settings::from_lookup(|name| {
+    let config = Config::from_lookup(|name| {
         if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
             return Some((*value).to_owned());
         }
         match name {
             "FERROCHAT_DATA_DIR" => Some(data_path.clone()),
             "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
-            // Tests sign in far more often than people do.
-            "FERROCHAT_RATE_LIMIT_SIGN_IN" => Some("10000".into()),
-            "FERROCHAT_RATE_LIMIT_EMAIL" => Some("10000".into()),
             _ => None,
         }
     })
     .expect("test settings are valid");
-    let store = Store::open(&settings.database_url)
+    let store = Store::open(&config.settings.database_url)
         .await
         .expect("database opens");
-    let listener = server::bind(settings.leptos.site_addr)
+    let listener = server::bind(config.settings.leptos.site_addr)
         .await
         .expect("bind a loopback port");
     let address = listener.local_addr().unwrap();
-    let state = AppState::new(settings, store.clone(), address)
+    let state = AppState::new(config, store.clone(), address)
         .await
         .expect("app state builds");
     let sessions = state.sessions.clone();
+    let auth = state.auth.clone();
     tokio::spawn(server::serve(listener, state, std::future::pending()));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     TestApp {
         address,
         store,
-        client,
+        client: client_at(next_client_ip()),
         data_dir,
         sessions,
+        auth,
     }
+}
+
+/// A client that does not follow redirects (so tests see them), connecting from `ip`.
+pub fn client_at(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(ip)
+        .build()
+        .unwrap()
+}
+
+/// A loopback address for the next app's default client, so that apps started in one test are
+/// not all talked to from one address (`127.0.0.1` stays the proxies' and the app's own).
+fn next_client_ip() -> std::net::IpAddr {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static NEXT: AtomicU8 = AtomicU8::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 200;
+    [127, 0, 0, 10 + n].into()
 }

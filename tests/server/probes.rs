@@ -41,7 +41,7 @@ async fn the_database_is_migrated_on_open() {
         .fetch_one(app.store.pool())
         .await
         .expect("the migrations table exists");
-    let embedded = sqlx::migrate!("./migrations").iter().count();
+    let embedded = sqlx::migrate!("./migrations/sqlite").iter().count();
     assert_eq!(applied, embedded as i64);
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
         .fetch_one(app.store.pool())

@@ -1,4 +1,4 @@
-//! Small crypto helpers on top of `ring`: random tokens, hashes for storage, PKCE.
+//! Small crypto helpers on top of `ring`: random tokens, hashes for storage, HMAC.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use ring::{
@@ -36,22 +36,9 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-/// The S256 PKCE challenge of a verifier: base64url(SHA-256(verifier)).
-pub fn pkce_challenge(verifier: &str) -> String {
-    base64url(&sha256(verifier.as_bytes()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pkce_challenge_matches_rfc_7636_appendix_b() {
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
 
     #[test]
     fn tokens_are_long_and_distinct() {

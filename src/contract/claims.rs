@@ -1,4 +1,4 @@
-//! The claims of a Supabase access token.
+//! The claims of a Supabase access token and the policy every verifier applies to them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,6 +28,9 @@ pub struct AccessClaims {
     pub session_id: String,
     #[serde(default)]
     pub is_anonymous: bool,
+    /// Not before: GoTrue does not set it, other issuers may; checked when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// One entry of `amr`: how and when the session was authenticated.
@@ -43,10 +46,11 @@ pub const LEEWAY_SECS: u64 = 10;
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// The checks every Supabase access token must pass, for a key of `algorithm` (chosen by our
-/// key configuration, never by the token's header): audience, issuer, expiry.
+/// key configuration, never by the token's header): audience, issuer, expiry, not-before.
 pub fn validation(algorithm: jsonwebtoken::Algorithm, issuer: &str) -> jsonwebtoken::Validation {
     let mut validation = jsonwebtoken::Validation::new(algorithm);
     validation.leeway = LEEWAY_SECS;
+    validation.validate_nbf = true;
     validation.set_audience(&["authenticated"]);
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);

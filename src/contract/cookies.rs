@@ -5,7 +5,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
-use super::client::Session;
+use super::session::SessionTokens;
 
 /// All `Cookie` headers of a request as one `name=value; …` string.
 pub fn cookie_header(headers: &axum::http::HeaderMap) -> String {
@@ -51,6 +51,22 @@ impl CookieJar {
         }
     }
 
+    /// Whether a `Set-Cookie` value sets (or removes) the session itself: `name=` or `name.N=`,
+    /// not merely a cookie whose name starts the same way, such as the PKCE verifier's.
+    pub fn sets_session(&self, set_cookie: &[u8]) -> bool {
+        let Some(rest) = set_cookie.strip_prefix(self.name.as_bytes()) else {
+            return false;
+        };
+        match rest {
+            [b'=', ..] => true,
+            [b'.', digits @ ..] => {
+                let end = digits.iter().position(|b| !b.is_ascii_digit());
+                matches!(end, Some(n) if n > 0 && digits[n] == b'=')
+            }
+            _ => false,
+        }
+    }
+
     /// The PKCE verifier cookie's name, as `@supabase/ssr` names it.
     pub fn verifier_name(&self) -> String {
         format!("{}-code-verifier", self.name)
@@ -62,7 +78,7 @@ impl CookieJar {
     }
 
     /// `Set-Cookie` values that store `session` and remove any chunk it no longer needs.
-    pub fn store(&self, session: &Session) -> Vec<String> {
+    pub fn store(&self, session: &SessionTokens) -> Vec<String> {
         let json = serde_json::to_string(session).expect("a session serialises");
         let value = format!("base64-{}", URL_SAFE_NO_PAD.encode(json));
         let attributes = self.attributes(MAX_AGE_SECS);
@@ -102,7 +118,7 @@ impl CookieJar {
     }
 
     /// The session in a `Cookie` header, reassembled from its chunks; None if absent or unreadable.
-    pub fn load(&self, cookie_header: &str) -> Option<Session> {
+    pub fn load(&self, cookie_header: &str) -> Option<SessionTokens> {
         let find = |name: &str| cookie_value(cookie_header, name);
         let value = match find(&self.name) {
             Some(whole) => whole.to_owned(),
@@ -135,8 +151,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn session(metadata_bytes: usize) -> Session {
-        Session {
+    fn session(metadata_bytes: usize) -> SessionTokens {
+        SessionTokens {
             access_token: "header.payload.signature".into(),
             token_type: "bearer".into(),
             expires_in: 3600,
@@ -189,6 +205,16 @@ mod tests {
             .any(|c| c.starts_with("sb-abcdefgh-auth-token=;")));
         let header = format!("other=1; {}", browser_cookie_header(&cookies));
         assert_eq!(jar.load(&header), Some(big));
+    }
+
+    #[test]
+    fn only_the_session_cookies_count_as_setting_the_session() {
+        let jar = CookieJar::new("127.0.0.1", false);
+        assert!(jar.sets_session(b"sb-127-auth-token=base64-x; Path=/"));
+        assert!(jar.sets_session(b"sb-127-auth-token.3=; Max-Age=0"));
+        assert!(!jar.sets_session(b"sb-127-auth-token-code-verifier=abc; Path=/"));
+        assert!(!jar.sets_session(b"sb-127-auth-token.=x"));
+        assert!(!jar.sets_session(b"sb-127-auth-tokens=x"));
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! The sign-in page and its server function.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError, Banner};
+use crate::error::AppError;
+
+#[server(endpoint = "auth/login")]
+pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
+    use crate::auth::actions;
+    let sessions = actions::sessions()?;
+    let email = actions::valid_email(&email)?;
+    if password.is_empty() {
+        return Err(AppError::Refused("Please enter your password.".into()));
+    }
+    let session = sessions
+        .client
+        .sign_in_with_password(&actions::client_identity().await, &email, &password)
+        .await
+        .map_err(actions::user_message)?;
+    actions::set_cookies(sessions.jar.store(&session));
+    leptos_axum::redirect(&actions::next_path(&next));
+    Ok(())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let next = next_from_query();
+    view! {
+        <Title text="Sign in"/>
+        <section class="auth-card">
+            <h1>"Sign in"</h1>
+            <Banner/>
+            <ActionForm action=login attr:class="auth-form" attr:novalidate=true>
+                <input type="hidden" name="next" value=next/>
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+                <ActionError value=login.value()/>
+                <button type="submit" class="primary" disabled=move || login.pending().get()>
+                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </ActionForm>
+            <OAuthButtons next=next/>
+            <p class="auth-links">
+                <A href="/forgot-password">"Forgot your password?"</A>
+                " · "
+                <A href=move || with_next("/signup", &next())>"Create an account"</A>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,102 @@
+//! Forgotten and new passwords: the pages and their server functions.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::{ActionError, RequireUser};
+use crate::error::AppError;
+
+#[server(endpoint = "auth/recover")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    use crate::auth::actions;
+    let sessions = actions::sessions()?;
+    let email = actions::valid_email(&email)?;
+    let (challenge, verifier_cookie) = actions::pkce(&sessions, false);
+    let redirect_to = actions::callback_url("/reset-password");
+    sessions
+        .client
+        .recover(
+            &actions::client_identity().await,
+            &email,
+            &redirect_to,
+            &challenge,
+        )
+        .await
+        .map_err(actions::user_message)?;
+    actions::set_cookies(vec![verifier_cookie]);
+    Ok(())
+}
+
+#[server(endpoint = "auth/password")]
+pub async fn update_password(password: String, confirm_password: String) -> Result<(), AppError> {
+    use crate::auth::actions;
+    let sessions = actions::sessions()?;
+    let user = actions::signed_in_user().await?;
+    actions::valid_new_password(&password, &confirm_password)?;
+    sessions
+        .client
+        .update_user(
+            &actions::client_identity().await,
+            &user.access_token,
+            serde_json::json!({ "password": password }),
+        )
+        .await
+        .map_err(actions::user_message)?;
+    leptos_axum::redirect("/account?notice=password-changed");
+    Ok(())
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let reset = ServerAction::<RequestPasswordReset>::new();
+    let sent = move || matches!(reset.value().get(), Some(Ok(())));
+    view! {
+        <Title text="Reset your password"/>
+        <section class="auth-card">
+            <h1>"Reset your password"</h1>
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <ActionForm action=reset attr:class="auth-form" attr:novalidate=true>
+                        <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                        <ActionError value=reset.value()/>
+                        <button type="submit" class="primary" disabled=move || reset.pending().get()>
+                            "Send reset link"
+                        </button>
+                    </ActionForm>
+                }
+            >
+                <p class="form-notice" role="status">
+                    "If an account exists for that address, we have sent it a link to reset the password."
+                </p>
+            </Show>
+            <p class="auth-links"><A href="/login">"Back to sign in"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let update = ServerAction::<UpdatePassword>::new();
+    view! {
+        <Title text="Choose a new password"/>
+        <RequireUser>
+            <section class="auth-card">
+                <h1>"Choose a new password"</h1>
+                <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
+                    <label>
+                        "New password"
+                        <input type="password" name="password" autocomplete="new-password" required/>
+                    </label>
+                    <label>
+                        "Confirm password"
+                        <input type="password" name="confirm_password" autocomplete="new-password" required/>
+                    </label>
+                    <ActionError value=update.value()/>
+                    <button type="submit" class="primary">"Save password"</button>
+                </ActionForm>
+            </section>
+        </RequireUser>
+    }
+}

@@ -1,0 +1,92 @@
+//! The sign-up page and its server function.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use serde::{Deserialize, Serialize};
+
+use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError};
+use crate::error::AppError;
+
+#[server(endpoint = "auth/signup")]
+pub async fn signup(
+    email: String,
+    password: String,
+    confirm_password: String,
+    next: String,
+) -> Result<SignupOutcome, AppError> {
+    use crate::auth::actions;
+    let sessions = actions::sessions()?;
+    let email = actions::valid_email(&email)?;
+    actions::valid_new_password(&password, &confirm_password)?;
+    let (challenge, verifier_cookie) = actions::pkce(&sessions, false);
+    let redirect_to = actions::callback_url(&actions::next_path(&next));
+    match sessions
+        .client
+        .sign_up(
+            &actions::client_identity().await,
+            &email,
+            &password,
+            &redirect_to,
+            &challenge,
+        )
+        .await
+        .map_err(actions::user_message)?
+    {
+        crate::auth::client::SignUp::Session(session) => {
+            actions::set_cookies(sessions.jar.store(&session));
+            leptos_axum::redirect(&actions::next_path(&next));
+            Ok(SignupOutcome::SignedIn)
+        }
+        crate::auth::client::SignUp::ConfirmationSent => {
+            actions::set_cookies(vec![verifier_cookie]);
+            Ok(SignupOutcome::CheckEmail)
+        }
+    }
+}
+
+/// What sign-up led to, for the page to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignupOutcome {
+    SignedIn,
+    CheckEmail,
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let next = next_from_query();
+    let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
+    view! {
+        <Title text="Sign up"/>
+        <section class="auth-card">
+            <h1>"Create your account"</h1>
+            <Show when=check_email>
+                <p class="form-notice" role="status">
+                    "Check your email: we have sent you a link to confirm your address."
+                </p>
+            </Show>
+            <ActionForm action=signup attr:class="auth-form" attr:novalidate=true>
+                <input type="hidden" name="next" value=next/>
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
+                </label>
+                <label>
+                    "Confirm password"
+                    <input type="password" name="confirm_password" autocomplete="new-password" required/>
+                </label>
+                <ActionError value=signup.value()/>
+                <button type="submit" class="primary" disabled=move || signup.pending().get()>
+                    {move || if signup.pending().get() { "Creating account…" } else { "Sign up" }}
+                </button>
+            </ActionForm>
+            <OAuthButtons next=next/>
+            <p class="auth-links">
+                "Already have an account? "
+                <A href=move || with_next("/login", &next())>"Sign in"</A>
+            </p>
+        </section>
+    }
+}

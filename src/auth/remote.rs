@@ -1,0 +1,69 @@
+//! Settings of a real Supabase project, used instead of the embedded auth service.
+
+use url::Url;
+
+use crate::settings::{Secret, Setting, SettingsError, Vars};
+
+/// The remote project's settings, for `--help`.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "SUPABASE_URL",
+        default: "",
+        meaning: "use this Supabase project for auth instead of the embedded service",
+    },
+    Setting {
+        name: "SUPABASE_ANON_KEY / SUPABASE_PUBLISHABLE_KEY",
+        default: "",
+        meaning: "the project's public API key (required with SUPABASE_URL)",
+    },
+    Setting {
+        name: "SUPABASE_JWT_SECRET",
+        default: "",
+        meaning: "verify the project's tokens with its legacy HS256 secret instead of its JWKS",
+    },
+];
+
+/// A real Supabase project to use instead of the embedded auth service.
+#[derive(Clone, Debug)]
+pub struct RemoteSupabase {
+    /// The project URL, e.g. `https://abcd.supabase.co`.
+    pub url: Url,
+    /// The anon or publishable key, sent as `apikey`.
+    pub api_key: Secret,
+    /// The legacy JWT secret (HS256); without it, tokens are checked against the JWKS.
+    pub jwt_secret: Option<Secret>,
+}
+
+impl RemoteSupabase {
+    /// The project named by `SUPABASE_URL`, if any.
+    pub fn from_vars(vars: &Vars) -> Result<Option<Self>, SettingsError> {
+        let Some(raw) = vars.get("SUPABASE_URL") else {
+            return Ok(None);
+        };
+        let url = Url::parse(&raw)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "SUPABASE_URL",
+                    &raw,
+                    "the project URL, like https://abcd.supabase.co",
+                )
+            })?;
+        let api_key = vars
+            .get("SUPABASE_ANON_KEY")
+            .or_else(|| vars.get("SUPABASE_PUBLISHABLE_KEY"))
+            .ok_or_else(|| {
+                SettingsError::new(
+                    "SUPABASE_ANON_KEY",
+                    "",
+                    "the project's anon or publishable key when SUPABASE_URL is set",
+                )
+            })?;
+        Ok(Some(RemoteSupabase {
+            url,
+            api_key: Secret(api_key),
+            jwt_secret: vars.get("SUPABASE_JWT_SECRET").map(Secret),
+        }))
+    }
+}
