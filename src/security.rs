@@ -1,11 +1,16 @@
 //! HTTP hardening shared by every route: security headers and the cross-site request guard.
 
+use std::sync::Arc;
+
 use axum::{
     body::Body,
+    extract::State,
     http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use url::{Origin, Url};
 
 /// The Content-Security-Policy of a page.
 ///
@@ -56,13 +61,88 @@ pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
     response
 }
 
+/// The origins whose pages may write to this server from a browser: the site itself (its
+/// public URL, whatever `Host` a proxy forwards) and the allow-listed origins of other sites.
+#[derive(Clone, Debug)]
+pub struct TrustedOrigins {
+    site: Origin,
+    others: Vec<Origin>,
+}
+
+impl TrustedOrigins {
+    pub fn new(site_url: &Url, others: &[Url]) -> Self {
+        TrustedOrigins {
+            site: site_url.origin(),
+            others: others.iter().map(Url::origin).collect(),
+        }
+    }
+
+    /// Whether an `Origin` header names one of them (`null` and garbage never do).
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        let Some(origin) = origin
+            .to_str()
+            .ok()
+            .and_then(|origin| Url::parse(origin).ok())
+            .map(|url| url.origin())
+            .filter(Origin::is_tuple)
+        else {
+            return false;
+        };
+        origin == self.site || self.others.contains(&origin)
+    }
+
+    /// CORS for the APIs other sites' pages call (`/auth/v1`, the starter's `/api`): the
+    /// allow-listed origins only, with bearer tokens rather than cookies (no credentials), and
+    /// the headers Supabase clients send and read. None when no other origin is allowed.
+    pub fn cors(&self) -> Option<CorsLayer> {
+        if self.others.is_empty() {
+            return None;
+        }
+        let allowed: Vec<HeaderValue> = self
+            .others
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(&origin.ascii_serialization()).ok())
+            .collect();
+        Some(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(allowed))
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([
+                    header::ACCEPT,
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::HeaderName::from_static("apikey"),
+                    header::HeaderName::from_static("x-client-info"),
+                    header::HeaderName::from_static("x-supabase-api-version"),
+                ])
+                .expose_headers([
+                    header::HeaderName::from_static("x-total-count"),
+                    header::LINK,
+                    header::HeaderName::from_static("x-supabase-api-version"),
+                ])
+                .max_age(std::time::Duration::from_secs(3600)),
+        )
+    }
+}
+
 /// Middleware: refuses state-changing requests that a browser sends on behalf of another site.
 ///
 /// Browsers label every request with `Sec-Fetch-Site`; older ones at least send `Origin` on
 /// cross-origin POSTs. A request with neither did not come from a browser page, so it cannot
-/// ride on a victim's cookies.
-pub async fn refuse_cross_site(request: Request<Body>, next: Next) -> Response {
-    if is_cross_site_write(request.method(), request.headers()) {
+/// ride on a victim's cookies. `Origin` is compared with the site's public URL, not with `Host`,
+/// which a reverse proxy may rewrite.
+pub async fn refuse_cross_site(
+    State(origins): State<Arc<TrustedOrigins>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if is_cross_site_write(request.method(), request.headers(), &origins) {
         return (
             StatusCode::FORBIDDEN,
             "This request came from another site and was refused.",
@@ -72,28 +152,25 @@ pub async fn refuse_cross_site(request: Request<Body>, next: Next) -> Response {
     next.run(request).await
 }
 
-fn is_cross_site_write(method: &Method, headers: &HeaderMap) -> bool {
+fn is_cross_site_write(method: &Method, headers: &HeaderMap, origins: &TrustedOrigins) -> bool {
     if matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     ) {
         return false;
     }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| matches!(site.as_bytes(), b"same-origin" | b"none"))
+    {
+        return false;
     }
-    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        (Some(origin), Some(host)) => origin_host(origin) != Some(host.as_bytes()),
-        (Some(_), None) => true,
-        (None, _) => false,
+    match headers.get(header::ORIGIN) {
+        Some(origin) => !origins.allows(origin),
+        // Fetch metadata without an Origin (cross-site, same-site): refused; neither: not a
+        // browser page.
+        None => headers.contains_key("sec-fetch-site"),
     }
-}
-
-/// `host[:port]` of an `Origin` header value such as `https://example.com:8443`.
-fn origin_host(origin: &HeaderValue) -> Option<&[u8]> {
-    let origin = origin.to_str().ok()?;
-    let (_scheme, host) = origin.split_once("://")?;
-    (!host.is_empty() && !host.contains('/')).then_some(host.as_bytes())
 }
 
 #[cfg(test)]
@@ -112,37 +189,71 @@ mod tests {
             .collect()
     }
 
+    fn origins() -> TrustedOrigins {
+        TrustedOrigins::new(
+            &Url::parse("https://chat.example.com").unwrap(),
+            &[Url::parse("https://app.example.org/any/path").unwrap()],
+        )
+    }
+
     #[test]
     fn reads_are_never_blocked() {
         let h = headers(&[("sec-fetch-site", "cross-site")]);
-        assert!(!is_cross_site_write(&Method::GET, &h));
+        assert!(!is_cross_site_write(&Method::GET, &h, &origins()));
     }
 
     #[test]
     fn cross_site_and_same_site_posts_are_refused() {
         for site in ["cross-site", "same-site"] {
             let h = headers(&[("sec-fetch-site", site)]);
-            assert!(is_cross_site_write(&Method::POST, &h), "{site}");
+            assert!(is_cross_site_write(&Method::POST, &h, &origins()), "{site}");
+            let h = headers(&[("sec-fetch-site", site), ("origin", "https://evil.example")]);
+            assert!(is_cross_site_write(&Method::POST, &h, &origins()), "{site}");
         }
         let h = headers(&[("sec-fetch-site", "same-origin")]);
-        assert!(!is_cross_site_write(&Method::POST, &h));
+        assert!(!is_cross_site_write(&Method::POST, &h, &origins()));
     }
 
     #[test]
-    fn without_fetch_metadata_the_origin_must_match_the_host() {
-        let same = headers(&[
+    fn without_fetch_metadata_the_origin_must_be_the_public_site_whatever_the_host() {
+        // Behind a proxy, Host names the backend; the browser's Origin is the public site.
+        let proxied = headers(&[
+            ("origin", "https://chat.example.com"),
+            ("host", "127.0.0.1:3000"),
+        ]);
+        assert!(!is_cross_site_write(&Method::POST, &proxied, &origins()));
+        let host_echo = headers(&[
             ("origin", "http://127.0.0.1:3000"),
             ("host", "127.0.0.1:3000"),
         ]);
-        assert!(!is_cross_site_write(&Method::POST, &same));
-        let foreign = headers(&[
-            ("origin", "https://evil.example"),
-            ("host", "127.0.0.1:3000"),
+        assert!(is_cross_site_write(&Method::POST, &host_echo, &origins()));
+        let foreign = headers(&[("origin", "https://evil.example")]);
+        assert!(is_cross_site_write(&Method::POST, &foreign, &origins()));
+        let look_alike = headers(&[("origin", "https://chat.example.com.evil.example")]);
+        assert!(is_cross_site_write(&Method::POST, &look_alike, &origins()));
+        let opaque = headers(&[("origin", "null")]);
+        assert!(is_cross_site_write(&Method::DELETE, &opaque, &origins()));
+        assert!(!is_cross_site_write(
+            &Method::POST,
+            &headers(&[]),
+            &origins()
+        ));
+    }
+
+    #[test]
+    fn allow_listed_origins_may_write_cross_site() {
+        let h = headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://app.example.org"),
         ]);
-        assert!(is_cross_site_write(&Method::POST, &foreign));
-        let opaque = headers(&[("origin", "null"), ("host", "127.0.0.1:3000")]);
-        assert!(is_cross_site_write(&Method::DELETE, &opaque));
-        assert!(!is_cross_site_write(&Method::POST, &headers(&[])));
+        assert!(!is_cross_site_write(&Method::POST, &h, &origins()));
+    }
+
+    #[test]
+    fn cors_is_off_without_allow_listed_origins() {
+        let site_only = TrustedOrigins::new(&Url::parse("https://chat.example.com").unwrap(), &[]);
+        assert!(site_only.cors().is_none());
+        assert!(origins().cors().is_some());
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct AppState {
     /// Who is signed in: session cookies, local verification, refresh.
     pub sessions: Arc<SessionManager>,
     pub site_url: SiteUrl,
+    /// Origins whose pages may write here from a browser: the site and the CORS allow-list.
+    pub origins: Arc<security::TrustedOrigins>,
 }
 
 impl AppState {
@@ -60,6 +62,10 @@ impl AppState {
             let _ = settings.site_url.set_port(Some(local_addr.port()));
         }
         let site_url = SiteUrl(settings.site_url.clone());
+        let origins = Arc::new(security::TrustedOrigins::new(
+            &settings.site_url,
+            &settings.cors_allowed_origins,
+        ));
         let secure = site_url.0.scheme() == "https";
         let (sessions, auth) = match auth {
             AuthMode::Remote(remote) => {
@@ -107,6 +113,7 @@ impl AppState {
             auth,
             sessions: Arc::new(sessions),
             site_url,
+            origins,
         })
     }
 
@@ -127,7 +134,11 @@ pub fn router(state: AppState) -> Router {
         .route("/theme", post(theme::form::set_theme))
         .route("/auth/callback", get(auth::routes::callback));
     if let Some(embedded) = &state.auth {
-        router = router.nest_service("/auth/v1", auth_service::router(embedded.clone()));
+        let mut service = auth_service::router(embedded.clone());
+        if let Some(cors) = state.origins.cors() {
+            service = service.layer(cors);
+        }
+        router = router.nest_service("/auth/v1", service);
     }
     let context = {
         let state = state.clone();
@@ -148,9 +159,12 @@ pub fn router(state: AppState) -> Router {
             state.sessions.clone(),
             auth::session::resolve_session,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.origins.clone(),
+            security::refuse_cross_site,
+        ))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set first so every log line carries it.
-        .layer(middleware::from_fn(security::refuse_cross_site))
         .layer(middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
         .layer(

@@ -13,13 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jsonwebtoken::{
-    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm},
-    Algorithm, DecodingKey,
-};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
 
 use super::client::AuthClient;
-use crate::contract::claims::{self, AccessClaims, MAX_TOKEN_BYTES};
+use crate::contract::claims::{self, jwk_algorithm, AccessClaims, MAX_TOKEN_BYTES};
 
 /// The least time between two JWKS fetches caused by unknown kids.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
@@ -214,7 +211,7 @@ async fn fetch_jwks(client: &AuthClient) -> Result<Keys, String> {
     let set: JwkSet = serde_json::from_value(document).map_err(|error| error.to_string())?;
     let mut keys = HashMap::new();
     for jwk in &set.keys {
-        let Some(algorithm) = algorithm_of(jwk) else {
+        let Some(algorithm) = jwk_algorithm(jwk) else {
             continue;
         };
         if let (Some(kid), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
@@ -222,57 +219,4 @@ async fn fetch_jwks(client: &AuthClient) -> Result<Keys, String> {
         }
     }
     Ok(keys)
-}
-
-/// The algorithm a published key may verify: implied by its type and curve, and, if the JWK
-/// names one, that name must agree.
-pub fn algorithm_of(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Algorithm> {
-    let implied = match &jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-            EllipticCurve::P256 => Algorithm::ES256,
-            EllipticCurve::P384 => Algorithm::ES384,
-            _ => return None,
-        },
-        AlgorithmParameters::RSA(_) => match jwk.common.key_algorithm {
-            Some(KeyAlgorithm::RS384) => Algorithm::RS384,
-            Some(KeyAlgorithm::RS512) => Algorithm::RS512,
-            _ => Algorithm::RS256,
-        },
-        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
-        AlgorithmParameters::OctetKey(_) => return None,
-    };
-    match jwk.common.key_algorithm {
-        None => Some(implied),
-        Some(named) => (named.to_string() == format!("{implied:?}")).then_some(implied),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn jwk(value: serde_json::Value) -> jsonwebtoken::jwk::Jwk {
-        serde_json::from_value(value).unwrap()
-    }
-
-    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
-    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
-
-    #[test]
-    fn an_ec_key_verifies_only_the_algorithm_of_its_curve() {
-        let p256 = jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a"}));
-        assert_eq!(algorithm_of(&p256), Some(Algorithm::ES256));
-        let mislabelled =
-            jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a", "alg": "ES384"}));
-        assert_eq!(algorithm_of(&mislabelled), None);
-        let p521 = jwk(json!({"kty": "EC", "crv": "P-521", "x": X, "y": Y, "kid": "a"}));
-        assert_eq!(algorithm_of(&p521), None);
-    }
-
-    #[test]
-    fn a_symmetric_key_in_a_jwks_is_never_used() {
-        let secret = jwk(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"}));
-        assert_eq!(algorithm_of(&secret), None);
-    }
 }

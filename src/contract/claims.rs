@@ -1,5 +1,9 @@
 //! The claims of a Supabase access token and the policy every verifier applies to them.
 
+use jsonwebtoken::{
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm},
+    Algorithm,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -55,4 +59,60 @@ pub fn validation(algorithm: jsonwebtoken::Algorithm, issuer: &str) -> jsonwebto
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
     validation
+}
+
+/// The algorithm a published key may verify: implied by its type and curve, and, if the JWK
+/// names one, that name must agree.
+pub fn jwk_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    let implied = match &jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Algorithm::ES256,
+            EllipticCurve::P384 => Algorithm::ES384,
+            _ => return None,
+        },
+        AlgorithmParameters::RSA(_) => match jwk.common.key_algorithm {
+            Some(KeyAlgorithm::RS384) => Algorithm::RS384,
+            Some(KeyAlgorithm::RS512) => Algorithm::RS512,
+            Some(KeyAlgorithm::PS256) => Algorithm::PS256,
+            Some(KeyAlgorithm::PS384) => Algorithm::PS384,
+            Some(KeyAlgorithm::PS512) => Algorithm::PS512,
+            _ => Algorithm::RS256,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+        AlgorithmParameters::OctetKey(_) => return None,
+    };
+    match jwk.common.key_algorithm {
+        None => Some(implied),
+        Some(named) => (named.to_string() == format!("{implied:?}")).then_some(implied),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn jwk(value: serde_json::Value) -> Jwk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    const X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+
+    #[test]
+    fn an_ec_key_verifies_only_the_algorithm_of_its_curve() {
+        let p256 = jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a"}));
+        assert_eq!(jwk_algorithm(&p256), Some(Algorithm::ES256));
+        let mislabelled =
+            jwk(json!({"kty": "EC", "crv": "P-256", "x": X, "y": Y, "kid": "a", "alg": "ES384"}));
+        assert_eq!(jwk_algorithm(&mislabelled), None);
+        let p521 = jwk(json!({"kty": "EC", "crv": "P-521", "x": X, "y": Y, "kid": "a"}));
+        assert_eq!(jwk_algorithm(&p521), None);
+    }
+
+    #[test]
+    fn a_symmetric_key_in_a_jwks_is_never_used() {
+        let secret = jwk(json!({"kty": "oct", "k": "c2VjcmV0", "kid": "s", "alg": "HS256"}));
+        assert_eq!(jwk_algorithm(&secret), None);
+    }
 }

@@ -265,6 +265,159 @@ async fn a_session_whose_refresh_fails_is_signed_out_and_its_cookies_cleared() {
     assert!(cleared);
 }
 
+/// A session cookie whose access token expired a minute ago, with a real refresh token.
+async fn expired_session_cookie(app: &TestApp) -> String {
+    let fresh = app.sign_up(&unique_email(), "password one").await;
+    let mut claims = claims_of(fresh["access_token"].as_str().unwrap());
+    let now = claims["iat"].as_i64().unwrap();
+    claims["iat"] = json!(now - 3660);
+    claims["exp"] = json!(now - 60);
+    let session: SessionTokens = serde_json::from_value(json!({
+        "access_token": mint(app, &claims).await,
+        "expires_in": 3600,
+        "expires_at": now - 60,
+        "refresh_token": fresh["refresh_token"],
+        "user": fresh["user"],
+    }))
+    .unwrap();
+    app.sessions.jar.store(&session)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Whether a response tells the browser to drop its session cookie.
+fn clears_session(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("sb-127-auth-token=;"))
+}
+
+#[tokio::test]
+async fn a_refresh_refused_for_now_keeps_the_session_and_its_cookies() {
+    let app = spawn_app().await;
+    let cookie = expired_session_cookie(&app).await;
+    // The browser's address has used up its refresh budget (150 per 5 minutes by default).
+    for _ in 0..150 {
+        let refused = app
+            .auth_post(
+                "/token?grant_type=refresh_token",
+                &json!({ "refresh_token": "spent" }),
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    }
+    let response = page_with_cookies(&app, "/chat", &cookie).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    assert!(!clears_session(&response), "the session is kept");
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("You are still signed in"));
+    // The same browser on another network a moment later: the kept session refreshes.
+    let elsewhere = app
+        .client_from(200)
+        .get(app.url("/chat"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    assert!(cookies_from(&elsewhere).starts_with("sb-127-auth-token=base64-"));
+}
+
+#[tokio::test]
+async fn a_session_store_out_of_reach_keeps_the_session_and_shows_no_private_data() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let cookie = cookies_from(&app.submit_login(&email, "password one").await);
+    assert_eq!(
+        page_with_cookies(&app, "/chat", &cookie).await.status(),
+        StatusCode::OK
+    );
+    // The database goes away: the session cannot be checked for a sign-out.
+    app.store.close().await;
+    let response = page_with_cookies(&app, "/chat", &cookie).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!clears_session(&response));
+    assert!(!response.text().await.unwrap().contains(&email));
+    let user = app
+        .client
+        .post(app.url("/api/auth/current_user"))
+        .header(header::COOKIE, &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!clears_session(&user));
+    assert_eq!(user.json::<Value>().await.unwrap(), json!("Unavailable"));
+}
+
+#[tokio::test]
+async fn keys_out_of_reach_make_a_token_unverifiable_for_now_not_invalid() {
+    let app = spawn_app().await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    // Nothing listens there: the JWKS cannot be fetched.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = format!("http://{}/auth/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let verifier = Verifier::new(
+        KeySource::Jwks(AuthClient::remote(nowhere.parse().unwrap(), None)),
+        app.url("/auth/v1"),
+    );
+    let error = verifier
+        .verify(session["access_token"].as_str().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, VerifyError::KeysUnavailable), "{error}");
+    assert!(error.is_transient());
+}
+
+#[tokio::test]
+async fn refreshed_cookies_survive_a_handler_that_sets_the_pkce_verifier() {
+    let app = spawn_app_with(&[
+        ("FERROCHAT_GITHUB_CLIENT_ID", "gh-client"),
+        ("FERROCHAT_GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("FERROCHAT_GITHUB_URL", "http://127.0.0.1:9"),
+        ("FERROCHAT_GITHUB_API_URL", "http://127.0.0.1:9"),
+    ])
+    .await;
+    let cookie = expired_session_cookie(&app).await;
+    let response = app
+        .client
+        .post(app.url("/api/auth/oauth"))
+        .header(header::COOKIE, &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .header("accept", "text/html")
+        .form(&[("provider", "github"), ("next", "/chat")])
+        .send()
+        .await
+        .unwrap();
+    let set: Vec<String> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("sb-127-auth-token-code-verifier=")),
+        "{set:?}"
+    );
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("sb-127-auth-token=base64-")),
+        "the refreshed session is stored too: {set:?}"
+    );
+}
+
 /// A client of the app's embedded service over HTTP, as a remote app would have it.
 fn auth_client(app: &TestApp) -> AuthClient {
     AuthClient::remote(app.url("/auth/v1").parse().unwrap(), None)

@@ -20,6 +20,8 @@ pub struct Providers {
     list: Vec<ProviderConfig>,
     pub(super) http: reqwest::Client,
     discovered: Mutex<HashMap<&'static str, OidcMetadata>>,
+    /// The OIDC providers' id-token keys.
+    pub(super) keys: oidc::ProviderKeys,
 }
 
 #[derive(Clone, Deserialize)]
@@ -59,6 +61,7 @@ impl Providers {
             list: list.to_vec(),
             http,
             discovered: Mutex::new(HashMap::new()),
+            keys: oidc::ProviderKeys::default(),
         })
     }
 
