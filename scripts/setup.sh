@@ -31,10 +31,15 @@ if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_vers
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  step "installing Debian's chromium for Playwright"
+# Debian packages: the browser Playwright drives, and PostgreSQL for the store suites (the test
+# harness starts a throwaway server of its own; no service is set up).
+debian_packages=()
+[ -x /usr/bin/chromium ] || debian_packages+=(chromium)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || debian_packages+=(postgresql)
+if [ ${#debian_packages[@]} -gt 0 ]; then
+  step "installing Debian's ${debian_packages[*]}"
   as_root apt-get update
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y --no-install-recommends "${debian_packages[@]}"
 fi
 
 # Playwright, and binaryen for wasm-opt (cargo-leptos finds it on PATH, see scripts/env.sh).

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod error;
 pub mod local_path;
 pub mod theme;

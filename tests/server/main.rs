@@ -1,5 +1,7 @@
 //! Integration tests: the real router on a loopback port with a fresh SQLite database per test.
 
+#[macro_use]
+mod databases;
 mod harness;
 
 mod app_auth;
@@ -12,6 +14,7 @@ mod auth_oidc;
 mod auth_python_interop;
 mod auth_sessions;
 mod binary;
+mod chat_store;
 mod cors;
 mod pages;
 mod probes;

@@ -1,0 +1,7 @@
+//! Chat: each person's conversations with a model, stored per user and streamed as they are
+//! written. `types` is shared with the browser; the rest runs on the server.
+
+pub mod types;
+
+#[cfg(feature = "ssr")]
+pub mod store;

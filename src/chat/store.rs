@@ -1,0 +1,561 @@
+//! The chat tables: every query scoped by the verified user id, one text for SQLite and Postgres.
+//!
+//! The user id comes only from [`UserId`], which is made from a verified session: a handler
+//! cannot pass an id from a request body by mistake. Another user's session id behaves exactly
+//! like a missing one. Messages are ordered by their UUIDv7 ids (creation order); sessions by
+//! recency, keyset-paginated on `(updated_at, id)`.
+
+use sqlx::Row;
+
+use super::types::{
+    title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE,
+};
+use crate::{auth::session::AuthUser, store::Pool};
+
+/// The owner of the rows a query may touch: the `sub` of a verified access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserId(String);
+
+impl From<&AuthUser> for UserId {
+    fn from(user: &AuthUser) -> Self {
+        UserId(user.claims.sub.clone())
+    }
+}
+
+impl UserId {
+    /// For code that holds a verified id by other means (tests, account deletion).
+    pub fn verified(id: impl Into<String>) -> Self {
+        UserId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Why a chat write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatStoreError {
+    /// No such session for this user (whether it exists for someone else is not said).
+    #[error("chat session not found")]
+    NotFound,
+    /// An answer is still being written in this session.
+    #[error("an answer is still streaming in this session")]
+    Busy,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Where the next page of sessions starts: after this `(updated_at, id)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCursor {
+    pub updated_at: i64,
+    pub id: String,
+}
+
+impl SessionCursor {
+    /// The cursor as one opaque token for URLs: `<updated_at>.<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.updated_at, self.id)
+    }
+
+    pub fn decode(token: &str) -> Option<SessionCursor> {
+        let (updated_at, id) = token.split_once('.')?;
+        Some(SessionCursor {
+            updated_at: updated_at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// One page of sessions, newest first.
+#[derive(Clone, Debug)]
+pub struct SessionPage {
+    pub sessions: Vec<ChatSummary>,
+    /// Where the next (older) page starts, if there is one.
+    pub next: Option<SessionCursor>,
+}
+
+/// One page of a session's messages, in order; the newest page comes first.
+#[derive(Clone, Debug)]
+pub struct MessagePage {
+    pub messages: Vec<ChatMessage>,
+    /// Whether older messages exist (fetch them with `before` = the first message's id).
+    pub has_older: bool,
+}
+
+/// What an answer ended with.
+#[derive(Clone, Debug)]
+pub struct AnswerOutcome {
+    pub content: String,
+    pub status: MessageStatus,
+    pub prompt_tokens: Option<u32>,
+    pub completion_tokens: Option<u32>,
+    /// What the person is told when the status is `Error`.
+    pub error: Option<String>,
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The texts of the queries that must stay fast on big data, public so that a test can ask each
+/// database for its plan and check that they use their indexes.
+pub mod sql {
+    /// The newest page of a user's sessions: `$1` user, `$2` limit.
+    pub const SESSIONS_NEWEST: &str = "SELECT id, title, created_at, updated_at
+        FROM chat_sessions WHERE user_id = $1
+        ORDER BY updated_at DESC, id DESC LIMIT $2";
+    /// The page after a cursor: `$1` user, `$2` updated_at, `$3` id, `$4` limit.
+    pub const SESSIONS_AFTER: &str = "SELECT id, title, created_at, updated_at
+        FROM chat_sessions
+        WHERE user_id = $1 AND (updated_at < $2 OR (updated_at = $2 AND id < $3))
+        ORDER BY updated_at DESC, id DESC LIMIT $4";
+    /// The newest page of a session's messages: `$1` session, `$2` user, `$3` limit.
+    pub const MESSAGES_NEWEST: &str = "SELECT m.id, m.chat_session_id, m.role, m.content,
+            m.status, m.model, m.error, m.created_at
+        FROM messages m JOIN chat_sessions s ON s.id = m.chat_session_id
+        WHERE m.chat_session_id = $1 AND s.user_id = $2
+        ORDER BY m.id DESC LIMIT $3";
+    /// The page before a message: `$1` session, `$2` user, `$3` message id, `$4` limit.
+    pub const MESSAGES_BEFORE: &str = "SELECT m.id, m.chat_session_id, m.role, m.content,
+            m.status, m.model, m.error, m.created_at
+        FROM messages m JOIN chat_sessions s ON s.id = m.chat_session_id
+        WHERE m.chat_session_id = $1 AND s.user_id = $2 AND m.id < $3
+        ORDER BY m.id DESC LIMIT $4";
+    /// One of a user's sessions: `$1` id, `$2` user.
+    pub const SESSION: &str = "SELECT id, title, created_at, updated_at
+        FROM chat_sessions WHERE id = $1 AND user_id = $2";
+}
+
+fn session_from(row: &sqlx::any::AnyRow) -> Result<ChatSummary, sqlx::Error> {
+    Ok(ChatSummary {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn message_from(row: &sqlx::any::AnyRow) -> Result<ChatMessage, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    let status: String = row.try_get("status")?;
+    let corrupt = |what: &str, value: &str| {
+        sqlx::Error::Decode(format!("unknown message {what} {value:?}").into())
+    };
+    Ok(ChatMessage {
+        id: row.try_get("id")?,
+        chat_session_id: row.try_get("chat_session_id")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        content: row.try_get("content")?,
+        status: MessageStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        model: row.try_get("model")?,
+        error: row.try_get("error")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The chat tables.
+#[derive(Clone, Debug)]
+pub struct ChatStore {
+    pool: Pool,
+}
+
+impl ChatStore {
+    pub fn new(pool: Pool) -> Self {
+        ChatStore { pool }
+    }
+
+    /// The user's sessions, most recently active first, `limit` at a time.
+    pub async fn list_sessions(
+        &self,
+        user: &UserId,
+        after: Option<&SessionCursor>,
+        limit: u32,
+    ) -> Result<SessionPage, ChatStoreError> {
+        let limit = limit.clamp(1, 200) as i64;
+        let rows = match after {
+            None => {
+                sqlx::query(sql::SESSIONS_NEWEST)
+                    .bind(user.as_str())
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(cursor) => {
+                sqlx::query(sql::SESSIONS_AFTER)
+                    .bind(user.as_str())
+                    .bind(cursor.updated_at)
+                    .bind(&cursor.id)
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut sessions = rows
+            .iter()
+            .map(session_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if sessions.len() as i64 > limit {
+            sessions.truncate(limit as usize);
+            sessions.last().map(|last| SessionCursor {
+                updated_at: last.updated_at,
+                id: last.id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(SessionPage { sessions, next })
+    }
+
+    /// Creates a session. With a chosen `id` (the starter's API lets clients pick one) an
+    /// existing session of this user is returned as it is; an id taken by another user is
+    /// [`ChatStoreError::NotFound`], exactly as if it did not exist for this user.
+    pub async fn create_session(
+        &self,
+        user: &UserId,
+        id: Option<&str>,
+        title: &str,
+    ) -> Result<ChatSummary, ChatStoreError> {
+        let id = id
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO chat_sessions (id, user_id, title, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(user.as_str())
+        .bind(title)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let session = self.session(user, &id).await?;
+        match session {
+            Some(session) => Ok(session),
+            None if inserted.rows_affected() == 0 => Err(ChatStoreError::NotFound),
+            None => Err(ChatStoreError::Database(sqlx::Error::RowNotFound)),
+        }
+    }
+
+    /// One of the user's sessions.
+    pub async fn session(
+        &self,
+        user: &UserId,
+        id: &str,
+    ) -> Result<Option<ChatSummary>, ChatStoreError> {
+        let row = sqlx::query(sql::SESSION)
+            .bind(id)
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(session_from).transpose()?)
+    }
+
+    /// A page of a session's messages in order: the newest `limit`, or those before `before`.
+    /// None if the user has no such session.
+    pub async fn messages(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Option<MessagePage>, ChatStoreError> {
+        if self.session(user, session_id).await?.is_none() {
+            return Ok(None);
+        }
+        let limit = limit.clamp(1, 500) as i64;
+        // The session's owner is checked in the same query too, so no path reads messages
+        // without it. Two texts rather than `$3 IS NULL OR …`, so both use the index range.
+        let rows = match before {
+            None => {
+                sqlx::query(sql::MESSAGES_NEWEST)
+                    .bind(session_id)
+                    .bind(user.as_str())
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some(before) => {
+                sqlx::query(sql::MESSAGES_BEFORE)
+                    .bind(session_id)
+                    .bind(user.as_str())
+                    .bind(before)
+                    .bind(limit + 1)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        let mut messages = rows
+            .iter()
+            .map(message_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_older = messages.len() as i64 > limit;
+        messages.truncate(limit as usize);
+        messages.reverse();
+        Ok(Some(MessagePage {
+            messages,
+            has_older,
+        }))
+    }
+
+    /// Renames one of the user's sessions; None if there is no such session.
+    pub async fn rename(
+        &self,
+        user: &UserId,
+        id: &str,
+        title: &str,
+    ) -> Result<Option<ChatSummary>, ChatStoreError> {
+        sqlx::query(
+            "UPDATE chat_sessions SET title = $1, updated_at = $2 WHERE id = $3 AND user_id = $4",
+        )
+        .bind(title)
+        .bind(now_ms())
+        .bind(id)
+        .bind(user.as_str())
+        .execute(&self.pool)
+        .await?;
+        self.session(user, id).await
+    }
+
+    /// Deletes one of the user's sessions with its messages; false if there is no such session.
+    pub async fn delete(&self, user: &UserId, id: &str) -> Result<bool, ChatStoreError> {
+        let deleted = sqlx::query("DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
+    /// Deletes the user's sessions that have no messages; how many.
+    pub async fn delete_empty(&self, user: &UserId) -> Result<u64, ChatStoreError> {
+        let deleted = sqlx::query(
+            "DELETE FROM chat_sessions WHERE user_id = $1
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.chat_session_id = chat_sessions.id)",
+        )
+        .bind(user.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Deletes every session of the user (their account is being deleted); how many.
+    pub async fn delete_all(&self, user: &UserId) -> Result<u64, ChatStoreError> {
+        let deleted = sqlx::query("DELETE FROM chat_sessions WHERE user_id = $1")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Stores the person's message (validated by the caller). The first message of a session
+    /// still called [`DEFAULT_TITLE`] names it.
+    pub async fn add_user_message(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        content: &str,
+    ) -> Result<ChatMessage, ChatStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let touched = sqlx::query(
+            "UPDATE chat_sessions SET updated_at = $1,
+                 title = CASE WHEN title = $2 AND NOT EXISTS
+                     (SELECT 1 FROM messages m WHERE m.chat_session_id = chat_sessions.id)
+                     THEN $3 ELSE title END
+             WHERE id = $4 AND user_id = $5",
+        )
+        .bind(now)
+        .bind(DEFAULT_TITLE)
+        .bind(title_from_message(content))
+        .bind(session_id)
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if touched.rows_affected() == 0 {
+            return Err(ChatStoreError::NotFound);
+        }
+        let message = insert_message(
+            &mut tx,
+            session_id,
+            Role::User,
+            content,
+            MessageStatus::Complete,
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    /// Starts the assistant's answer in a session: an empty message that is `streaming`.
+    /// [`ChatStoreError::Busy`] while another answer streams there.
+    pub async fn start_answer(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        model: &str,
+    ) -> Result<ChatMessage, ChatStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let owned = sqlx::query_scalar::<_, i64>(
+            "SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2",
+        )
+        .bind(session_id)
+        .bind(user.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if owned.is_none() {
+            return Err(ChatStoreError::NotFound);
+        }
+        let message = insert_message(
+            &mut tx,
+            session_id,
+            Role::Assistant,
+            "",
+            MessageStatus::Streaming,
+            Some(model),
+            now_ms(),
+        )
+        .await
+        .map_err(|error| match error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
+            other => ChatStoreError::Database(other),
+        })?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    /// Saves the answer written so far, while it streams (so a crash loses little).
+    pub async fn save_progress(
+        &self,
+        message_id: &str,
+        content: &str,
+    ) -> Result<(), ChatStoreError> {
+        sqlx::query(
+            "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND status = 'streaming'",
+        )
+        .bind(content)
+        .bind(now_ms())
+        .bind(message_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Saves how an answer ended.
+    pub async fn finish_answer(
+        &self,
+        message_id: &str,
+        outcome: &AnswerOutcome,
+    ) -> Result<(), ChatStoreError> {
+        sqlx::query(
+            "UPDATE messages SET content = $1, status = $2, prompt_tokens = $3,
+                 completion_tokens = $4, error = $5, updated_at = $6
+             WHERE id = $7 AND status = 'streaming'",
+        )
+        .bind(&outcome.content)
+        .bind(outcome.status.as_str())
+        .bind(outcome.prompt_tokens.map(i64::from))
+        .bind(outcome.completion_tokens.map(i64::from))
+        .bind(&outcome.error)
+        .bind(now_ms())
+        .bind(message_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The conversation as the model should see it: the newest messages whose text fits in
+    /// `budget_chars` (older turns dropped first), in order. Answers that failed with nothing
+    /// written are left out.
+    pub async fn history(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        budget_chars: usize,
+    ) -> Result<Vec<(Role, String)>, ChatStoreError> {
+        let rows = sqlx::query(
+            "SELECT m.role, m.content FROM messages m
+             JOIN chat_sessions s ON s.id = m.chat_session_id
+             WHERE m.chat_session_id = $1 AND s.user_id = $2
+               AND m.status != 'streaming' AND m.content != ''
+             ORDER BY m.id DESC LIMIT 500",
+        )
+        .bind(session_id)
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut used = 0usize;
+        let mut turns = Vec::new();
+        for row in &rows {
+            let role: String = row.try_get("role")?;
+            let content: String = row.try_get("content")?;
+            let size = content.chars().count();
+            // The newest message always goes, even alone over budget: it is the question.
+            if !turns.is_empty() && used + size > budget_chars {
+                break;
+            }
+            used += size;
+            if let Some(role) = Role::parse(&role) {
+                turns.push((role, content));
+            }
+        }
+        turns.reverse();
+        Ok(turns)
+    }
+
+    /// Marks answers that stopped streaming without being finished (their server was killed or
+    /// restarted) as failed, keeping what was saved of them; only those untouched for
+    /// `idle_ms`, so another instance's live streams are left alone. How many.
+    pub async fn fail_abandoned_answers(&self, idle_ms: i64) -> Result<u64, ChatStoreError> {
+        let failed = sqlx::query(
+            "UPDATE messages SET status = 'error',
+                 error = 'This answer was interrupted when the server restarted.'
+             WHERE status = 'streaming' AND updated_at < $1",
+        )
+        .bind(now_ms() - idle_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(failed.rows_affected())
+    }
+}
+
+async fn insert_message(
+    tx: &mut sqlx::AnyConnection,
+    session_id: &str,
+    role: Role,
+    content: &str,
+    status: MessageStatus,
+    model: Option<&str>,
+    now: i64,
+) -> Result<ChatMessage, sqlx::Error> {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO messages (id, chat_session_id, role, content, status, model, created_at,
+                               updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(&id)
+    .bind(session_id)
+    .bind(role.as_str())
+    .bind(content)
+    .bind(status.as_str())
+    .bind(model)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(ChatMessage {
+        id,
+        chat_session_id: session_id.to_owned(),
+        role,
+        content: content.to_owned(),
+        status,
+        model: model.map(str::to_owned),
+        error: None,
+        created_at: now,
+    })
+}

@@ -1,0 +1,194 @@
+//! Both databases for the store suites: a fresh SQLite file, or a fresh database on a throwaway
+//! PostgreSQL server that this test process starts on first use (Debian's `postgresql`, `initdb`
+//! into a temporary directory, a free loopback port) and that stops when the process ends.
+//!
+//! `FERROCHAT_TEST_POSTGRES_URL` (a server URL such as `postgres://u@127.0.0.1:5432/postgres`)
+//! uses an existing server instead.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use ferrochat::store::Store;
+use tempfile::TempDir;
+use tokio::sync::OnceCell;
+
+/// Runs an async test body once on SQLite and once on Postgres, as two tests named
+/// `<case>::sqlite` and `<case>::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),+ $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test]
+                async fn sqlite() {
+                    let (store, _dir) = $crate::databases::sqlite().await;
+                    super::$case(store).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    let store = $crate::databases::postgres().await;
+                    super::$case(store).await;
+                }
+            }
+        )+
+    };
+}
+
+/// A store on a new SQLite file (kept while the returned directory lives).
+pub async fn sqlite() -> (Store, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    (Store::open(&url).await.expect("SQLite opens"), dir)
+}
+
+/// A store on a new database of the shared test server.
+pub async fn postgres() -> Store {
+    let server = server_url().await;
+    let name = format!(
+        "ferro_{}_{}",
+        std::process::id(),
+        NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(server)
+        .await
+        .expect("the test Postgres server answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create a test database");
+    admin.close().await;
+    let url = replace_database(server, &name);
+    Store::open(&url).await.expect("Postgres opens")
+}
+
+static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
+static SERVER: OnceCell<String> = OnceCell::const_new();
+
+fn replace_database(server: &str, name: &str) -> String {
+    let mut url = url::Url::parse(server).expect("a Postgres URL");
+    url.set_path(&format!("/{name}"));
+    url.into()
+}
+
+/// The server's URL, starting it on first use.
+async fn server_url() -> &'static str {
+    SERVER
+        .get_or_init(|| async {
+            match std::env::var("FERROCHAT_TEST_POSTGRES_URL") {
+                Ok(url) if !url.is_empty() => url,
+                _ => tokio::task::spawn_blocking(start_server)
+                    .await
+                    .expect("the server start does not panic"),
+            }
+        })
+        .await
+}
+
+/// The newest installed PostgreSQL's `bin` directory.
+fn postgres_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (scripts/setup.sh installs Debian's postgresql)")
+        .filter_map(|entry| entry.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
+}
+
+/// `initdb` refuses to run as root: as root, commands run as the `postgres` user.
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(mut command: Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Starts a server in a new directory on a free port; a watchdog stops it and removes the
+/// directory once this process is gone.
+fn start_server() -> String {
+    let bin = postgres_bin();
+    let dir = tempfile::Builder::new()
+        .prefix("ferrochat-pg-")
+        .tempdir()
+        .expect("temporary directory")
+        .keep();
+    let _ = Command::new("chown").arg("postgres").arg(&dir).status();
+    let data = dir.join("data");
+    let mut initdb = as_postgres(&bin.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "ferro", "-E", "UTF8", "--no-sync"]);
+    run(initdb, "initdb");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut start = as_postgres(&bin.join("pg_ctl"));
+    start
+        .arg("-D")
+        .arg(&data)
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            dir.display()
+        ))
+        .arg("-l")
+        .arg(dir.join("log"))
+        .args(["-w", "start"]);
+    run(start, "pg_ctl start");
+    let stop = format!(
+        "{} {} -D {} -m immediate stop",
+        if is_root() {
+            "runuser -u postgres --"
+        } else {
+            ""
+        },
+        bin.join("pg_ctl").display(),
+        data.display()
+    );
+    let watchdog = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+        pid = std::process::id(),
+        dir = dir.display(),
+    );
+    // `setsid --fork` detaches the watchdog and returns at once.
+    let started = Command::new("setsid")
+        .args(["--fork", "sh", "-c", &watchdog])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("start the Postgres watchdog");
+    assert!(started.success(), "the Postgres watchdog did not start");
+    format!("postgres://ferro@127.0.0.1:{port}/postgres")
+}
