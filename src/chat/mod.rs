@@ -4,4 +4,7 @@
 pub mod types;
 
 #[cfg(feature = "ssr")]
+pub mod data_stream;
+
+#[cfg(feature = "ssr")]
 pub mod store;

@@ -351,14 +351,17 @@ impl ChatStore {
         Ok(deleted.rows_affected())
     }
 
-    /// Stores the person's message (validated by the caller). The first message of a session
-    /// still called [`DEFAULT_TITLE`] names it.
-    pub async fn add_user_message(
+    /// Stores the person's message (validated by the caller) and starts the assistant's answer
+    /// to it (an empty message that is `streaming`), together or not at all:
+    /// [`ChatStoreError::Busy`] while another answer streams in the session, and then nothing is
+    /// stored. The first message of a session still called [`DEFAULT_TITLE`] names it.
+    pub async fn begin_exchange(
         &self,
         user: &UserId,
         session_id: &str,
         content: &str,
-    ) -> Result<ChatMessage, ChatStoreError> {
+        model: &str,
+    ) -> Result<(ChatMessage, ChatMessage), ChatStoreError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let touched = sqlx::query(
@@ -378,7 +381,7 @@ impl ChatStore {
         if touched.rows_affected() == 0 {
             return Err(ChatStoreError::NotFound);
         }
-        let message = insert_message(
+        let question = insert_message(
             &mut tx,
             session_id,
             Role::User,
@@ -388,37 +391,14 @@ impl ChatStore {
             now,
         )
         .await?;
-        tx.commit().await?;
-        Ok(message)
-    }
-
-    /// Starts the assistant's answer in a session: an empty message that is `streaming`.
-    /// [`ChatStoreError::Busy`] while another answer streams there.
-    pub async fn start_answer(
-        &self,
-        user: &UserId,
-        session_id: &str,
-        model: &str,
-    ) -> Result<ChatMessage, ChatStoreError> {
-        let mut tx = self.pool.begin().await?;
-        let owned = sqlx::query_scalar::<_, i64>(
-            "SELECT 1 FROM chat_sessions WHERE id = $1 AND user_id = $2",
-        )
-        .bind(session_id)
-        .bind(user.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if owned.is_none() {
-            return Err(ChatStoreError::NotFound);
-        }
-        let message = insert_message(
+        let answer = insert_message(
             &mut tx,
             session_id,
             Role::Assistant,
             "",
             MessageStatus::Streaming,
             Some(model),
-            now_ms(),
+            now,
         )
         .await
         .map_err(|error| match error {
@@ -426,7 +406,7 @@ impl ChatStore {
             other => ChatStoreError::Database(other),
         })?;
         tx.commit().await?;
-        Ok(message)
+        Ok((question, answer))
     }
 
     /// Saves the answer written so far, while it streams (so a crash loses little).

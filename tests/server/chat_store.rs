@@ -33,6 +33,29 @@ fn users() -> (UserId, UserId) {
     )
 }
 
+/// How an answer ended, with nothing else to say.
+fn ended(content: &str, status: MessageStatus) -> AnswerOutcome {
+    AnswerOutcome {
+        content: content.into(),
+        status,
+        prompt_tokens: None,
+        completion_tokens: None,
+        error: None,
+    }
+}
+
+/// Asks `question` in a session and finishes its answer as `answer`.
+async fn ask(chats: &ChatStore, user: &UserId, session: &str, question: &str, answer: &str) {
+    let (_, started) = chats
+        .begin_exchange(user, session, question, "model-a")
+        .await
+        .unwrap();
+    chats
+        .finish_answer(&started.id, &ended(answer, MessageStatus::Complete))
+        .await
+        .unwrap();
+}
+
 async fn count(store: &Store, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(store.pool())
@@ -49,19 +72,13 @@ async fn sessions_come_newest_first_in_keyset_pages(store: Store) {
             .create_session(&ada, None, DEFAULT_TITLE)
             .await
             .unwrap();
-        chats
-            .add_user_message(&ada, &session.id, &format!("message {n}"))
-            .await
-            .unwrap();
+        ask(&chats, &ada, &session.id, &format!("message {n}"), "ok").await;
         created.push(session.id);
         // Distinct milliseconds, so recency is unambiguous.
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
     // The oldest becomes the most recent by a new message.
-    chats
-        .add_user_message(&ada, &created[0], "again")
-        .await
-        .unwrap();
+    ask(&chats, &ada, &created[0], "again", "ok").await;
     let expected = [
         &created[0],
         &created[4],
@@ -92,10 +109,7 @@ async fn another_users_session_behaves_exactly_like_a_missing_one(store: Store) 
     let chats = ChatStore::new(store.pool().clone());
     let (ada, eve) = users();
     let mine = chats.create_session(&ada, None, "Private").await.unwrap();
-    chats
-        .add_user_message(&ada, &mine.id, "secret plans")
-        .await
-        .unwrap();
+    ask(&chats, &ada, &mine.id, "secret plans", "noted").await;
     let missing = uuid::Uuid::new_v4().to_string();
     for id in [mine.id.as_str(), missing.as_str()] {
         assert_eq!(chats.session(&eve, id).await.unwrap(), None, "{id}");
@@ -103,11 +117,7 @@ async fn another_users_session_behaves_exactly_like_a_missing_one(store: Store) 
         assert_eq!(chats.rename(&eve, id, "Mine now").await.unwrap(), None);
         assert!(!chats.delete(&eve, id).await.unwrap());
         assert!(matches!(
-            chats.add_user_message(&eve, id, "hello").await,
-            Err(ChatStoreError::NotFound)
-        ));
-        assert!(matches!(
-            chats.start_answer(&eve, id, "m").await,
+            chats.begin_exchange(&eve, id, "hello", "m").await,
             Err(ChatStoreError::NotFound)
         ));
         assert!(chats.history(&eve, id, 10_000).await.unwrap().is_empty());
@@ -134,8 +144,9 @@ async fn another_users_session_behaves_exactly_like_a_missing_one(store: Store) 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages.len(), 2);
     assert_eq!(page.messages[0].content, "secret plans");
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM messages").await, 2);
 }
 
 async fn messages_come_in_order_newest_page_first(store: Store) {
@@ -146,10 +157,14 @@ async fn messages_come_in_order_newest_page_first(store: Store) {
         .await
         .unwrap();
     for n in 0..7 {
-        chats
-            .add_user_message(&ada, &session.id, &format!("m{n}"))
-            .await
-            .unwrap();
+        ask(
+            &chats,
+            &ada,
+            &session.id,
+            &format!("q{n}"),
+            &format!("a{n}"),
+        )
+        .await;
     }
     let texts = |page: &ferrochat::chat::store::MessagePage| {
         page.messages
@@ -158,25 +173,29 @@ async fn messages_come_in_order_newest_page_first(store: Store) {
             .collect::<Vec<_>>()
     };
     let newest = chats
-        .messages(&ada, &session.id, None, 3)
+        .messages(&ada, &session.id, None, 4)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(texts(&newest), ["m4", "m5", "m6"]);
+    assert_eq!(texts(&newest), ["q5", "a5", "q6", "a6"]);
     assert!(newest.has_older);
-    let older = chats
-        .messages(&ada, &session.id, Some(&newest.messages[0].id), 3)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(texts(&older), ["m1", "m2", "m3"]);
-    assert!(older.has_older);
+    let mut before = newest.messages[0].id.clone();
+    for expected in [["q3", "a3", "q4", "a4"], ["q1", "a1", "q2", "a2"]] {
+        let page = chats
+            .messages(&ada, &session.id, Some(&before), 4)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(texts(&page), expected);
+        assert!(page.has_older);
+        before = page.messages[0].id.clone();
+    }
     let oldest = chats
-        .messages(&ada, &session.id, Some(&older.messages[0].id), 3)
+        .messages(&ada, &session.id, Some(&before), 4)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(texts(&oldest), ["m0"]);
+    assert_eq!(texts(&oldest), ["q0", "a0"]);
     assert!(!oldest.has_older);
 }
 
@@ -191,35 +210,33 @@ async fn one_answer_streams_per_session_at_a_time(store: Store) {
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    let answer = chats
-        .start_answer(&ada, &session.id, "model-a")
+    let (_, answer) = chats
+        .begin_exchange(&ada, &session.id, "first", "model-a")
         .await
         .unwrap();
     assert_eq!(answer.status, MessageStatus::Streaming);
     assert!(matches!(
-        chats.start_answer(&ada, &session.id, "model-a").await,
+        chats
+            .begin_exchange(&ada, &session.id, "second", "model-a")
+            .await,
         Err(ChatStoreError::Busy)
     ));
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) FROM messages").await,
+        2,
+        "the refused question is not stored"
+    );
     // Another session streams freely meanwhile.
     chats
-        .start_answer(&ada, &other.id, "model-a")
+        .begin_exchange(&ada, &other.id, "elsewhere", "model-a")
         .await
         .unwrap();
     chats
-        .finish_answer(
-            &answer.id,
-            &AnswerOutcome {
-                content: "done".into(),
-                status: MessageStatus::Complete,
-                prompt_tokens: None,
-                completion_tokens: None,
-                error: None,
-            },
-        )
+        .finish_answer(&answer.id, &ended("done", MessageStatus::Complete))
         .await
         .unwrap();
     chats
-        .start_answer(&ada, &session.id, "model-a")
+        .begin_exchange(&ada, &session.id, "second", "model-a")
         .await
         .unwrap();
 }
@@ -231,16 +248,17 @@ async fn the_first_message_titles_a_new_session_and_nothing_else_does(store: Sto
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    chats
-        .add_user_message(&ada, &session.id, "  How do I bake\nsourdough bread? ")
-        .await
-        .unwrap();
+    ask(
+        &chats,
+        &ada,
+        &session.id,
+        "  How do I bake\nsourdough bread? ",
+        "ok",
+    )
+    .await;
     let titled = chats.session(&ada, &session.id).await.unwrap().unwrap();
     assert_eq!(titled.title, "How do I bake sourdough bread?");
-    chats
-        .add_user_message(&ada, &session.id, "And rye?")
-        .await
-        .unwrap();
+    ask(&chats, &ada, &session.id, "And rye?", "ok").await;
     assert_eq!(
         chats
             .session(&ada, &session.id)
@@ -256,10 +274,7 @@ async fn the_first_message_titles_a_new_session_and_nothing_else_does(store: Sto
         .await
         .unwrap();
     chats.rename(&ada, &named.id, "Baking").await.unwrap();
-    chats
-        .add_user_message(&ada, &named.id, "Hello")
-        .await
-        .unwrap();
+    ask(&chats, &ada, &named.id, "Hello", "ok").await;
     assert_eq!(
         chats.session(&ada, &named.id).await.unwrap().unwrap().title,
         "Baking"
@@ -278,8 +293,7 @@ async fn deleting_a_session_deletes_its_messages(store: Store) {
         .await
         .unwrap();
     for id in [&session.id, &kept.id] {
-        chats.add_user_message(&ada, id, "hello").await.unwrap();
-        chats.start_answer(&ada, id, "m").await.unwrap();
+        ask(&chats, &ada, id, "hello", "hi").await;
     }
     assert!(chats.delete(&ada, &session.id).await.unwrap());
     let orphans: i64 =
@@ -312,7 +326,7 @@ async fn deleting_empty_sessions_touches_only_the_callers_empty_ones(store: Stor
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    chats.add_user_message(&ada, &used.id, "hi").await.unwrap();
+    ask(&chats, &ada, &used.id, "hi", "hello").await;
     let eves_empty = chats
         .create_session(&eve, None, DEFAULT_TITLE)
         .await
@@ -334,19 +348,13 @@ async fn deleting_an_account_deletes_all_of_its_chats(store: Store) {
             .create_session(&ada, None, DEFAULT_TITLE)
             .await
             .unwrap();
-        chats
-            .add_user_message(&ada, &session.id, "hi")
-            .await
-            .unwrap();
+        ask(&chats, &ada, &session.id, "hi", "hello").await;
     }
     let eves = chats
         .create_session(&eve, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    chats
-        .add_user_message(&eve, &eves.id, "mine")
-        .await
-        .unwrap();
+    ask(&chats, &eve, &eves.id, "mine", "yours").await;
     assert_eq!(chats.delete_all(&ada).await.unwrap(), 3);
     assert!(chats
         .list_sessions(&ada, None, 50)
@@ -356,8 +364,8 @@ async fn deleting_an_account_deletes_all_of_its_chats(store: Store) {
         .is_empty());
     assert_eq!(
         count(&store, "SELECT COUNT(*) FROM messages").await,
-        1,
-        "only Eve's message is left"
+        2,
+        "only Eve's exchange is left"
     );
 }
 
@@ -373,22 +381,18 @@ async fn the_history_keeps_the_newest_turns_within_the_budget(store: Store) {
         ("q2 bbbbbbbbbb", "", MessageStatus::Error),
         ("q3 cccccccccc", "a3 partial", MessageStatus::Stopped),
     ] {
-        chats
-            .add_user_message(&ada, &session.id, question)
+        let (_, started) = chats
+            .begin_exchange(&ada, &session.id, question, "m")
             .await
             .unwrap();
-        let started = chats.start_answer(&ada, &session.id, "m").await.unwrap();
-        let outcome = AnswerOutcome {
-            content: answer.into(),
-            status,
-            prompt_tokens: None,
-            completion_tokens: None,
-            error: None,
-        };
-        chats.finish_answer(&started.id, &outcome).await.unwrap();
+        chats
+            .finish_answer(&started.id, &ended(answer, status))
+            .await
+            .unwrap();
     }
+    // The answer to it is streaming, and has no place in its own history.
     chats
-        .add_user_message(&ada, &session.id, "q4 the question")
+        .begin_exchange(&ada, &session.id, "q4 the question", "m")
         .await
         .unwrap();
     let all = chats.history(&ada, &session.id, 10_000).await.unwrap();
@@ -423,12 +427,8 @@ async fn an_answer_keeps_how_it_ended(store: Store) {
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    chats
-        .add_user_message(&ada, &session.id, "tell me")
-        .await
-        .unwrap();
-    let answer = chats
-        .start_answer(&ada, &session.id, "gpt-test")
+    let (_, answer) = chats
+        .begin_exchange(&ada, &session.id, "tell me", "gpt-test")
         .await
         .unwrap();
     chats.save_progress(&answer.id, "Once upon").await.unwrap();
@@ -491,12 +491,18 @@ async fn abandoned_streams_are_failed_but_live_ones_are_left(store: Store) {
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    let stale_answer = chats.start_answer(&ada, &stale.id, "m").await.unwrap();
+    let (_, stale_answer) = chats
+        .begin_exchange(&ada, &stale.id, "q", "m")
+        .await
+        .unwrap();
     chats
         .save_progress(&stale_answer.id, "half an ans")
         .await
         .unwrap();
-    chats.start_answer(&ada, &live.id, "m").await.unwrap();
+    chats
+        .begin_exchange(&ada, &live.id, "q", "m")
+        .await
+        .unwrap();
     sqlx::query("UPDATE messages SET updated_at = updated_at - 120000 WHERE id = $1")
         .bind(&stale_answer.id)
         .execute(store.pool())
@@ -508,14 +514,14 @@ async fn abandoned_streams_are_failed_but_live_ones_are_left(store: Store) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(page.messages[0].status, MessageStatus::Error);
-    assert_eq!(page.messages[0].content, "half an ans");
+    assert_eq!(page.messages[1].status, MessageStatus::Error);
+    assert_eq!(page.messages[1].content, "half an ans");
     let live_page = chats
         .messages(&ada, &live.id, None, 10)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(live_page.messages[0].status, MessageStatus::Streaming);
+    assert_eq!(live_page.messages[1].status, MessageStatus::Streaming);
 }
 
 async fn hostile_text_is_stored_verbatim_never_executed(store: Store) {
@@ -530,10 +536,7 @@ async fn hostile_text_is_stored_verbatim_never_executed(store: Store) {
     ];
     for text in hostile {
         let session = chats.create_session(&ada, None, text).await.unwrap();
-        chats
-            .add_user_message(&ada, &session.id, text)
-            .await
-            .unwrap();
+        ask(&chats, &ada, &session.id, text, text).await;
         let page = chats
             .messages(&ada, &session.id, None, 10)
             .await
@@ -552,7 +555,7 @@ async fn hostile_text_is_stored_verbatim_never_executed(store: Store) {
     }
     assert_eq!(
         count(&store, "SELECT COUNT(*) FROM messages").await,
-        hostile.len() as i64
+        2 * hostile.len() as i64
     );
 }
 
@@ -594,10 +597,7 @@ async fn the_hot_queries_use_their_indexes(store: Store) {
         .create_session(&ada, None, DEFAULT_TITLE)
         .await
         .unwrap();
-    chats
-        .add_user_message(&ada, &session.id, "hi")
-        .await
-        .unwrap();
+    ask(&chats, &ada, &session.id, "hi", "hello").await;
     let user = ada.as_str();
     let sessions = plan(&store, sql::SESSIONS_NEWEST, &[user, "20"]).await;
     assert!(
