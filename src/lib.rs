@@ -12,6 +12,8 @@ pub mod theme;
 #[cfg(feature = "ssr")]
 pub mod auth_service;
 #[cfg(feature = "ssr")]
+pub mod chat;
+#[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod contract;

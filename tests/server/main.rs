@@ -11,6 +11,7 @@ mod auth_oauth_rules;
 mod auth_python_interop;
 mod auth_sessions;
 mod binary;
+mod chat_llm;
 mod pages;
 mod probes;
 mod theme;
