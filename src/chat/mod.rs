@@ -4,7 +4,10 @@
 pub mod types;
 
 #[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
 pub mod data_stream;
-
+#[cfg(feature = "ssr")]
+pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod store;

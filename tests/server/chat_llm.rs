@@ -1,0 +1,793 @@
+//! The chat's model layer against a fake OpenAI-compatible server on loopback that writes the
+//! exact SSE wire format piece by piece (events split across reads, even inside a character),
+//! and the offline echo model.
+
+use std::{
+    io,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use axum::{
+    body::Body, extract::State, http::HeaderMap, response::Response, routing::post, Json, Router,
+};
+use ferrochat::chat::{
+    config::{ChatConfig, OpenAiConfig, Timeouts},
+    llm::{
+        ChatMessage, CompletionRequest, CompletionStream, LlmError, Models, Role, StreamEvent,
+        OFFLINE_MODEL_ID, OFFLINE_PREFACE,
+    },
+};
+use ferrochat::settings::Secret;
+use futures_util::{stream, StreamExt};
+use serde_json::{json, Value};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
+
+const MODEL: &str = "gpt-test";
+const KEY: &str = "sk-test-key";
+
+/// Generous timeouts, for tests that are not about them.
+const RELAXED: Timeouts = Timeouts {
+    connect: Duration::from_secs(5),
+    first_token: Duration::from_secs(5),
+    idle: Duration::from_secs(5),
+};
+
+/// One step of the fake's response body.
+#[derive(Clone)]
+enum Piece {
+    /// Written as one HTTP chunk (hyper flushes each).
+    Bytes(Vec<u8>),
+    /// A pause, so that the next piece arrives in another read.
+    Pause(Duration),
+    /// The connection is cut without ending the body.
+    Abort,
+}
+
+/// What the fake answers.
+#[derive(Clone)]
+enum Reply {
+    /// 200 `text/event-stream`, written piece by piece after `delay`.
+    Stream { delay: Duration, pieces: Vec<Piece> },
+    /// An HTTP error with a JSON (or other) body.
+    Error { status: u16, body: String },
+}
+
+/// What the fake saw of the connection that carried its stream.
+#[derive(Clone, Copy, Debug)]
+struct Closed {
+    /// When its body was dropped: the connection is gone.
+    at: Instant,
+}
+
+/// A request as the fake received it.
+#[derive(Clone, Debug)]
+struct Received {
+    authorization: Option<String>,
+    body: Value,
+}
+
+/// A fake OpenAI-compatible provider on 127.0.0.1.
+struct FakeProvider {
+    base_url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    /// Pieces of bytes handed to the connection so far.
+    written: Arc<AtomicUsize>,
+    /// Set when the client went away before the body was complete.
+    closed: watch::Receiver<Option<Closed>>,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    reply: Reply,
+    received: Arc<Mutex<Vec<Received>>>,
+    written: Arc<AtomicUsize>,
+    closed: Arc<watch::Sender<Option<Closed>>>,
+}
+
+impl FakeProvider {
+    async fn start(reply: Reply) -> Self {
+        let (closed_tx, closed) = watch::channel(None);
+        let state = FakeState {
+            reply,
+            received: Arc::default(),
+            written: Arc::default(),
+            closed: Arc::new(closed_tx),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let fake = FakeProvider {
+            base_url: format!("http://{address}/v1"),
+            received: state.received.clone(),
+            written: state.written.clone(),
+            closed,
+        };
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    fn models(&self, api_key: Option<&str>, timeouts: Timeouts) -> Models {
+        Models::new(&ChatConfig {
+            provider: Some(OpenAiConfig {
+                base_url: self.base_url.parse().unwrap(),
+                api_key: api_key.map(|key| Secret(key.into())),
+                models: vec![MODEL.into(), "other-model".into()],
+                timeouts,
+            }),
+            offline_token_delay: Duration::from_millis(1),
+        })
+    }
+}
+
+async fn completions(
+    State(state): State<FakeState>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let authorization = headers
+        .get("authorization")
+        .map(|value| value.to_str().unwrap().to_string());
+    state.received.lock().unwrap().push(Received {
+        authorization,
+        body,
+    });
+    match state.reply {
+        Reply::Error { status, body } => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap(),
+        Reply::Stream { delay, pieces } => {
+            tokio::time::sleep(delay).await;
+            let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(1);
+            tokio::spawn(write_pieces(pieces, tx, state.written, state.closed));
+            let body = stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            Response::builder()
+                .header("content-type", "text/event-stream")
+                .header("cache-control", "no-cache")
+                .body(Body::from_stream(body))
+                .unwrap()
+        }
+    }
+}
+
+/// Feeds the body one piece at a time; notes when the connection (hence the body) is gone.
+async fn write_pieces(
+    pieces: Vec<Piece>,
+    tx: mpsc::Sender<io::Result<Vec<u8>>>,
+    written: Arc<AtomicUsize>,
+    closed: Arc<watch::Sender<Option<Closed>>>,
+) {
+    let gone = |closed: &watch::Sender<Option<Closed>>| {
+        closed.send_replace(Some(Closed { at: Instant::now() }));
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Bytes(bytes) => {
+                if tx.send(Ok(bytes)).await.is_err() {
+                    return gone(&closed);
+                }
+                written.fetch_add(1, Ordering::SeqCst);
+            }
+            Piece::Pause(pause) => {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = tx.closed() => return gone(&closed),
+                }
+            }
+            Piece::Abort => {
+                let _ = tx.send(Err(io::Error::other("cut"))).await;
+                return;
+            }
+        }
+    }
+}
+
+/// `data: {json}\n\n`, as OpenAI writes each event.
+fn event(json: Value) -> String {
+    format!("data: {json}\n\n")
+}
+
+/// A chunk carrying one piece of the answer.
+fn token_event(text: &str) -> String {
+    event(json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+        "choices": [{ "index": 0, "delta": { "content": text }, "logprobs": null, "finish_reason": null }]
+    }))
+}
+
+/// The first chunk OpenAI sends: the role, no text.
+fn role_event() -> String {
+    event(json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+        "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "", "refusal": null }, "finish_reason": null }]
+    }))
+}
+
+fn finish_event(reason: &str) -> String {
+    event(json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }]
+    }))
+}
+
+fn usage_event(prompt: u32, completion: u32) -> String {
+    event(json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+        "choices": [],
+        "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
+    }))
+}
+
+const DONE: &str = "data: [DONE]\n\n";
+
+fn bytes(text: &str) -> Piece {
+    Piece::Bytes(text.as_bytes().to_vec())
+}
+
+fn pause(ms: u64) -> Piece {
+    Piece::Pause(Duration::from_millis(ms))
+}
+
+/// `wire` cut at the given byte offsets, with a pause between the pieces.
+fn split_at(wire: &[u8], cuts: &[usize]) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for &cut in cuts.iter().chain([&wire.len()]) {
+        pieces.push(Piece::Bytes(wire[start..cut].to_vec()));
+        pieces.push(pause(15));
+        start = cut;
+    }
+    pieces
+}
+
+fn conversation() -> Vec<ChatMessage> {
+    vec![
+        ChatMessage {
+            role: Role::System,
+            content: "You are terse.".into(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: "Say hello".into(),
+        },
+        ChatMessage {
+            role: Role::Assistant,
+            content: "Hello.".into(),
+        },
+        ChatMessage {
+            role: Role::User,
+            content: "In German, with an emoji".into(),
+        },
+    ]
+}
+
+fn request(model: &str) -> CompletionRequest {
+    CompletionRequest {
+        model: model.into(),
+        messages: conversation(),
+    }
+}
+
+/// Every item of the stream, within a bound.
+async fn collect(stream: CompletionStream) -> Vec<Result<StreamEvent, LlmError>> {
+    tokio::time::timeout(Duration::from_secs(10), stream.collect())
+        .await
+        .expect("the stream ends")
+}
+
+fn tokens(text: &str) -> Result<StreamEvent, LlmError> {
+    Ok(StreamEvent::Token(text.into()))
+}
+
+fn finished(reason: &str) -> Result<StreamEvent, LlmError> {
+    Ok(StreamEvent::Finished {
+        reason: Some(reason.into()),
+    })
+}
+
+fn answer_text(items: &[Result<StreamEvent, LlmError>]) -> String {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Ok(StreamEvent::Token(text)) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tokens_arrive_in_order_from_events_split_across_reads() {
+    let answer = ["Hallo", ", schöne ", "Welt", " 👋", "!"];
+    let wire = [
+        role_event(),
+        ": ping\n\n".into(),
+        token_event(answer[0]),
+        token_event(answer[1]),
+        ": keep-alive\n\n".into(),
+        token_event(answer[2]),
+        token_event(answer[3]),
+        token_event(answer[4]),
+        finish_event("stop"),
+        usage_event(31, 7),
+        DONE.into(),
+    ]
+    .concat();
+    let offset = |needle: &str| wire.find(needle).unwrap();
+    // Cuts: inside `data:`, inside the 2-byte `ö`, inside the 4-byte `👋`, inside `[DONE]`;
+    // the pieces between hold several events (and comments) each.
+    let cuts = [
+        offset("Hallo") - 20,
+        offset("ö") + 1,
+        offset("👋") + 2,
+        offset("[DONE]") + 3,
+    ];
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: split_at(wire.as_bytes(), &cuts),
+    })
+    .await;
+
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+
+    let mut expected: Vec<_> = answer.iter().map(|text| tokens(text)).collect();
+    expected.push(Ok(StreamEvent::Usage {
+        prompt_tokens: 31,
+        completion_tokens: 7,
+    }));
+    expected.push(finished("stop"));
+    assert_eq!(items, expected);
+    assert_eq!(answer_text(&items), "Hallo, schöne Welt 👋!");
+}
+
+#[tokio::test]
+async fn the_request_carries_the_model_every_message_in_order_and_the_key() {
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![bytes(&token_event("ok")), bytes(DONE)],
+    })
+    .await;
+    collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+
+    let received = fake.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].authorization.as_deref(),
+        Some("Bearer sk-test-key")
+    );
+    assert_eq!(
+        received[0].body,
+        json!({
+            "model": MODEL,
+            "messages": [
+                { "role": "system", "content": "You are terse." },
+                { "role": "user", "content": "Say hello" },
+                { "role": "assistant", "content": "Hello." },
+                { "role": "user", "content": "In German, with an emoji" },
+            ],
+            "stream": true,
+            "stream_options": { "include_usage": true },
+        })
+    );
+}
+
+#[tokio::test]
+async fn without_a_key_no_authorization_header_is_sent() {
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![bytes(&token_event("ok")), bytes(DONE)],
+    })
+    .await;
+    let items = collect(fake.models(None, RELAXED).stream(request(MODEL)).unwrap()).await;
+    assert_eq!(
+        items,
+        [tokens("ok"), Ok(StreamEvent::Finished { reason: None })]
+    );
+    assert_eq!(fake.received.lock().unwrap()[0].authorization, None);
+}
+
+#[tokio::test]
+async fn done_ends_the_answer_even_while_the_connection_stays_open() {
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![
+            bytes(&token_event("Hi")),
+            bytes(&finish_event("stop")),
+            bytes(DONE),
+            pause(5_000),
+        ],
+    })
+    .await;
+    let started = Instant::now();
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(items, [tokens("Hi"), finished("stop")]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_error_event_mid_stream_ends_the_answer_with_its_message() {
+    let error = event(
+        json!({ "error": { "message": "The server had an error while processing your request.", "type": "server_error", "param": null, "code": null } }),
+    );
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![
+            bytes(&role_event()),
+            bytes(&token_event("Half")),
+            pause(10),
+            bytes(&token_event(" an")),
+            pause(10),
+            bytes(&error),
+            pause(10),
+            bytes(&token_event(" never seen")),
+            bytes(DONE),
+        ],
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        items,
+        [
+            tokens("Half"),
+            tokens(" an"),
+            Err(LlmError::Upstream {
+                message: "The server had an error while processing your request.".into()
+            }),
+        ]
+    );
+    assert_eq!(
+        items[2].as_ref().unwrap_err().user_message(),
+        "The model stopped with an error: The server had an error while processing your request."
+    );
+}
+
+#[tokio::test]
+async fn http_errors_carry_the_providers_message() {
+    let cases = [
+        (401, "Incorrect API key provided: sk-test***-key. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_api_key"),
+        (429, "Rate limit reached for gpt-test in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1.", "rate_limit_exceeded"),
+        (500, "The server had an error while processing your request. Sorry about that!", "server_error"),
+    ];
+    for (status, message, code) in cases {
+        let fake = FakeProvider::start(Reply::Error {
+            status,
+            body: json!({ "error": { "message": message, "type": "invalid_request_error", "param": null, "code": code } }).to_string(),
+        })
+        .await;
+        let items = collect(
+            fake.models(Some(KEY), RELAXED)
+                .stream(request(MODEL))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            items,
+            [Err(LlmError::Status {
+                status,
+                message: message.into()
+            })],
+            "{status}"
+        );
+        let shown = items[0].as_ref().unwrap_err().user_message();
+        assert!(!shown.contains("sk-"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn an_error_page_that_is_not_json_is_named_by_its_status_only() {
+    let fake = FakeProvider::start(Reply::Error {
+        status: 502,
+        body: "<html><body><h1>502 Bad Gateway</h1>\nnginx internal detail</body></html>".into(),
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        items,
+        [Err(LlmError::Status {
+            status: 502,
+            message: "Bad Gateway".into()
+        })]
+    );
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_answer_is_dropped_after_the_tokens_sent() {
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![
+            bytes(&role_event()),
+            bytes(&token_event("One")),
+            pause(10),
+            bytes(&token_event(" two")),
+            pause(10),
+            bytes("data: {\"choices\":[{\"delta\":{\"content\":\" thr"),
+            pause(10),
+            Piece::Abort,
+        ],
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        items,
+        [tokens("One"), tokens(" two"), Err(LlmError::Dropped)]
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_cleanly_without_done_or_finish_reason_is_dropped() {
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![bytes(&token_event("One")), pause(10)],
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(items, [tokens("One"), Err(LlmError::Dropped)]);
+}
+
+#[tokio::test]
+async fn no_first_token_in_time_is_a_first_token_timeout() {
+    let timeouts = Timeouts {
+        first_token: Duration::from_millis(300),
+        ..RELAXED
+    };
+    // Headers and keep-alives come, the answer does not.
+    let pings = Reply::Stream {
+        delay: Duration::ZERO,
+        pieces: vec![
+            bytes(&role_event()),
+            bytes(": ping\n\n"),
+            pause(150),
+            bytes(": ping\n\n"),
+            pause(150),
+            bytes(": ping\n\n"),
+            pause(3_000),
+            bytes(&token_event("late")),
+        ],
+    };
+    // Not even the headers come.
+    let silence = Reply::Stream {
+        delay: Duration::from_secs(3),
+        pieces: vec![bytes(&token_event("late"))],
+    };
+    for reply in [pings, silence] {
+        let fake = FakeProvider::start(reply).await;
+        let started = Instant::now();
+        let items = collect(
+            fake.models(Some(KEY), timeouts)
+                .stream(request(MODEL))
+                .unwrap(),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        assert_eq!(items, [Err(LlmError::FirstTokenTimeout)]);
+        assert!(
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1500),
+            "{elapsed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pause_mid_answer_is_an_idle_timeout() {
+    let timeouts = Timeouts {
+        idle: Duration::from_millis(300),
+        ..RELAXED
+    };
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        // The first token may take longer than the idle timeout; the pause after it may not.
+        pieces: vec![
+            pause(500),
+            bytes(&token_event("One")),
+            pause(3_000),
+            bytes(&token_event(" two")),
+        ],
+    })
+    .await;
+    let started = Instant::now();
+    let items = collect(
+        fake.models(Some(KEY), timeouts)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(items, [tokens("One"), Err(LlmError::IdleTimeout)]);
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_connect_error() {
+    // A port that was just free: nothing listens there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let models = Models::new(&ChatConfig {
+        provider: Some(OpenAiConfig {
+            base_url: format!("http://{address}/v1").parse().unwrap(),
+            api_key: Some(Secret(KEY.into())),
+            models: vec![MODEL.into()],
+            timeouts: RELAXED,
+        }),
+        offline_token_delay: Duration::ZERO,
+    });
+    let items = collect(models.stream(request(MODEL)).unwrap()).await;
+    assert_eq!(items.len(), 1);
+    let error = items[0].as_ref().unwrap_err();
+    assert!(matches!(error, LlmError::Connect(_)), "{error:?}");
+    assert!(!error.to_string().contains(KEY), "{error}");
+    assert_eq!(
+        error.user_message(),
+        "Could not reach the model service. Please try again in a moment."
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_closes_the_providers_connection() {
+    let mut pieces = vec![bytes(&role_event())];
+    for n in 0..200 {
+        pieces.push(bytes(&token_event(&format!("t{n} "))));
+        pieces.push(pause(20));
+    }
+    pieces.push(bytes(DONE));
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::ZERO,
+        pieces,
+    })
+    .await;
+    let mut stream = fake
+        .models(Some(KEY), RELAXED)
+        .stream(request(MODEL))
+        .unwrap();
+    assert_eq!(stream.next().await, Some(tokens("t0 ")));
+    assert_eq!(stream.next().await, Some(tokens("t1 ")));
+    assert!(fake.closed.borrow().is_none(), "open while read");
+
+    drop(stream);
+    let dropped = Instant::now();
+
+    let mut closed = fake.closed.clone();
+    let seen = tokio::time::timeout(Duration::from_millis(500), closed.wait_for(Option::is_some))
+        .await
+        .expect("the provider saw its connection close within 500 ms")
+        .unwrap()
+        .unwrap();
+    assert!(seen.at - dropped < Duration::from_millis(500));
+    // It stopped producing: a few pieces may have been in flight, not the 200 tokens.
+    let written = fake.written.load(Ordering::SeqCst);
+    assert!(written < 10, "{written} pieces written");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.written.load(Ordering::SeqCst), written);
+}
+
+fn offline_models(token_delay: Duration) -> Models {
+    Models::new(&ChatConfig {
+        provider: None,
+        offline_token_delay: token_delay,
+    })
+}
+
+#[tokio::test]
+async fn the_offline_echo_repeats_the_last_user_message_word_by_word() {
+    let models = offline_models(Duration::ZERO);
+    let items = collect(models.stream(request(OFFLINE_MODEL_ID)).unwrap()).await;
+    let expected = format!("{OFFLINE_PREFACE}\n\nIn German, with an emoji");
+    assert_eq!(answer_text(&items), expected);
+    let token_count = items.len() - 2;
+    assert_eq!(token_count, expected.split_whitespace().count());
+    assert_eq!(
+        items[token_count..],
+        [
+            Ok(StreamEvent::Usage {
+                prompt_tokens: 11,
+                completion_tokens: expected.split_whitespace().count() as u32,
+            }),
+            finished("stop"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_offline_echo_is_paced_and_stops_when_dropped() {
+    let models = offline_models(Duration::from_millis(40));
+    let started = Instant::now();
+    let mut stream = models.stream(request(OFFLINE_MODEL_ID)).unwrap();
+    let first = stream.next().await.unwrap().unwrap();
+    let second = stream.next().await.unwrap().unwrap();
+    assert_eq!(first, StreamEvent::Token("Offline ".into()));
+    assert_eq!(second, StreamEvent::Token("echo ".into()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(80),
+        "{:?}",
+        started.elapsed()
+    );
+    // No task runs on behalf of the stream: once dropped, nothing more is produced.
+    drop(stream);
+}
+
+#[tokio::test]
+async fn models_list_the_providers_then_the_offline_echo() {
+    let fake = FakeProvider::start(Reply::Error {
+        status: 500,
+        body: String::new(),
+    })
+    .await;
+    let models = fake.models(Some(KEY), RELAXED);
+    let ids: Vec<&str> = models
+        .list()
+        .iter()
+        .map(|model| model.id.as_str())
+        .collect();
+    assert_eq!(ids, [MODEL, "other-model", OFFLINE_MODEL_ID]);
+    assert_eq!(models.default_model().id, MODEL);
+    assert!(models.find(OFFLINE_MODEL_ID).unwrap().offline);
+    assert!(!models.find(MODEL).unwrap().offline);
+    assert!(models.find("gpt-5").is_none());
+    assert_eq!(
+        models.stream(request("gpt-5")).err(),
+        Some(LlmError::UnknownModel("gpt-5".into()))
+    );
+    assert!(fake.received.lock().unwrap().is_empty());
+
+    let offline = offline_models(Duration::ZERO);
+    assert_eq!(offline.list().len(), 1);
+    assert_eq!(offline.default_model().id, OFFLINE_MODEL_ID);
+    assert_eq!(offline.default_model().label, "Echo (offline) — not an AI");
+    assert_eq!(
+        offline.stream(request(MODEL)).err(),
+        Some(LlmError::UnknownModel(MODEL.into()))
+    );
+}
