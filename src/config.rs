@@ -6,6 +6,7 @@
 use crate::{
     auth::remote::{self, RemoteSupabase},
     auth_service::config::{self as auth_service_config, AuthConfig},
+    chat::config::{self as chat_config, ChatConfig},
     settings::{self, Settings, SettingsError, Vars},
 };
 
@@ -23,6 +24,7 @@ pub enum AuthMode {
 pub struct Config {
     pub settings: Settings,
     pub auth: AuthMode,
+    pub chat: ChatConfig,
 }
 
 impl Config {
@@ -42,7 +44,12 @@ impl Config {
             Some(remote) => AuthMode::Remote(remote),
             None => AuthMode::Embedded(Box::new(embedded)),
         };
-        Ok(Config { settings, auth })
+        let chat = ChatConfig::from_vars(&vars)?;
+        Ok(Config {
+            settings,
+            auth,
+            chat,
+        })
     }
 
     /// The `--help` text: every setting with its default.
@@ -51,6 +58,7 @@ impl Config {
             ("Server", settings::SETTINGS),
             ("Embedded auth service", auth_service_config::SETTINGS),
             ("Remote Supabase project", remote::SETTINGS),
+            ("Chat models", chat_config::SETTINGS),
         ])
     }
 }
@@ -62,7 +70,12 @@ mod tests {
     #[test]
     fn help_names_the_settings_of_every_module() {
         let help = Config::help();
-        for name in ["DATABASE_URL", "FERROCHAT_JWT_ALGORITHM", "SUPABASE_URL"] {
+        for name in [
+            "DATABASE_URL",
+            "FERROCHAT_JWT_ALGORITHM",
+            "SUPABASE_URL",
+            "OPENAI_API_KEY",
+        ] {
             assert!(help.contains(name), "{name}");
         }
     }

@@ -12,6 +12,10 @@ pub enum AppError {
     /// The request needs a signed-in user.
     #[error("Please sign in to continue.")]
     Unauthorized,
+    /// What was asked for does not exist for this user (whether it exists for another is not
+    /// said).
+    #[error("There is no such chat. It may have been deleted.")]
+    NotFound,
     /// The input or the request was refused, with the reason to show.
     #[error("{0}")]
     Refused(String),
@@ -42,6 +46,7 @@ impl axum::response::IntoResponse for AppError {
         let status = match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Refused(_) => StatusCode::BAD_REQUEST,
+            AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -71,6 +76,7 @@ pub async fn server_fn_status(
     parts.status = match serde_json::from_slice::<AppError>(&bytes) {
         Ok(AppError::Refused(_)) => StatusCode::BAD_REQUEST,
         Ok(AppError::Unauthorized) => StatusCode::UNAUTHORIZED,
+        Ok(AppError::NotFound) => StatusCode::NOT_FOUND,
         Ok(AppError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };

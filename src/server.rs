@@ -30,6 +30,7 @@ use crate::{
         verify::{KeySource, Verifier},
     },
     auth_service::{self, config::JwtSigning, AuthState},
+    chat::{api as chat_api, llm::Models, relay::ChatRelay, store::ChatStore},
     config::{AuthMode, Config},
     contract::cookies::CookieJar,
     security,
@@ -50,13 +51,19 @@ pub struct AppState {
     pub site_url: SiteUrl,
     /// Origins whose pages may write here from a browser: the site and the CORS allow-list.
     pub origins: Arc<security::TrustedOrigins>,
+    /// The chat: its store, its models and the answers being written.
+    pub chat: ChatRelay,
 }
 
 impl AppState {
     /// Builds the state for a server listening on `local_addr`: the embedded auth service (or the
     /// remote project) and the session handling that talks to it.
     pub async fn new(config: Config, store: Store, local_addr: SocketAddr) -> Result<Self, String> {
-        let Config { mut settings, auth } = config;
+        let Config {
+            mut settings,
+            auth,
+            chat,
+        } = config;
         // Port 0 means "any free port": the site is where the listener actually is.
         if settings.site_url.port() == Some(0) {
             let _ = settings.site_url.set_port(Some(local_addr.port()));
@@ -107,6 +114,11 @@ impl AppState {
                 (sessions, Some(embedded))
             }
         };
+        let chat = ChatRelay::new(
+            ChatStore::new(store.pool().clone()),
+            Arc::new(Models::new(&chat)),
+            chat.history_budget_chars,
+        );
         Ok(AppState {
             leptos_options: settings.leptos,
             store,
@@ -114,6 +126,7 @@ impl AppState {
             sessions: Arc::new(sessions),
             site_url,
             origins,
+            chat,
         })
     }
 
@@ -121,6 +134,7 @@ impl AppState {
     fn provide_server_context(&self) {
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
+        provide_context(self.chat.clone());
     }
 }
 
@@ -128,7 +142,12 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
+    let mut chat_routes = chat_api::router(state.chat.clone());
+    if let Some(cors) = state.origins.cors() {
+        chat_routes = chat_routes.layer(cors);
+    }
     let mut router = Router::new()
+        .merge(chat_routes)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/theme", post(theme::form::set_theme))

@@ -41,6 +41,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "give up when the model's answer pauses this long",
     },
     Setting {
+        name: "FERROCHAT_CONTEXT_BUDGET_TOKENS",
+        default: "6000",
+        meaning: "how much of a conversation goes to the model with each message (oldest turns dropped first; about 4 characters a token)",
+    },
+    Setting {
         name: "FERROCHAT_OFFLINE_TOKEN_DELAY_MS",
         default: "30",
         meaning: "pause between the words of the offline echo model (always offered, the only model without a provider)",
@@ -60,6 +65,8 @@ pub struct ChatConfig {
     pub provider: Option<OpenAiConfig>,
     /// Pause before each token of the offline model.
     pub offline_token_delay: Duration,
+    /// The conversation sent with each message, at most, in characters.
+    pub history_budget_chars: usize,
 }
 
 /// An OpenAI-compatible Chat Completions provider.
@@ -132,9 +139,14 @@ impl ChatConfig {
                 timeouts,
             })
         };
+        let budget_tokens: Option<usize> = vars.parse(
+            "FERROCHAT_CONTEXT_BUDGET_TOKENS",
+            "a whole number of tokens",
+        )?;
         Ok(ChatConfig {
             provider,
             offline_token_delay: Duration::from_millis(delay_ms.unwrap_or(30)),
+            history_budget_chars: budget_tokens.unwrap_or(6000).saturating_mul(4),
         })
     }
 }

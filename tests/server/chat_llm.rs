@@ -124,6 +124,7 @@ impl FakeProvider {
                 timeouts,
             }),
             offline_token_delay: Duration::from_millis(1),
+            history_budget_chars: 24_000,
         })
     }
 }
@@ -663,6 +664,7 @@ async fn an_unreachable_provider_is_a_connect_error() {
             timeouts: RELAXED,
         }),
         offline_token_delay: Duration::ZERO,
+        history_budget_chars: 24_000,
     });
     let items = collect(models.stream(request(MODEL)).unwrap()).await;
     assert_eq!(items.len(), 1);
@@ -717,6 +719,7 @@ fn offline_models(token_delay: Duration) -> Models {
     Models::new(&ChatConfig {
         provider: None,
         offline_token_delay: token_delay,
+        history_budget_chars: 24_000,
     })
 }
 

@@ -20,14 +20,8 @@ pub use offline::{OFFLINE_MODEL_ID, OFFLINE_MODEL_LABEL, OFFLINE_PREFACE};
 use offline::OfflineEcho;
 use openai::OpenAiClient;
 
-/// Who wrote a message; serialised as OpenAI's `system` / `user` / `assistant`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    System,
-    User,
-    Assistant,
-}
+/// Who wrote a message: the chat's own roles, which serialise as OpenAI's.
+pub use crate::chat::types::Role;
 
 /// One message of the conversation sent to a model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,277 @@
+//! Sending a message and relaying the answer: the question is stored first, the model's tokens
+//! go to the person as they arrive, and the answer is saved however it ends.
+//!
+//! Each answer is written by a task of its own, which owns the model's stream and hands tokens
+//! to whoever reads the answer through a bounded channel. The task ends the model's request
+//! (dropping its stream closes the connection) as soon as any of these happens: the stop button
+//! ([`ChatRelay::stop`]), the reader going away (a closed tab, a dropped connection), the model
+//! failing. The partial answer is then saved as `stopped` or `error`; the answer so far is also
+//! saved every second while it streams, so a crash loses little.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    data_stream::Usage,
+    llm::{ChatMessage as ModelMessage, CompletionRequest, Models, StreamEvent},
+    store::{AnswerOutcome, ChatStore, ChatStoreError, UserId},
+    types::{ChatMessage, MessageStatus},
+};
+
+/// How often a streaming answer is saved.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// Tokens buffered for a slow reader before the model is made to wait.
+const CHANNEL_CAPACITY: usize = 256;
+
+/// What happens to an answer, in order: tokens, then one end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerEvent {
+    Token(String),
+    Ended {
+        status: MessageStatus,
+        /// What the person is told, when the model failed.
+        error: Option<String>,
+        usage: Usage,
+    },
+}
+
+/// A question stored and its answer on its way.
+pub struct Exchange {
+    pub question: ChatMessage,
+    /// The answer as stored when it started (empty, `streaming`).
+    pub answer: ChatMessage,
+    pub events: mpsc::Receiver<AnswerEvent>,
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("chat session not found")]
+    NotFound,
+    #[error("an answer is still being written in this chat")]
+    Busy,
+    #[error("unknown model {0:?}")]
+    UnknownModel(String),
+    #[error(transparent)]
+    Store(ChatStoreError),
+}
+
+impl From<ChatStoreError> for SendError {
+    fn from(error: ChatStoreError) -> Self {
+        match error {
+            ChatStoreError::NotFound => SendError::NotFound,
+            ChatStoreError::Busy => SendError::Busy,
+            other => SendError::Store(other),
+        }
+    }
+}
+
+/// An answer being written, to stop it from another request.
+struct Live {
+    owner: UserId,
+    stop: CancellationToken,
+}
+
+/// Sends messages and relays answers; cheap to clone.
+#[derive(Clone)]
+pub struct ChatRelay {
+    store: ChatStore,
+    models: Arc<Models>,
+    /// Answers being written by this instance, by session id.
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    history_budget_chars: usize,
+}
+
+impl ChatRelay {
+    pub fn new(store: ChatStore, models: Arc<Models>, history_budget_chars: usize) -> Self {
+        ChatRelay {
+            store,
+            models,
+            live: Arc::default(),
+            history_budget_chars,
+        }
+    }
+
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    pub fn store(&self) -> &ChatStore {
+        &self.store
+    }
+
+    /// Stores the person's message (already validated) and starts the answer with `model`
+    /// (the default model if None). The answer's events come on [`Exchange::events`]; dropping
+    /// the receiver stops the answer.
+    pub async fn send(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        content: &str,
+        model: Option<&str>,
+    ) -> Result<Exchange, SendError> {
+        let model = match model.filter(|id| !id.is_empty()) {
+            Some(id) => self
+                .models
+                .find(id)
+                .ok_or_else(|| SendError::UnknownModel(id.to_owned()))?,
+            None => self.models.default_model(),
+        }
+        .id
+        .clone();
+        let (question, answer) = self
+            .store
+            .begin_exchange(user, session_id, content, &model)
+            .await?;
+        let history = self
+            .store
+            .history(user, session_id, self.history_budget_chars)
+            .await?;
+        let request = CompletionRequest {
+            model,
+            messages: history
+                .into_iter()
+                .map(|(role, content)| ModelMessage { role, content })
+                .collect(),
+        };
+        let stop = CancellationToken::new();
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(
+                session_id.to_owned(),
+                Live {
+                    owner: user.clone(),
+                    stop: stop.clone(),
+                },
+            );
+        let (sender, events) = mpsc::channel(CHANNEL_CAPACITY);
+        let relay = self.clone();
+        let answer_id = answer.id.clone();
+        let session = session_id.to_owned();
+        tokio::spawn(async move {
+            let outcome = relay
+                .write_answer(request, &answer_id, &sender, &stop)
+                .await;
+            if let Err(error) = relay.store.finish_answer(&answer_id, &outcome).await {
+                tracing::error!(%error, "cannot save the end of an answer");
+            }
+            relay
+                .live
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&session);
+            let _ = sender
+                .send(AnswerEvent::Ended {
+                    status: outcome.status,
+                    error: outcome.error,
+                    usage: Usage {
+                        prompt_tokens: outcome.prompt_tokens,
+                        completion_tokens: outcome.completion_tokens,
+                    },
+                })
+                .await;
+        });
+        Ok(Exchange {
+            question,
+            answer,
+            events,
+        })
+    }
+
+    /// Stops the answer being written in one of the user's sessions; false if none is.
+    pub fn stop(&self, user: &UserId, session_id: &str) -> bool {
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match live.get(session_id) {
+            Some(answer) if &answer.owner == user => {
+                answer.stop.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Streams the model's answer to `sender` until it ends, is stopped or loses its reader;
+    /// returns what to save. The model's stream is dropped on return: its request ends.
+    async fn write_answer(
+        &self,
+        request: CompletionRequest,
+        answer_id: &str,
+        sender: &mpsc::Sender<AnswerEvent>,
+        stop: &CancellationToken,
+    ) -> AnswerOutcome {
+        let mut outcome = AnswerOutcome {
+            content: String::new(),
+            status: MessageStatus::Complete,
+            prompt_tokens: None,
+            completion_tokens: None,
+            error: None,
+        };
+        let mut stream = match self.models.stream(request) {
+            Ok(stream) => stream,
+            Err(error) => {
+                outcome.status = MessageStatus::Error;
+                outcome.error = Some(error.user_message());
+                return outcome;
+            }
+        };
+        let mut saved_at = Instant::now();
+        loop {
+            let event = tokio::select! {
+                // Checked first: a stop wins over a token that is ready at the same time.
+                biased;
+                _ = stop.cancelled() => {
+                    outcome.status = MessageStatus::Stopped;
+                    break;
+                }
+                _ = sender.closed() => {
+                    outcome.status = MessageStatus::Stopped;
+                    break;
+                }
+                event = stream.next() => event,
+            };
+            match event {
+                Some(Ok(StreamEvent::Token(token))) => {
+                    outcome.content.push_str(&token);
+                    if sender.send(AnswerEvent::Token(token)).await.is_err() {
+                        outcome.status = MessageStatus::Stopped;
+                        break;
+                    }
+                    if saved_at.elapsed() >= SAVE_EVERY {
+                        saved_at = Instant::now();
+                        if let Err(error) =
+                            self.store.save_progress(answer_id, &outcome.content).await
+                        {
+                            tracing::warn!(%error, "cannot save a streaming answer");
+                        }
+                    }
+                }
+                Some(Ok(StreamEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                })) => {
+                    outcome.prompt_tokens = Some(prompt_tokens);
+                    outcome.completion_tokens = Some(completion_tokens);
+                }
+                Some(Ok(StreamEvent::Finished { .. })) | None => break,
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "the model failed mid-answer");
+                    outcome.status = MessageStatus::Error;
+                    outcome.error = Some(error.user_message());
+                    break;
+                }
+            }
+        }
+        outcome
+    }
+}
