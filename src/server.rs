@@ -262,12 +262,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// The embedded auth service's background upkeep runs meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     tracing::info!("ferrochat listening on http://{}", listener.local_addr()?);
+    // The embedded service's upkeep runs exactly as long as the server does.
+    let _maintenance = state.auth.clone().map(auth_service::maintenance::start);
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),

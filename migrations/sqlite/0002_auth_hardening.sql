@@ -36,6 +36,7 @@ CREATE INDEX refresh_tokens_revoked_at ON refresh_tokens (revoked_at);
 
 CREATE INDEX flow_states_created_at ON flow_states (created_at);
 CREATE INDEX sessions_refreshed_at ON sessions (refreshed_at);
+CREATE INDEX sessions_created_at ON sessions (created_at);
 
 -- Fixed-window counters: requests of one key (a hashed client IP or email) in one bucket.
 CREATE TABLE rate_limits (

@@ -117,7 +117,9 @@ pub fn user_message(error: AuthApiError) -> AppError {
         }
         "same_password" => "The new password must differ from the current one.",
         "signup_disabled" => "New sign-ups are closed.",
-        "unreachable" => return AppError::Unavailable,
+        // Not the person's doing: the service is out of reach or all its password slots are
+        // taken. Nothing was lost; trying again shortly works.
+        "unreachable" | "service_busy" => return AppError::Unavailable,
         "session_not_found" | "bad_jwt" | "no_authorization" => return AppError::Unauthorized,
         _ => match &error {
             AuthApiError::Api { msg, .. } => return AppError::Refused(msg.clone()),
@@ -168,6 +170,18 @@ mod tests {
             Err(AppError::Refused("Passwords do not match.".into()))
         );
         assert!(valid_new_password("12345678", "12345678").is_ok());
+    }
+
+    #[test]
+    fn a_busy_service_asks_to_try_again() {
+        let error = AuthApiError::Api {
+            status: 503,
+            code: "service_busy".into(),
+            msg: "The server is busy, please try again in a moment.".into(),
+        };
+        let shown = user_message(error);
+        assert_eq!(shown, AppError::Unavailable);
+        assert!(shown.to_string().contains("busy"), "{shown}");
     }
 
     #[test]

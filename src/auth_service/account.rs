@@ -13,11 +13,12 @@ use super::{
     crypto::{random_token, sha256},
     email_flows::send_link,
     error::{AuthError, AuthResult},
-    flow, now, password, redirect,
+    flow, now, password,
+    rate_limit::Bucket,
+    redirect,
     request::{Authenticated, Body, Client, RedirectQuery},
     rfc3339,
     sessions::{self, LogoutScope, SignInMethod},
-    token::FIVE_MINUTES,
     users::{self, Email, NewUser, TokenColumn},
     AuthState,
 };
@@ -47,7 +48,7 @@ pub async fn signup(
             "Signups not allowed for this instance",
         ));
     }
-    state.limit_sign_in(&client)?;
+    state.limit_sign_in(&client).await?;
     let email = body
         .email
         .filter(|email| !email.trim().is_empty())
@@ -66,12 +67,10 @@ pub async fn signup(
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }
-    state.limiter.check(
-        "sign_in_email",
-        email.as_str(),
-        config.rate_limits.sign_in_per_email,
-        FIVE_MINUTES,
-    )?;
+    state
+        .limiter
+        .check(Bucket::SignInEmail, email.as_str())
+        .await?;
 
     if let Some(existing) = users::find_by_email(&state.pool, &email).await? {
         if config.autoconfirm {
@@ -96,7 +95,7 @@ pub async fn signup(
         &state.pool,
         NewUser {
             email: &email,
-            password_hash: Some(password::hash(password).await?),
+            password_hash: Some(state.passwords.hash(password).await?),
             user_metadata: metadata,
             confirmed: config.autoconfirm,
             provider: "email",
@@ -214,14 +213,18 @@ pub async fn update_user(
     if let Some(new_password) = body.password {
         let new_password = password::normalise(&new_password);
         password::check_new(&new_password)?;
-        if password::verify(new_password.clone(), user.encrypted_password.clone()).await {
+        if state
+            .passwords
+            .verify(new_password.clone(), user.encrypted_password.clone())
+            .await?
+        {
             return Err(AuthError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "same_password",
                 "New password should be different from the old password.",
             ));
         }
-        users::set_password(pool, &user.id, &password::hash(new_password).await?).await?;
+        users::set_password(pool, &user.id, &state.passwords.hash(new_password).await?).await?;
     }
     if let Some(new_email) = body.email {
         let new_email = Email::parse(&new_email)?;

@@ -46,7 +46,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "FERROCHAT_SESSION_INACTIVITY_TIMEOUT_SECS",
         default: "0 (off)",
-        meaning: "a session ends when its tokens were not refreshed for this long",
+        meaning: "a session ends when its tokens were not refreshed for this long (clients refresh shortly before the access token expires: make it longer than FERROCHAT_JWT_EXPIRY_SECS)",
     },
     Setting {
         name: "FERROCHAT_AUTH_REAUTH_AFTER_SECS",

@@ -15,7 +15,9 @@ use url::Url;
 use super::{
     crypto::{random_token, sha256},
     error::{AuthError, AuthResult},
-    flow, now, redirect,
+    flow, now,
+    rate_limit::Bucket,
+    redirect,
     request::{Body, Client, RedirectQuery},
     sessions::{self, IssuedSession, SignInMethod},
     users::{self, Email, NewUser, TokenColumn, User},
@@ -24,7 +26,6 @@ use super::{
 
 /// How long an emailed link works.
 const LINK_LIFETIME: Duration = Duration::from_secs(3600);
-const ONE_HOUR: Duration = Duration::from_secs(3600);
 
 /// Mails a `/verify` link carrying `token`.
 pub(super) async fn send_link(
@@ -60,14 +61,15 @@ fn yes() -> bool {
 }
 
 /// Checks the request and the limits of an email-sending endpoint.
-fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) -> AuthResult<Email> {
-    let limits = state.config.rate_limits;
-    state.limiter.check(
-        "email_ip",
-        &client.rate_limit_key(),
-        limits.sign_in_per_ip,
-        super::token::FIVE_MINUTES,
-    )?;
+async fn accept_email_request(
+    state: &AuthState,
+    client: &Client,
+    body: &EmailBody,
+) -> AuthResult<Email> {
+    state
+        .limiter
+        .check(Bucket::EmailIp, &client.rate_limit_key())
+        .await?;
     let email = body
         .email
         .as_deref()
@@ -77,12 +79,10 @@ fn accept_email_request(state: &AuthState, client: &Client, body: &EmailBody) ->
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }
-    state.limiter.check(
-        "email_address",
-        email.as_str(),
-        limits.email_per_address,
-        ONE_HOUR,
-    )?;
+    state
+        .limiter
+        .check(Bucket::EmailAddress, email.as_str())
+        .await?;
     Ok(email)
 }
 
@@ -94,7 +94,7 @@ pub async fn recover(
     client: Client,
     Body(body): Body<EmailBody>,
 ) -> AuthResult<Json<Value>> {
-    let email = accept_email_request(&state, &client, &body)?;
+    let email = accept_email_request(&state, &client, &body).await?;
     let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
     tokio::spawn(async move {
         if let Err(error) = mail_existing_user(
@@ -120,7 +120,7 @@ pub async fn otp(
     client: Client,
     Body(body): Body<EmailBody>,
 ) -> AuthResult<Json<Value>> {
-    let email = accept_email_request(&state, &client, &body)?;
+    let email = accept_email_request(&state, &client, &body).await?;
     let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
     tokio::spawn(async move {
         let result = async {
@@ -265,7 +265,7 @@ pub async fn verify_link(
     client: Client,
 ) -> Response {
     let target = redirect::resolve(&state.config, query.redirect_to.as_deref());
-    if let Err(error) = state.limit_sign_in(&client) {
+    if let Err(error) = state.limit_sign_in(&client).await {
         return error.into_response();
     }
     let kind = query.kind.unwrap_or_default();
@@ -348,7 +348,7 @@ pub async fn verify(
     client: Client,
     Body(body): Body<VerifyBody>,
 ) -> AuthResult<Json<Value>> {
-    state.limit_sign_in(&client)?;
+    state.limit_sign_in(&client).await?;
     let token = body
         .token_hash
         .or(body.token)

@@ -69,6 +69,19 @@ impl AuthError {
         }
     }
 
+    /// 503 `service_busy` with `Retry-After: 1`: every password hashing slot stayed taken for
+    /// as long as a request may wait. Not the client's fault, hence not a 429.
+    pub fn service_busy() -> Self {
+        AuthError {
+            retry_after_secs: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_busy",
+                "The server is busy, please try again in a moment.",
+            )
+        }
+    }
+
     /// 401 `no_authorization`: the endpoint needs a bearer token.
     pub fn no_authorization() -> Self {
         Self::new(

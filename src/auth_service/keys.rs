@@ -4,9 +4,10 @@
 //! *published* at once but *signs* only from its `activates_at`, a configurable lead later, so
 //! every verifier that caches the JWKS (other instances, supabase-js, a backend with PyJWT) has
 //! it before the first token it signs arrives. The key it replaces keeps verifying until every
-//! token it signed has expired. Every instance reloads the keys from the database periodically
-//! and when a token names an unknown `kid` (at most once per [`RELOAD_INTERVAL`]), so a rotation
-//! needs no restart anywhere. HS256: the shared secret, no JWKS.
+//! token it signed has expired. Every instance reloads the keys from the database every minute
+//! (see `maintenance`) and when a token names an unknown `kid` (at most once per
+//! [`RELOAD_INTERVAL`]), so a rotation needs no restart anywhere. HS256: the shared secret, no
+//! JWKS.
 
 use std::{
     collections::HashMap,
@@ -34,8 +35,6 @@ use crate::{
 
 /// The least time between two reloads caused by unknown key ids.
 pub const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
-/// How often every instance reloads the keys anyway, to learn of rotations made elsewhere.
-pub const PERIODIC_RELOAD: Duration = Duration::from_secs(60);
 
 /// The signing keys and every key that may still verify; reloads itself from the database.
 pub struct KeySet {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod flow;
 pub mod keys;
 pub mod mail;
+pub mod maintenance;
 pub mod password;
 pub mod rate_limit;
 pub mod redirect;
@@ -29,7 +30,12 @@ use axum::{
 use serde_json::json;
 
 use self::{
-    config::AuthConfig, error::AuthResult, keys::KeySet, mail::Mailer, rate_limit::RateLimiter,
+    config::AuthConfig,
+    error::AuthResult,
+    keys::KeySet,
+    mail::Mailer,
+    password::Hasher,
+    rate_limit::{Bucket, RateLimiter},
 };
 use crate::{crypto, store::Pool};
 
@@ -43,7 +49,10 @@ pub struct Inner {
     pub keys: KeySet,
     /// Derives each refresh token from its parent (see `sessions`).
     pub refresh_key: Vec<u8>,
+    /// Request limits, counted in the database so every instance shares them.
     pub limiter: RateLimiter,
+    /// Computes password hashes, a bounded number at once.
+    pub passwords: Hasher,
     pub mailer: Mailer,
     pub providers: oauth::Providers,
 }
@@ -67,6 +76,12 @@ impl AuthState {
     pub async fn new(pool: Pool, config: AuthConfig, data_dir: &Path) -> AuthResult<Self> {
         let keys = KeySet::load(&pool, &config.signing, config.jwt_expiry, config.issuer()).await?;
         let refresh_key = server_secret(&pool, "refresh_token_key").await?;
+        let limiter = RateLimiter::new(
+            pool.clone(),
+            config.rate_limits,
+            server_secret(&pool, "rate_limit_key").await?,
+        );
+        let passwords = Hasher::new(config.hash_concurrency);
         let providers = oauth::Providers::new(&config.providers)?;
         let mailer = Mailer::new(config.smtp.as_ref(), data_dir)?;
         // Computed now, not on the first unknown-user sign-in, so that one is not slower.
@@ -77,7 +92,8 @@ impl AuthState {
             config,
             keys,
             refresh_key,
-            limiter: RateLimiter::default(),
+            limiter,
+            passwords,
             providers,
         })))
     }
@@ -85,13 +101,10 @@ impl AuthState {
 
 impl AuthState {
     /// Counts a sign-in-like request (password, PKCE, sign-up, link redemption) of this client.
-    pub(crate) fn limit_sign_in(&self, client: &request::Client) -> AuthResult<()> {
-        self.limiter.check(
-            "sign_in",
-            &client.rate_limit_key(),
-            self.config.rate_limits.sign_in_per_ip,
-            token::FIVE_MINUTES,
-        )
+    pub(crate) async fn limit_sign_in(&self, client: &request::Client) -> AuthResult<()> {
+        self.limiter
+            .check(Bucket::SignIn, &client.rate_limit_key())
+            .await
     }
 }
 
@@ -175,8 +188,8 @@ pub fn rfc3339(unix_seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The app asks the embedded service whether a token's session was signed out: one indexed read
-/// of its own database, no network call.
+/// The app asks the embedded service whether a token's session was signed out (or outlived its
+/// lifetimes): one indexed read of its own database, no network call.
 impl crate::contract::SessionStatus for AuthState {
     fn is_active<'a>(
         &'a self,
@@ -189,7 +202,7 @@ impl crate::contract::SessionStatus for AuthState {
         >,
     > {
         Box::pin(async move {
-            sessions::find(&self.pool, session_id)
+            sessions::find_live(self, session_id)
                 .await
                 .map(|session| session.is_some())
                 .map_err(|_| crate::contract::session::StatusUnknown)

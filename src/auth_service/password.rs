@@ -4,12 +4,19 @@
 //! pasted with compatibility characters) is the same password. Nothing is truncated; an upper
 //! bound on bytes keeps a request from making the server hash megabytes.
 
-use std::sync::OnceLock;
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
 
 use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
 };
+use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
 use super::{
@@ -49,43 +56,110 @@ pub fn check_new(password: &str) -> AuthResult<()> {
     Ok(())
 }
 
-/// Hashes a normalised password on the blocking pool (it takes tens of milliseconds).
-pub async fn hash(password: String) -> AuthResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt =
-            SaltString::encode_b64(&crypto::random_bytes::<16>()).map_err(AuthError::internal)?;
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(AuthError::internal)
-    })
-    .await
-    .map_err(AuthError::internal)?
+/// How long a request waits for a hashing slot before it is told the server is busy.
+const PERMIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Computes argon2id hashes on the blocking pool, at most a configured number at once: each takes
+/// 19 MiB and tens of milliseconds of a core, so a burst of sign-ins must queue, not exhaust
+/// memory. A request that cannot get a slot within [`PERMIT_WAIT`] gets 503 `service_busy`.
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    load: Arc<Load>,
 }
 
-/// Checks a normalised password against a stored hash. Without a hash (unknown user, or an
-/// account with no password) it checks against a dummy hash and fails, so that the answer takes
-/// as long as for a known user.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    if password.len() > MAX_BYTES {
-        return false;
+/// Hashes running now, and the most that ever ran at once.
+#[derive(Default)]
+struct Load {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Counts one running hash for as long as it lives.
+struct Running<'a>(&'a Load);
+
+impl<'a> Running<'a> {
+    fn start(load: &'a Load) -> Self {
+        let running = load.running.fetch_add(1, Ordering::SeqCst) + 1;
+        load.peak.fetch_max(running, Ordering::SeqCst);
+        Running(load)
     }
-    tokio::task::spawn_blocking(move || {
-        let dummy = dummy_hash();
-        let (hash, known) = match stored.as_deref() {
-            Some(stored) => (stored, true),
-            None => (dummy, false),
-        };
-        let Ok(parsed) = PasswordHash::new(hash) else {
-            return false;
-        };
-        let matches = argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        known && matches
-    })
-    .await
-    .unwrap_or(false)
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Hasher {
+    /// A hasher that runs at most `concurrency` hashes at once.
+    pub fn new(concurrency: usize) -> Self {
+        Hasher {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            load: Arc::default(),
+        }
+    }
+
+    /// The most hashes that ran at the same moment so far, for monitoring and tests.
+    pub fn peak_concurrency(&self) -> usize {
+        self.load.peak.load(Ordering::SeqCst)
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free. The slot moves into the blocking
+    /// task, so it stays taken until the hash is done even if the request is dropped meanwhile.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AuthResult<T> {
+        let permit = tokio::time::timeout(PERMIT_WAIT, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| AuthError::service_busy())?
+            .map_err(AuthError::internal)?;
+        let load = self.load.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _running = Running::start(&load);
+            work()
+        })
+        .await
+        .map_err(AuthError::internal)
+    }
+
+    /// Hashes a normalised password.
+    pub async fn hash(&self, password: String) -> AuthResult<String> {
+        self.run(move || {
+            let salt = SaltString::encode_b64(&crypto::random_bytes::<16>())
+                .map_err(AuthError::internal)?;
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(AuthError::internal)
+        })
+        .await?
+    }
+
+    /// Checks a normalised password against a stored hash. Without a hash (unknown user, or an
+    /// account with no password) it checks against a dummy hash and fails, so that the answer
+    /// takes as long as for a known user, and waits for a slot like any other check.
+    pub async fn verify(&self, password: String, stored: Option<String>) -> AuthResult<bool> {
+        if password.len() > MAX_BYTES {
+            return Ok(false);
+        }
+        self.run(move || {
+            let (hash, known) = match stored.as_deref() {
+                Some(stored) => (stored, true),
+                None => (dummy_hash(), false),
+            };
+            let Ok(parsed) = PasswordHash::new(hash) else {
+                return false;
+            };
+            let matches = argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            known && matches
+        })
+        .await
+    }
 }
 
 /// A real hash of a random password, made once, to verify against for unknown users.
@@ -135,10 +209,34 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_only_their_own_password() {
-        let hash = hash("correct horse battery".into()).await.unwrap();
+        let hasher = Hasher::new(2);
+        let hash = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery".into(), Some(hash.clone())).await);
-        assert!(!verify("correct horse battery!".into(), Some(hash)).await);
-        assert!(!verify("anything".into(), None).await);
+        let verify =
+            |password: &str, stored: Option<String>| hasher.verify(password.to_owned(), stored);
+        assert!(verify("correct horse battery", Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!verify("correct horse battery!", Some(hash)).await.unwrap());
+        assert!(!verify("anything", None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn no_more_hashes_run_at_once_than_the_bound() {
+        let hasher = Arc::new(Hasher::new(1));
+        let checks: Vec<_> = (0..4)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.verify("password".into(), None).await })
+            })
+            .collect();
+        for check in checks {
+            // On a slow machine the last may wait too long: busy is a fine answer, a match is not.
+            match check.await.unwrap() {
+                Ok(matches) => assert!(!matches),
+                Err(error) => assert_eq!(error.code, "service_busy"),
+            }
+        }
+        assert_eq!(hasher.peak_concurrency(), 1);
     }
 }

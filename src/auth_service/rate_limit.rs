@@ -1,90 +1,134 @@
-//! Fixed-window request limits, per client IP and per email, kept in memory.
+//! Fixed-window request limits, per client IP and per email, counted in the database.
+//!
+//! Every instance shares the database, so a limit holds across instances. Each check is one
+//! atomic upsert of the `(bucket, key)` row, whatever the number of keys: a flood of made-up
+//! addresses adds rows (pruned by `maintenance`), it cannot push a real client's counter out.
+//! Keys are client IPs and email addresses, personal data: only their keyed hash is stored.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
+use std::time::Duration;
+
+use super::{
+    config::RateLimits,
+    error::{AuthError, AuthResult},
+    now,
+};
+use crate::{
+    crypto::{base64url, hmac_sha256},
+    store::Pool,
 };
 
-use super::error::{AuthError, AuthResult};
+const FIVE_MINUTES: Duration = Duration::from_secs(300);
+const ONE_HOUR: Duration = Duration::from_secs(3600);
 
-/// Keys tracked at most; beyond it, expired windows are swept, then the oldest dropped, so a
-/// flood of distinct keys cannot grow memory without bound.
-const MAX_KEYS: usize = 100_000;
+/// What is counted: each bucket has its own window and its own limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// Password and PKCE sign-ins, sign-ups, link redemptions, per client IP.
+    SignIn,
+    /// Password sign-ins and sign-ups per email address.
+    SignInEmail,
+    /// Refresh-token grants per client IP.
+    Refresh,
+    /// Requests for recovery and magic-link emails per client IP.
+    EmailIp,
+    /// Recovery and magic-link emails per address.
+    EmailAddress,
+    /// OAuth starts (`/authorize`, which stores a flow state) per client IP.
+    Authorize,
+}
 
-/// For each (bucket, key): when its window started and how many requests it has seen.
-type Windows = HashMap<(&'static str, String), (Instant, u32)>;
+impl Bucket {
+    /// Every bucket, for pruning.
+    pub const ALL: [Bucket; 6] = [
+        Bucket::SignIn,
+        Bucket::SignInEmail,
+        Bucket::Refresh,
+        Bucket::EmailIp,
+        Bucket::EmailAddress,
+        Bucket::Authorize,
+    ];
 
-/// Counts requests per (bucket, key) in fixed windows.
-#[derive(Default)]
+    /// The name stored in `rate_limits.bucket`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::SignIn => "sign_in",
+            Bucket::SignInEmail => "sign_in_email",
+            Bucket::Refresh => "refresh",
+            Bucket::EmailIp => "email_ip",
+            Bucket::EmailAddress => "email_address",
+            Bucket::Authorize => "authorize",
+        }
+    }
+
+    /// The length of one counting window.
+    pub fn window(self) -> Duration {
+        match self {
+            Bucket::EmailAddress => ONE_HOUR,
+            _ => FIVE_MINUTES,
+        }
+    }
+
+    /// Requests allowed per window.
+    fn limit(self, limits: &RateLimits) -> u32 {
+        match self {
+            // An OAuth start is a sign-in attempt like any other.
+            Bucket::SignIn | Bucket::EmailIp | Bucket::Authorize => limits.sign_in_per_ip,
+            Bucket::SignInEmail => limits.sign_in_per_email,
+            Bucket::Refresh => limits.refresh_per_ip,
+            Bucket::EmailAddress => limits.email_per_address,
+        }
+    }
+}
+
+/// Counts requests per (bucket, key) in the `rate_limits` table.
 pub struct RateLimiter {
-    windows: Mutex<Windows>,
+    pool: Pool,
+    limits: RateLimits,
+    /// Keys the stored hashes, so they cannot be reversed by hashing every IPv4 address.
+    secret: Vec<u8>,
 }
 
 impl RateLimiter {
-    /// Counts one request; refuses it with 429 and `Retry-After` once `limit` is reached within
-    /// `window`.
-    pub fn check(
-        &self,
-        bucket: &'static str,
-        key: &str,
-        limit: u32,
-        window: Duration,
-    ) -> AuthResult<()> {
-        let now = Instant::now();
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() >= MAX_KEYS {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < window);
-            if windows.len() >= MAX_KEYS {
-                if let Some(oldest) = windows
-                    .iter()
-                    .min_by_key(|(_, (start, _))| *start)
-                    .map(|(k, _)| k.clone())
-                {
-                    windows.remove(&oldest);
-                }
-            }
+    /// A limiter with these limits; `secret` is a server secret shared by every instance.
+    pub fn new(pool: Pool, limits: RateLimits, secret: Vec<u8>) -> Self {
+        RateLimiter {
+            pool,
+            limits,
+            secret,
         }
-        let entry = windows.entry((bucket, key.to_owned())).or_insert((now, 0));
-        if now.duration_since(entry.0) >= window {
-            *entry = (now, 0);
+    }
+
+    /// Counts one request of `key`; refuses it with 429 and `Retry-After` (the seconds left in
+    /// the window) once the bucket's limit is reached within the window.
+    pub async fn check(&self, bucket: Bucket, key: &str) -> AuthResult<()> {
+        let at = now();
+        let window = bucket.window().as_secs() as i64;
+        // One statement, atomic on both databases: a new row, a new window once the old one
+        // has passed, or one more hit. The SET expressions all read the row as it was.
+        let (hits, window_start): (i64, i64) = sqlx::query_as(
+            "INSERT INTO rate_limits (bucket, key, window_start, hits) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (bucket, key) DO UPDATE SET
+                 window_start = CASE WHEN rate_limits.window_start <= $4
+                                     THEN $3 ELSE rate_limits.window_start END,
+                 hits = CASE WHEN rate_limits.window_start <= $4
+                             THEN 1 ELSE rate_limits.hits + 1 END
+             RETURNING hits, window_start",
+        )
+        .bind(bucket.name())
+        .bind(self.stored_key(key))
+        .bind(at)
+        .bind(at - window)
+        .fetch_one(&self.pool)
+        .await?;
+        if hits > i64::from(bucket.limit(&self.limits)) {
+            let left = (window_start + window - at).max(1);
+            return Err(AuthError::rate_limited(left as u64));
         }
-        if entry.1 >= limit {
-            let retry_after = window.saturating_sub(now.duration_since(entry.0));
-            return Err(AuthError::rate_limited(retry_after.as_secs()));
-        }
-        entry.1 += 1;
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limit_applies_per_key_and_says_when_to_retry() {
-        let limiter = RateLimiter::default();
-        let window = Duration::from_secs(300);
-        for _ in 0..3 {
-            limiter.check("token", "10.0.0.1", 3, window).unwrap();
-        }
-        let refused = limiter.check("token", "10.0.0.1", 3, window).unwrap_err();
-        assert_eq!(refused.code, "over_request_rate_limit");
-        limiter.check("token", "10.0.0.2", 3, window).unwrap();
-        limiter.check("signup", "10.0.0.1", 3, window).unwrap();
-    }
-
-    #[test]
-    fn a_new_window_starts_afresh() {
-        let limiter = RateLimiter::default();
-        let window = Duration::from_millis(20);
-        limiter.check("token", "a", 1, window).unwrap();
-        assert!(limiter.check("token", "a", 1, window).is_err());
-        std::thread::sleep(Duration::from_millis(30));
-        limiter.check("token", "a", 1, window).unwrap();
+    /// The form in which `key` is stored.
+    fn stored_key(&self, key: &str) -> String {
+        base64url(&hmac_sha256(&self.secret, key.as_bytes()))
     }
 }

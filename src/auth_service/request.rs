@@ -89,7 +89,7 @@ impl FromRequestParts<AuthState> for Client {
     }
 }
 
-/// A request with a valid access token whose session still exists.
+/// A request with a valid access token whose session still exists and has not expired.
 pub struct Authenticated {
     pub claims: AccessClaims,
     pub user: User,
@@ -112,7 +112,9 @@ impl FromRequestParts<AuthState> for Authenticated {
             .filter(|token| !token.is_empty())
             .ok_or_else(AuthError::no_authorization)?;
         let claims = state.keys.verify(token).await?;
-        if sessions::find(&state.pool, &claims.session_id)
+        // A session past its timebox or inactivity timeout is ended here too, so its access
+        // token stops working before it expires.
+        if sessions::find_live(state, &claims.session_id)
             .await?
             .is_none()
         {

@@ -6,10 +6,15 @@
 //! the same parent all arrive at the same child without the server storing any plaintext. A
 //! revoked token presented again within the reuse interval yields the child's session (the
 //! "already used" race of concurrent tabs); later, it is reuse: the whole session is revoked.
+//!
+//! A session may have two lifetimes (both off by default): a timebox from sign-in, and an
+//! inactivity timeout from its last refresh, as in GoTrue. A session past either is deleted when
+//! next seen, by a refresh, an access token or the app's revocation check.
 
 use serde_json::{json, Value};
 
 use super::{
+    config::AuthConfig,
     error::{AuthError, AuthResult},
     now, rfc3339,
     users::{self, User},
@@ -58,6 +63,45 @@ pub struct SessionRecord {
     pub ip: Option<String>,
     pub created_at: i64,
     pub refreshed_at: i64,
+}
+
+/// Which lifetime a session outlived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Signed in longer ago than the timebox.
+    Timebox,
+    /// Not refreshed for longer than the inactivity timeout.
+    Inactivity,
+}
+
+impl Expiry {
+    /// GoTrue's answer to a refresh of such a session.
+    pub fn error(self) -> AuthError {
+        AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "session_expired",
+            match self {
+                Expiry::Timebox => "Invalid Refresh Token: Session Expired",
+                Expiry::Inactivity => "Invalid Refresh Token: Session Expired (Inactivity)",
+            },
+        )
+    }
+}
+
+impl SessionRecord {
+    /// The lifetime the session has outlived at `at` (the timebox first, as GoTrue checks).
+    pub fn expiry(&self, config: &AuthConfig, at: i64) -> Option<Expiry> {
+        let past = |since: i64, limit: Option<std::time::Duration>| {
+            limit.is_some_and(|limit| at - since > limit.as_secs() as i64)
+        };
+        if past(self.created_at, config.session_timebox) {
+            Some(Expiry::Timebox)
+        } else if past(self.refreshed_at, config.session_inactivity_timeout) {
+            Some(Expiry::Inactivity)
+        } else {
+            None
+        }
+    }
 }
 
 /// A session just issued: what `/token` and friends return.
@@ -183,6 +227,35 @@ pub async fn find(pool: &Pool, session_id: &str) -> AuthResult<Option<SessionRec
     .await?)
 }
 
+/// The session if it exists and has not outlived its lifetimes. One that has is deleted now
+/// (its refresh tokens with it), so that every later lookup agrees it is gone.
+pub async fn find_live(state: &AuthState, session_id: &str) -> AuthResult<Option<SessionRecord>> {
+    let Some(session) = find(&state.pool, session_id).await? else {
+        return Ok(None);
+    };
+    Ok(match end_if_expired(state, &session).await? {
+        Some(_) => None,
+        None => Some(session),
+    })
+}
+
+/// Deletes the session if it outlived a lifetime, and says which.
+async fn end_if_expired(state: &AuthState, session: &SessionRecord) -> AuthResult<Option<Expiry>> {
+    let Some(expiry) = session.expiry(&state.config, now()) else {
+        return Ok(None);
+    };
+    tracing::info!(
+        session_id = session.id,
+        ?expiry,
+        "session expired: ending it"
+    );
+    sqlx::query("DELETE FROM sessions WHERE id = $1")
+        .bind(&session.id)
+        .execute(&state.pool)
+        .await?;
+    Ok(Some(expiry))
+}
+
 fn refresh_token_not_found() -> AuthError {
     AuthError::new(
         StatusCode::BAD_REQUEST,
@@ -208,6 +281,15 @@ pub async fn refresh(state: &AuthState, presented: &str) -> AuthResult<IssuedSes
         let Some((id, session_id, revoked_at)) = row else {
             return Err(refresh_token_not_found());
         };
+        if step == 0 {
+            // Every token of a walk belongs to one session: check its lifetimes once, before
+            // anything rotates.
+            if let Some(session) = find(pool, &session_id).await? {
+                if let Some(expiry) = end_if_expired(state, &session).await? {
+                    return Err(expiry.error());
+                }
+            }
+        }
         let child = base64url(&hmac_sha256(&state.refresh_key, token.as_bytes()));
         match revoked_at {
             // Reached by walking from a just-rotated token: this is the session's current token,

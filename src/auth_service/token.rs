@@ -1,7 +1,5 @@
 //! `POST /token?grant_type=password|refresh_token|pkce`.
 
-use std::time::Duration;
-
 use axum::{
     extract::{Query, State},
     http::StatusCode,
@@ -14,14 +12,13 @@ use super::{
     crypto::sha256,
     error::{AuthError, AuthResult},
     now, password,
+    rate_limit::Bucket,
     request::{Body, Client},
     sessions::{self, SignInMethod},
     users::{self, Email},
     AuthState,
 };
 use crate::contract::pkce;
-
-pub(super) const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
 #[derive(Deserialize)]
 pub struct TokenQuery {
@@ -51,20 +48,17 @@ pub async fn token(
     client: Client,
     Body(body): Body<Value>,
 ) -> AuthResult<Json<Value>> {
-    let limits = state.config.rate_limits;
     let session = match query.grant_type.as_deref() {
         Some("password") => {
-            state.limit_sign_in(&client)?;
+            state.limit_sign_in(&client).await?;
             let grant: PasswordGrant = parse(body)?;
             password_grant(&state, grant, &client).await?
         }
         Some("refresh_token") => {
-            state.limiter.check(
-                "refresh",
-                &client.rate_limit_key(),
-                limits.refresh_per_ip,
-                FIVE_MINUTES,
-            )?;
+            state
+                .limiter
+                .check(Bucket::Refresh, &client.rate_limit_key())
+                .await?;
             let grant: RefreshGrant = parse(body)?;
             let token = grant
                 .refresh_token
@@ -73,7 +67,7 @@ pub async fn token(
             sessions::refresh(&state, &token).await?
         }
         Some("pkce") => {
-            state.limit_sign_in(&client)?;
+            state.limit_sign_in(&client).await?;
             let grant: PkceGrant = parse(body)?;
             pkce_grant(&state, grant, &client).await?
         }
@@ -107,18 +101,18 @@ async fn password_grant(
     };
     // An address that cannot exist cannot sign in: same answer as a wrong password.
     let email = Email::parse(&email).map_err(|_| AuthError::invalid_credentials())?;
-    let limits = state.config.rate_limits;
-    state.limiter.check(
-        "sign_in_email",
-        email.as_str(),
-        limits.sign_in_per_email,
-        FIVE_MINUTES,
-    )?;
+    state
+        .limiter
+        .check(Bucket::SignInEmail, email.as_str())
+        .await?;
     let user = users::find_by_email(&state.pool, &email).await?;
     let stored = user
         .as_ref()
         .and_then(|user| user.encrypted_password.clone());
-    let matches = password::verify(password::normalise(&password), stored).await;
+    let matches = state
+        .passwords
+        .verify(password::normalise(&password), stored)
+        .await?;
     let user = match user {
         Some(user) if matches => user,
         _ => return Err(AuthError::invalid_credentials()),

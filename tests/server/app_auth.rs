@@ -13,29 +13,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
-
-/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
-fn cookies_from(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|value| value.to_str().unwrap())
-        .filter(|cookie| !cookie.contains("Max-Age=0"))
-        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header(header::COOKIE, cookies)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::harness::{
+    claims_of, cookies_from, page_with_cookies, spawn_app, spawn_app_with, unique_email, TestApp,
+};
 
 /// Mints a token with the app's own signing key (read from its database), with `claims`.
 async fn mint(app: &TestApp, claims: &Value) -> String {

@@ -135,6 +135,29 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
+/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
+pub fn cookies_from(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .filter(|cookie| !cookie.contains("Max-Age=0"))
+        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `GET path` as a browser holding `cookies` would.
+pub async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, cookies)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The Python of the test tools' virtualenv (made by scripts/setup.sh).
 pub fn venv_python() -> String {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");

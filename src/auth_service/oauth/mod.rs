@@ -35,7 +35,9 @@ use super::{
     config::ProviderKind,
     email_flows::redirect_with_error,
     error::{AuthError, AuthResult},
-    flow, now, redirect,
+    flow, now,
+    rate_limit::Bucket,
+    redirect,
     request::Client,
     sessions::{self, SignInMethod},
     AuthState,
@@ -114,11 +116,17 @@ pub struct AuthorizeQuery {
     code_challenge_method: Option<String>,
 }
 
-/// `GET /authorize`: starts the dance and sends the browser to the provider.
+/// `GET /authorize`: starts the dance and sends the browser to the provider. Anyone may call it
+/// and each call stores a flow state, so it counts against the client's sign-in limit.
 pub async fn authorize(
     State(state): State<AuthState>,
     Query(query): Query<AuthorizeQuery>,
+    client: Client,
 ) -> AuthResult<Response> {
+    state
+        .limiter
+        .check(Bucket::Authorize, &client.rate_limit_key())
+        .await?;
     let provider = query
         .provider
         .as_deref()

@@ -1,0 +1,138 @@
+//! Upkeep of the embedded service, in the background of every instance: reload the signing keys
+//! (to learn of rotations made elsewhere) and delete rows nobody can use any more.
+//!
+//! What is kept, and how long (after GoTrue's cleanup):
+//! - a session, until a day after it passed its timebox or inactivity timeout; meanwhile its
+//!   refresh is told `session_expired`, not "not found";
+//! - a rotated refresh token, a day; a reuse after that is "not found" rather than detected as
+//!   reuse (its session is not revoked). Tokens do not cascade to their children, so pruning a
+//!   rotated token leaves the live one of its session alone;
+//! - a flow state, a day, or until its auth code expired unused;
+//! - a rate-limit counter, an hour after its window ended.
+//!
+//! Every instance runs it; two instances deleting the same rows do no harm.
+
+use std::time::Duration;
+
+use super::{error::AuthResult, now, rate_limit::Bucket, AuthState};
+use crate::store::Pool;
+
+/// How often the upkeep runs.
+pub const INTERVAL: Duration = Duration::from_secs(60);
+/// How long an expired session is kept, answering `session_expired` to a refresh.
+const EXPIRED_SESSION_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// How long a rotated refresh token is kept, to recognise its reuse.
+const ROTATED_TOKEN_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// How long a flow state is kept at most: a login or emailed link older than that is abandoned.
+const FLOW_STATE_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// How long a rate-limit counter is kept after its window ended.
+const RATE_LIMIT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// Rows one run deleted, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub flow_states: u64,
+    pub rate_limits: u64,
+}
+
+/// Reloads the keys and prunes once. Both are attempted; the first error is returned.
+pub async fn run_once(state: &AuthState) -> AuthResult<Pruned> {
+    let reloaded = state.keys.reload().await;
+    let pruned = prune(state).await;
+    reloaded?;
+    pruned
+}
+
+async fn prune(state: &AuthState) -> AuthResult<Pruned> {
+    let pool = &state.pool;
+    let config = &state.config;
+    let at = now();
+    let before = |age: Duration| at - age.as_secs() as i64;
+
+    let mut sessions = 0;
+    if let Some(timebox) = config.session_timebox {
+        sessions += delete(
+            pool,
+            "DELETE FROM sessions WHERE created_at < $1",
+            before(timebox + EXPIRED_SESSION_GRACE),
+        )
+        .await?;
+    }
+    if let Some(timeout) = config.session_inactivity_timeout {
+        sessions += delete(
+            pool,
+            "DELETE FROM sessions WHERE refreshed_at < $1",
+            before(timeout + EXPIRED_SESSION_GRACE),
+        )
+        .await?;
+    }
+    let refresh_tokens = delete(
+        pool,
+        "DELETE FROM refresh_tokens WHERE revoked_at < $1",
+        before(ROTATED_TOKEN_RETENTION),
+    )
+    .await?;
+    let flow_states =
+        sqlx::query("DELETE FROM flow_states WHERE created_at < $1 OR auth_code_issued_at < $2")
+            .bind(before(FLOW_STATE_RETENTION))
+            .bind(before(config.pkce_code_expiry))
+            .execute(pool)
+            .await?
+            .rows_affected();
+    let mut rate_limits = 0;
+    for bucket in Bucket::ALL {
+        rate_limits +=
+            sqlx::query("DELETE FROM rate_limits WHERE bucket = $1 AND window_start < $2")
+                .bind(bucket.name())
+                .bind(before(bucket.window() + RATE_LIMIT_RETENTION))
+                .execute(pool)
+                .await?
+                .rows_affected();
+    }
+    Ok(Pruned {
+        sessions,
+        refresh_tokens,
+        flow_states,
+        rate_limits,
+    })
+}
+
+/// Runs a `DELETE` with one timestamp bound; returns the rows deleted.
+async fn delete(pool: &Pool, query: &str, before: i64) -> AuthResult<u64> {
+    Ok(sqlx::query(query)
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
+
+/// The background upkeep of one instance; it stops when this is dropped (or its runtime ends).
+pub struct Maintenance(tokio::task::JoinHandle<()>);
+
+impl Drop for Maintenance {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the upkeep on the current runtime: once now (a server that was down prunes at once),
+/// then every [`INTERVAL`].
+pub fn start(state: AuthState) -> Maintenance {
+    Maintenance(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(INTERVAL);
+        // After a stall, one run catches up; a burst of runs would not prune more.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match run_once(&state).await {
+                Ok(pruned) if pruned != Pruned::default() => {
+                    tracing::info!(?pruned, "auth maintenance pruned expired rows");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
+            }
+        }
+    }))
+}
