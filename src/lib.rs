@@ -26,6 +26,8 @@ pub mod server;
 pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod upkeep;
 
 /// Entry point of the WASM bundle: hydrates the server-rendered body.
 #[cfg(feature = "hydrate")]

@@ -269,8 +269,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     tracing::info!("ferrochat listening on http://{}", listener.local_addr()?);
-    // The embedded service's upkeep runs exactly as long as the server does.
+    // Background upkeep runs exactly as long as the server does.
     let _maintenance = state.auth.clone().map(auth_service::maintenance::start);
+    let _chat_upkeep = state.chat.start_upkeep();
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -15,7 +15,10 @@
 use std::time::Duration;
 
 use super::{error::AuthResult, now, rate_limit::Bucket, AuthState};
-use crate::store::Pool;
+use crate::{
+    store::Pool,
+    upkeep::{self, Upkeep},
+};
 
 /// How often the upkeep runs.
 pub const INTERVAL: Duration = Duration::from_secs(60);
@@ -108,24 +111,12 @@ async fn delete(pool: &Pool, query: &str, before: i64) -> AuthResult<u64> {
         .rows_affected())
 }
 
-/// The background upkeep of one instance; it stops when this is dropped (or its runtime ends).
-pub struct Maintenance(tokio::task::JoinHandle<()>);
-
-impl Drop for Maintenance {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Starts the upkeep on the current runtime: once now (a server that was down prunes at once),
 /// then every [`INTERVAL`].
-pub fn start(state: AuthState) -> Maintenance {
-    Maintenance(tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(INTERVAL);
-        // After a stall, one run catches up; a burst of runs would not prune more.
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+pub fn start(state: AuthState) -> Upkeep {
+    upkeep::every(INTERVAL, move || {
+        let state = state.clone();
+        async move {
             match run_once(&state).await {
                 Ok(pruned) if pruned != Pruned::default() => {
                     tracing::info!(?pruned, "auth maintenance pruned expired rows");
@@ -134,5 +125,5 @@ pub fn start(state: AuthState) -> Maintenance {
                 Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
             }
         }
-    }))
+    })
 }

@@ -18,12 +18,20 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::upkeep::{self, Upkeep};
+
 use super::{
     data_stream::Usage,
     llm::{ChatMessage as ModelMessage, CompletionRequest, Models, StreamEvent},
     store::{AnswerOutcome, ChatStore, ChatStoreError, UserId},
     types::{ChatMessage, MessageStatus},
 };
+
+/// An answer still `streaming` but untouched this long lost its writer (a killed or restarted
+/// server): longer than a model may take to its first token, so live answers are left alone.
+const ABANDONED_AFTER: Duration = Duration::from_secs(300);
+/// How often abandoned answers are looked for.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often a streaming answer is saved.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
@@ -183,6 +191,26 @@ impl ChatRelay {
             question,
             answer,
             events,
+        })
+    }
+
+    /// Marks answers whose writer is gone as failed, now and every minute, for as long as the
+    /// handle is kept: after a crash their partial text is shown with a clear error, and the
+    /// session accepts messages again.
+    pub fn start_upkeep(&self) -> Upkeep {
+        let store = self.store.clone();
+        upkeep::every(UPKEEP_INTERVAL, move || {
+            let store = store.clone();
+            async move {
+                match store
+                    .fail_abandoned_answers(ABANDONED_AFTER.as_millis() as i64)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(failed) => tracing::info!(failed, "answers left by a stopped server failed"),
+                    Err(error) => tracing::warn!(%error, "cannot look for abandoned answers"),
+                }
+            }
         })
     }
 
