@@ -13,41 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
-
-/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
-fn cookies_from(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|value| value.to_str().unwrap())
-        .filter(|cookie| !cookie.contains("Max-Age=0"))
-        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header(header::COOKIE, cookies)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Mints a token with the app's own signing key (read from its database), with `claims`.
-async fn mint(app: &TestApp, claims: &Value) -> String {
-    let (kid, der): (String, Vec<u8>) =
-        sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
-            .fetch_one(app.store.pool())
-            .await
-            .unwrap();
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(kid);
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
-}
+use crate::harness::{claims_of, cookies_from, spawn_app, spawn_app_with, unique_email, TestApp};
 
 #[tokio::test]
 async fn signing_in_without_javascript_sets_httponly_session_cookies() {
@@ -72,7 +38,9 @@ async fn signing_in_without_javascript_sets_httponly_session_cookies() {
             && session_cookie.contains("SameSite=Lax")
             && session_cookie.contains("Path=/")
     );
-    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    let chat = app
+        .page_with_cookies("/chat", &cookies_from(&response))
+        .await;
     assert_eq!(chat.status(), StatusCode::OK);
     assert!(chat.text().await.unwrap().contains(&email));
 }
@@ -128,7 +96,7 @@ async fn private_pages_send_signed_out_visitors_to_login_with_next() {
     let email = unique_email();
     app.sign_up(&email, "password one").await;
     let cookies = cookies_from(&app.submit_login(&email, "password one").await);
-    let login = page_with_cookies(&app, "/login", &cookies).await;
+    let login = app.page_with_cookies("/login", &cookies).await;
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     assert_eq!(login.headers()[header::LOCATION], "/chat");
 }
@@ -177,7 +145,7 @@ async fn a_session_larger_than_a_cookie_is_chunked_and_still_signs_in() {
         cookies.contains("sb-127-auth-token.2="),
         "over 6 KB of session: three chunks"
     );
-    let chat = page_with_cookies(&app, "/chat", &cookies).await;
+    let chat = app.page_with_cookies("/chat", &cookies).await;
     assert_eq!(chat.status(), StatusCode::OK);
 }
 
@@ -192,7 +160,7 @@ async fn concurrent_requests_with_one_expired_session_share_one_refresh() {
     claims["iat"] = json!(now - 3660);
     claims["exp"] = json!(now - 60);
     let session: SessionTokens = serde_json::from_value(json!({
-        "access_token": mint(&app, &claims).await,
+        "access_token": app.mint(&claims).await,
         "token_type": "bearer",
         "expires_in": 3600,
         "expires_at": now - 60,
@@ -241,7 +209,7 @@ async fn a_session_whose_refresh_fails_is_signed_out_and_its_cookies_cleared() {
     let mut claims = claims_of(fresh["access_token"].as_str().unwrap());
     claims["exp"] = json!(claims["iat"].as_i64().unwrap() - 60);
     let session: SessionTokens = serde_json::from_value(json!({
-        "access_token": mint(&app, &claims).await,
+        "access_token": app.mint(&claims).await,
         "expires_in": 3600,
         "expires_at": 0,
         "refresh_token": "not-a-refresh-token",
@@ -252,7 +220,7 @@ async fn a_session_whose_refresh_fails_is_signed_out_and_its_cookies_cleared() {
         .next()
         .unwrap()
         .to_owned();
-    let response = page_with_cookies(&app, "/chat", &cookie).await;
+    let response = app.page_with_cookies("/chat", &cookie).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cleared = response
         .headers()
@@ -321,19 +289,17 @@ async fn the_verifier_refuses_every_kind_of_bad_token() {
         ),
         (
             "wrong audience",
-            mint(&app, &changed("aud", json!("anon"))).await,
+            app.mint(&changed("aud", json!("anon"))).await,
         ),
         (
             "wrong issuer",
-            mint(&app, &changed("iss", json!("http://evil.example/auth/v1"))).await,
+            app.mint(&changed("iss", json!("http://evil.example/auth/v1")))
+                .await,
         ),
         (
             "expired",
-            mint(
-                &app,
-                &changed("exp", json!(claims["iat"].as_i64().unwrap() - 60)),
-            )
-            .await,
+            app.mint(&changed("exp", json!(claims["iat"].as_i64().unwrap() - 60)))
+                .await,
         ),
         (
             "tampered",
@@ -346,7 +312,7 @@ async fn the_verifier_refuses_every_kind_of_bad_token() {
         ),
         (
             "not a user",
-            mint(&app, &changed("role", json!("service_role"))).await,
+            app.mint(&changed("role", json!("service_role"))).await,
         ),
         (
             "oversized",
@@ -455,7 +421,9 @@ async fn remote_mode_uses_another_instance_as_its_supabase_project() {
     project.sign_up(&email, "password one").await;
     let response = app.submit_login(&email, "password one").await;
     assert_eq!(response.headers()[header::LOCATION], "/chat");
-    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    let chat = app
+        .page_with_cookies("/chat", &cookies_from(&response))
+        .await;
     assert_eq!(chat.status(), StatusCode::OK);
     assert!(chat.text().await.unwrap().contains(&email));
 }
@@ -478,7 +446,9 @@ async fn remote_mode_verifies_hs256_projects_with_their_jwt_secret() {
     let email = unique_email();
     project.sign_up(&email, "password one").await;
     let response = app.submit_login(&email, "password one").await;
-    let chat = page_with_cookies(&app, "/chat", &cookies_from(&response)).await;
+    let chat = app
+        .page_with_cookies("/chat", &cookies_from(&response))
+        .await;
     assert_eq!(chat.status(), StatusCode::OK);
 }
 
@@ -490,7 +460,7 @@ async fn a_session_signed_out_elsewhere_ends_at_once_not_when_its_token_expires(
     let browser_a = cookies_from(&app.submit_login(&email, "password one").await);
     let other = app.sign_in(&email, "password one").await;
     assert_eq!(
-        page_with_cookies(&app, "/chat", &browser_a).await.status(),
+        app.page_with_cookies("/chat", &browser_a).await.status(),
         StatusCode::OK
     );
     let logout = app
@@ -501,7 +471,7 @@ async fn a_session_signed_out_elsewhere_ends_at_once_not_when_its_token_expires(
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let after = page_with_cookies(&app, "/chat", &browser_a).await;
+    let after = app.page_with_cookies("/chat", &browser_a).await;
     assert_eq!(
         after.status(),
         StatusCode::SEE_OTHER,
@@ -546,7 +516,8 @@ async fn the_user_menu_is_in_the_html_itself_for_browsers_without_javascript() {
     let email = unique_email();
     app.sign_up(&email, "password one").await;
     let cookies = cookies_from(&app.submit_login(&email, "password one").await);
-    let html = page_with_cookies(&app, "/chat", &cookies)
+    let html = app
+        .page_with_cookies("/chat", &cookies)
         .await
         .text()
         .await
