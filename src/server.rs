@@ -24,7 +24,7 @@ use crate::{
     app::{shell, App},
     auth::{
         self,
-        actions::SiteUrl,
+        actions::{ReauthWindow, SiteUrl},
         client::AuthClient,
         session::SessionManager,
         verify::{KeySource, Verifier},
@@ -48,6 +48,8 @@ pub struct AppState {
     /// Who is signed in: session cookies, local verification, refresh.
     pub sessions: Arc<SessionManager>,
     pub site_url: SiteUrl,
+    /// When the auth service wants the current password for a password change.
+    pub reauth_window: ReauthWindow,
 }
 
 impl AppState {
@@ -61,7 +63,7 @@ impl AppState {
         }
         let site_url = SiteUrl(settings.site_url.clone());
         let secure = site_url.0.scheme() == "https";
-        let (sessions, auth) = match auth {
+        let (sessions, auth, reauth_window) = match auth {
             AuthMode::Remote(remote) => {
                 let base = remote.url.join("/auth/v1").map_err(|e| e.to_string())?;
                 let issuer = base.as_str().trim_end_matches('/').to_owned();
@@ -74,11 +76,12 @@ impl AppState {
                 let verifier = Verifier::new(source, issuer);
                 let sessions =
                     SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone());
-                (sessions, None)
+                (sessions, None, ReauthWindow(None))
             }
             AuthMode::Embedded(auth_config) => {
                 let mut auth_config = *auth_config;
                 auth_config.site_url = settings.site_url.clone();
+                let reauth_window = ReauthWindow(Some(auth_config.reauth_after));
                 let issuer = auth_config.issuer();
                 let public_base = url::Url::parse(&issuer).map_err(|e| e.to_string())?;
                 let signing = auth_config.signing.clone();
@@ -98,7 +101,7 @@ impl AppState {
                 let sessions =
                     SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone())
                         .with_revocation_check(Arc::new(embedded.clone()));
-                (sessions, Some(embedded))
+                (sessions, Some(embedded), reauth_window)
             }
         };
         Ok(AppState {
@@ -107,6 +110,7 @@ impl AppState {
             auth,
             sessions: Arc::new(sessions),
             site_url,
+            reauth_window,
         })
     }
 
@@ -114,6 +118,7 @@ impl AppState {
     fn provide_server_context(&self) {
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
+        provide_context(self.reauth_window);
     }
 }
 

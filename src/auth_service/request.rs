@@ -93,6 +93,8 @@ impl FromRequestParts<AuthState> for Client {
 pub struct Authenticated {
     pub claims: AccessClaims,
     pub user: User,
+    /// The token's session, for when its sign-in happened.
+    pub session: sessions::SessionRecord,
 }
 
 impl FromRequestParts<AuthState> for Authenticated {
@@ -112,12 +114,9 @@ impl FromRequestParts<AuthState> for Authenticated {
             .filter(|token| !token.is_empty())
             .ok_or_else(AuthError::no_authorization)?;
         let claims = state.keys.verify(token).await?;
-        if sessions::find(&state.pool, &claims.session_id)
+        let session = sessions::find(&state.pool, &claims.session_id)
             .await?
-            .is_none()
-        {
-            return Err(AuthError::session_not_found());
-        }
+            .ok_or_else(AuthError::session_not_found)?;
         let user = users::find_by_id(&state.pool, &claims.sub)
             .await?
             .ok_or_else(|| {
@@ -127,6 +126,10 @@ impl FromRequestParts<AuthState> for Authenticated {
                     "User from sub claim in JWT does not exist",
                 )
             })?;
-        Ok(Authenticated { claims, user })
+        Ok(Authenticated {
+            claims,
+            user,
+            session,
+        })
     }
 }

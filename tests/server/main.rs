@@ -5,6 +5,7 @@ mod harness;
 mod app_auth;
 mod auth_accounts;
 mod auth_github;
+mod auth_hardening_accounts;
 mod auth_keys;
 mod auth_mail;
 mod auth_oauth_rules;
