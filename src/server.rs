@@ -24,7 +24,7 @@ use crate::{
     app::{shell, App},
     auth::{
         self,
-        actions::SiteUrl,
+        actions::{ReauthWindow, SiteUrl},
         client::AuthClient,
         session::SessionManager,
         verify::{KeySource, Verifier},
@@ -53,6 +53,8 @@ pub struct AppState {
     pub origins: Arc<security::TrustedOrigins>,
     /// The chat: its store, its models and the answers being written.
     pub chat: ChatRelay,
+    /// When the auth service wants the current password for a password change.
+    pub reauth_window: ReauthWindow,
 }
 
 impl AppState {
@@ -74,7 +76,7 @@ impl AppState {
             &settings.cors_allowed_origins,
         ));
         let secure = site_url.0.scheme() == "https";
-        let (sessions, auth) = match auth {
+        let (sessions, auth, reauth_window) = match auth {
             AuthMode::Remote(remote) => {
                 let base = remote.url.join("/auth/v1").map_err(|e| e.to_string())?;
                 let issuer = base.as_str().trim_end_matches('/').to_owned();
@@ -87,11 +89,12 @@ impl AppState {
                 let verifier = Verifier::new(source, issuer);
                 let sessions =
                     SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone());
-                (sessions, None)
+                (sessions, None, ReauthWindow(None))
             }
             AuthMode::Embedded(auth_config) => {
                 let mut auth_config = *auth_config;
                 auth_config.site_url = settings.site_url.clone();
+                let reauth_window = ReauthWindow(Some(auth_config.reauth_after));
                 let issuer = auth_config.issuer();
                 let public_base = url::Url::parse(&issuer).map_err(|e| e.to_string())?;
                 let signing = auth_config.signing.clone();
@@ -111,7 +114,7 @@ impl AppState {
                 let sessions =
                     SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone())
                         .with_revocation_check(Arc::new(embedded.clone()));
-                (sessions, Some(embedded))
+                (sessions, Some(embedded), reauth_window)
             }
         };
         let chat = ChatRelay::new(
@@ -127,6 +130,7 @@ impl AppState {
             site_url,
             origins,
             chat,
+            reauth_window,
         })
     }
 
@@ -135,12 +139,18 @@ impl AppState {
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
         provide_context(self.chat.clone());
+        provide_context(self.reauth_window);
     }
 }
 
 /// Builds the whole app: pages, server functions, probes, static files and the layers around them.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    // Listed once per process: listing renders the app with resource loading switched off for
+    // the whole process, so a page rendered meanwhile by another router (tests run many apps
+    // in one process) would wait forever for its data (leptos-rs/leptos#4773).
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let mut chat_routes = chat_api::router(state.chat.clone());
     if let Some(cors) = state.origins.cors() {

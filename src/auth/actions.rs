@@ -1,6 +1,6 @@
 //! Server-side helpers of the auth pages' server functions.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::http::{header, HeaderValue};
 use leptos::prelude::*;
@@ -18,6 +18,25 @@ use crate::{
 /// The public URL of the site (for redirect targets handed to the auth service).
 #[derive(Clone, Debug)]
 pub struct SiteUrl(pub url::Url);
+
+/// How long after signing in a person may change their password without giving the current one:
+/// the embedded service's `reauth_after`. None with a remote project, whose rule the app cannot
+/// read (GoTrue asks for nothing by default).
+#[derive(Clone, Copy, Debug)]
+pub struct ReauthWindow(pub Option<Duration>);
+
+impl ReauthWindow {
+    /// Whether the auth service will want `user`'s current password for a password change at
+    /// `now`: their sign-in (the newest `amr` timestamp of the access token) is older than the
+    /// window. A token without `amr` counts as old.
+    pub fn needs_current_password(self, user: &AuthUser, now: i64) -> bool {
+        let Some(window) = self.0 else {
+            return false;
+        };
+        let signed_in_at = user.claims.amr.iter().map(|method| method.timestamp).max();
+        signed_in_at.is_none_or(|at| now - at > window.as_secs() as i64)
+    }
+}
 
 pub fn sessions() -> Result<Arc<SessionManager>, AppError> {
     use_context::<Arc<SessionManager>>().ok_or(AppError::Internal)
@@ -116,6 +135,14 @@ pub fn user_message(error: AuthApiError) -> AppError {
             "Too many attempts. Please wait a few minutes and try again."
         }
         "same_password" => "The new password must differ from the current one.",
+        "current_password_required" => "Please enter your current password.",
+        "current_password_invalid" => "Your current password is not correct.",
+        "reauthentication_needed" => {
+            "For your security, please sign in again, then change your password right away."
+        }
+        "reauthentication_not_valid" => {
+            "That verification code is invalid or has expired. Please request a new one."
+        }
         "signup_disabled" => "New sign-ups are closed.",
         // Not the person's doing: the service is out of reach or all its password slots are
         // taken. Nothing was lost; trying again shortly works.
@@ -170,6 +197,30 @@ mod tests {
             Err(AppError::Refused("Passwords do not match.".into()))
         );
         assert!(valid_new_password("12345678", "12345678").is_ok());
+    }
+
+    fn user_signed_in_at(amr: &[i64]) -> AuthUser {
+        let claims = serde_json::json!({
+            "iss": "https://chat.example.com/auth/v1", "sub": "u", "aud": "authenticated",
+            "exp": 0, "iat": 0, "role": "authenticated",
+            "amr": amr.iter().map(|t| serde_json::json!({ "method": "password", "timestamp": t }))
+                .collect::<Vec<_>>(),
+        });
+        AuthUser {
+            claims: serde_json::from_value(claims).unwrap(),
+            access_token: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_current_password_is_asked_for_once_the_sign_in_is_older_than_the_window() {
+        let window = ReauthWindow(Some(Duration::from_secs(600)));
+        assert!(!window.needs_current_password(&user_signed_in_at(&[1000]), 1600));
+        assert!(window.needs_current_password(&user_signed_in_at(&[1000]), 1601));
+        // The newest authentication counts.
+        assert!(!window.needs_current_password(&user_signed_in_at(&[0, 1000]), 1600));
+        assert!(window.needs_current_password(&user_signed_in_at(&[]), 1));
+        assert!(!ReauthWindow(None).needs_current_password(&user_signed_in_at(&[]), 1));
     }
 
     #[test]

@@ -28,10 +28,15 @@ pub struct CallbackQuery {
     next: Option<String>,
     error: Option<String>,
     error_code: Option<String>,
+    /// Set by the embedded service when a link without PKCE proved the address but (the
+    /// implicit flow being off) brought no session.
+    verified: Option<String>,
 }
 
 /// `GET /auth/callback?code=…&next=…`: exchanges the code with the verifier kept in the PKCE
 /// cookie, stores the session in cookies and goes on to `next` (a path on this site only).
+/// `?verified=…` without a code: an emailed link proved the address but brought no session, so
+/// the person is asked to sign in.
 pub async fn callback(
     State(sessions): State<Arc<SessionManager>>,
     Query(query): Query<CallbackQuery>,
@@ -56,6 +61,9 @@ pub async fn callback(
         });
     }
     let Some(code) = query.code.filter(|code| !code.is_empty()) else {
+        if query.verified.is_some() {
+            return Redirect::to("/login?notice=email-verified").into_response();
+        }
         return fail(SignInError::Incomplete);
     };
     let cookie_header = cookie_header(&headers);

@@ -11,15 +11,16 @@ use serde_json::{json, Value};
 
 use super::{
     crypto::{random_token, sha256},
-    email_flows::send_link,
+    email_flows::{self, send_link},
     error::{AuthError, AuthResult},
     flow, now, password,
     rate_limit::Bucket,
+    reauthentication::{self, Change, Proof},
     redirect,
     request::{Authenticated, Body, Client, RedirectQuery},
     rfc3339,
     sessions::{self, LogoutScope, SignInMethod},
-    users::{self, Email, NewUser, TokenColumn},
+    users::{self, Email, EmailState, NewUser, TokenColumn},
     AuthState,
 };
 
@@ -61,8 +62,10 @@ pub async fn signup(
     password::check_new(&password)?;
     let metadata = match body.data {
         None | Some(Value::Null) => json!({}),
-        Some(data @ Value::Object(_)) => data,
-        Some(_) => return Err(AuthError::validation("data must be an object")),
+        Some(data) => {
+            users::check_user_metadata(&data)?;
+            data
+        }
     };
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
@@ -97,10 +100,15 @@ pub async fn signup(
             email: &email,
             password_hash: Some(state.passwords.hash(password).await?),
             user_metadata: metadata,
-            confirmed: config.autoconfirm,
+            // Autoconfirm lets the person in at once; it proves nothing about the address.
+            email_state: if config.autoconfirm {
+                EmailState::Confirmed
+            } else {
+                EmailState::Unconfirmed
+            },
             provider: "email",
             provider_id: None,
-            identity_data: json!({ "email_verified": config.autoconfirm, "phone_verified": false }),
+            identity_data: json!({ "email_verified": false, "phone_verified": false }),
         },
     )
     .await?;
@@ -193,26 +201,53 @@ pub struct UpdateUserBody {
     email: Option<String>,
     password: Option<String>,
     data: Option<Value>,
+    /// Proves the person when the sign-in is too old for a password or email change.
+    current_password: Option<String>,
+    /// A code from `GET /reauthenticate`, the other proof.
+    nonce: Option<String>,
 }
 
-/// `PUT /user`: metadata, password, email.
+/// `PUT /user`: metadata, password, email. Everything is checked before anything is written, so
+/// a refused request changes nothing.
 pub async fn update_user(
     State(state): State<AuthState>,
     Query(query): Query<RedirectQuery>,
+    client: Client,
     auth: Authenticated,
     Body(body): Body<UpdateUserBody>,
 ) -> AuthResult<Json<Value>> {
-    let user = auth.user;
+    let user = &auth.user;
     let pool = &state.pool;
-    if let Some(data) = &body.data {
-        if !data.is_object() {
-            return Err(AuthError::validation("data must be an object"));
-        }
-        users::merge_user_metadata(pool, &user, data).await?;
+    let metadata = body
+        .data
+        .as_ref()
+        .map(|data| users::merged_user_metadata(user, data))
+        .transpose()?;
+    let new_password = body
+        .password
+        .as_deref()
+        .map(|new_password| {
+            let new_password = password::normalise(new_password);
+            password::check_new(&new_password).map(|()| new_password)
+        })
+        .transpose()?;
+    let new_email = match body.email.as_deref() {
+        Some(new_email) => Some(Email::parse(new_email)?).filter(|e| e.as_str() != user.email),
+        None => None,
+    };
+    let change = match (&new_password, &new_email) {
+        (Some(_), _) => Some(Change::Password),
+        (None, Some(_)) => Some(Change::Email),
+        (None, None) => None,
+    };
+    if let Some(change) = change {
+        let proof = Proof {
+            current_password: body.current_password.as_deref(),
+            nonce: body.nonce.as_deref(),
+        };
+        reauthentication::require(&state, &client, &auth, proof, change).await?;
     }
-    if let Some(new_password) = body.password {
-        let new_password = password::normalise(&new_password);
-        password::check_new(&new_password)?;
+    if let Some(new_password) = &new_password {
         if state
             .passwords
             .verify(new_password.clone(), user.encrypted_password.clone())
@@ -224,43 +259,87 @@ pub async fn update_user(
                 "New password should be different from the old password.",
             ));
         }
-        users::set_password(pool, &user.id, &state.passwords.hash(new_password).await?).await?;
     }
-    if let Some(new_email) = body.email {
-        let new_email = Email::parse(&new_email)?;
-        if new_email.as_str() != user.email {
-            if users::find_by_email(pool, &new_email).await?.is_some() {
-                return Err(AuthError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "email_exists",
-                    "A user with this email address has already been registered",
-                ));
-            }
-            if state.config.autoconfirm {
-                users::apply_email_change(pool, &user.id, new_email.as_str()).await?;
-            } else {
-                let token = random_token();
-                users::request_email_change(pool, &user.id, &new_email, &sha256(token.as_bytes()))
-                    .await?;
-                let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
-                send_link(
-                    &state,
-                    new_email.as_str(),
-                    "Confirm your new email address",
-                    "Follow this link to confirm the change of your email address:",
-                    &token,
-                    "email_change",
-                    &redirect_to,
-                )
-                .await?;
-            }
+    if let Some(new_email) = &new_email {
+        if users::find_by_email(pool, new_email).await?.is_some() {
+            return Err(users::email_exists());
         }
+        // Counted before anything changes: the change mails the old address, and without
+        // autoconfirm the new one too.
+        let mut addresses = vec![user.email.as_str()];
+        if !state.config.autoconfirm {
+            addresses.push(new_email.as_str());
+        }
+        email_flows::limit_email_to(&state, &client, &addresses).await?;
+    }
+
+    if let Some(metadata) = &metadata {
+        users::set_user_metadata(pool, &user.id, metadata).await?;
+    }
+    if let Some(new_password) = new_password {
+        let hash = state.passwords.hash(new_password).await?;
+        users::change_password(pool, &user.id, &auth.claims.session_id, &hash).await?;
+    }
+    if let Some(new_email) = new_email {
+        let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
+        change_email(&state, user, &new_email, &redirect_to).await?;
     }
     let user = users::find_by_id(pool, &user.id)
         .await?
         .ok_or_else(|| AuthError::internal("user vanished during update"))?;
     let identities = users::identities(pool, &user.id).await?;
     Ok(Json(user.to_json(&identities)))
+}
+
+/// Changes the address at once (autoconfirm; the new address is then unverified) or mails a
+/// confirmation link to it. Either way the old address is told, so that its owner learns of a
+/// change they did not make.
+async fn change_email(
+    state: &AuthState,
+    user: &users::User,
+    new_email: &Email,
+    redirect_to: &url::Url,
+) -> AuthResult<()> {
+    let (subject, body) = if state.config.autoconfirm {
+        users::apply_email_change(&state.pool, &user.id, new_email.as_str(), false).await?;
+        (
+            "Your email address was changed",
+            format!(
+                "The email address of your account was changed to {new_email}.\r\n\r\nIf this \
+                 wasn't you, someone else may have access to your account: contact the site's \
+                 administrators at once.\r\n",
+                new_email = new_email.as_str()
+            ),
+        )
+    } else {
+        let token = random_token();
+        users::request_email_change(&state.pool, &user.id, new_email, &sha256(token.as_bytes()))
+            .await?;
+        send_link(
+            state,
+            new_email.as_str(),
+            "Confirm your new email address",
+            "Follow this link to confirm the change of your email address:",
+            &token,
+            "email_change",
+            redirect_to,
+        )
+        .await?;
+        (
+            "Your email address is about to change",
+            format!(
+                "Someone signed in to your account asked to change its email address to \
+                 {new_email}. It changes when the link sent there is followed.\r\n\r\nIf this \
+                 wasn't you, sign in and change your password: that cancels the change.\r\n",
+                new_email = new_email.as_str()
+            ),
+        )
+    };
+    // The change stands even if the notice cannot be sent; the failure is logged.
+    if let Err(error) = state.mailer.send(&user.email, subject, &body).await {
+        tracing::warn!(error = %error.msg, "email change notice failed");
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -14,13 +14,14 @@ use url::Url;
 
 use super::{
     crypto::{random_token, sha256},
+    email_proof::{self, Proof},
     error::{AuthError, AuthResult},
     flow, now,
     rate_limit::Bucket,
     redirect,
     request::{Body, Client, RedirectQuery},
     sessions::{self, IssuedSession, SignInMethod},
-    users::{self, Email, NewUser, TokenColumn, User},
+    users::{self, Email, EmailState, NewUser, TokenColumn, User},
     AuthState,
 };
 
@@ -43,7 +44,8 @@ pub(super) async fn send_link(
         .append_pair("token", token)
         .append_pair("type", kind)
         .append_pair("redirect_to", redirect_to.as_str());
-    state.mailer.send(to, subject, text, link.as_str()).await
+    let body = format!("{text}\r\n\r\n{link}\r\n");
+    state.mailer.send(to, subject, &body).await
 }
 
 #[derive(Deserialize)]
@@ -60,16 +62,29 @@ fn yes() -> bool {
     true
 }
 
+/// Counts one request that mails each of `addresses`: against the client's budget (per IP, per
+/// five minutes) and each address's (per hour), so nobody can flood a mailbox.
+pub(super) async fn limit_email_to(
+    state: &AuthState,
+    client: &Client,
+    addresses: &[&str],
+) -> AuthResult<()> {
+    state
+        .limiter
+        .check(Bucket::EmailIp, &client.rate_limit_key())
+        .await?;
+    for address in addresses {
+        state.limiter.check(Bucket::EmailAddress, address).await?;
+    }
+    Ok(())
+}
+
 /// Checks the request and the limits of an email-sending endpoint.
 async fn accept_email_request(
     state: &AuthState,
     client: &Client,
     body: &EmailBody,
 ) -> AuthResult<Email> {
-    state
-        .limiter
-        .check(Bucket::EmailIp, &client.rate_limit_key())
-        .await?;
     let email = body
         .email
         .as_deref()
@@ -79,10 +94,7 @@ async fn accept_email_request(
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }
-    state
-        .limiter
-        .check(Bucket::EmailAddress, email.as_str())
-        .await?;
+    limit_email_to(state, client, &[email.as_str()]).await?;
     Ok(email)
 }
 
@@ -114,12 +126,18 @@ pub async fn recover(
 
 /// `POST /otp`: mails a magic link; with `create_user` (the default) a new address gets an
 /// account first, unless sign-ups are off. Same answer whether or not the address existed.
+/// Without a PKCE challenge it is refused unless the implicit flow is on.
 pub async fn otp(
     State(state): State<AuthState>,
     Query(query): Query<RedirectQuery>,
     client: Client,
     Body(body): Body<EmailBody>,
 ) -> AuthResult<Json<Value>> {
+    // A magic link signs in: without PKCE, its session could only travel in a URL.
+    flow::require_pkce(&state.config, body.code_challenge.as_deref())?;
+    if let Some(data) = body.data.as_ref().filter(|data| !data.is_null()) {
+        users::check_user_metadata(data)?;
+    }
     let email = accept_email_request(&state, &client, &body).await?;
     let redirect_to = redirect::resolve(&state.config, query.redirect_to.as_deref());
     tokio::spawn(async move {
@@ -138,7 +156,7 @@ pub async fn otp(
                         email: &email,
                         password_hash: None,
                         user_metadata: metadata,
-                        confirmed: false,
+                        email_state: EmailState::Unconfirmed,
                         provider: "email",
                         provider_id: None,
                         identity_data: json!({ "email_verified": false, "phone_verified": false }),
@@ -223,7 +241,7 @@ async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User,
         "email_change" => (TokenColumn::EmailChange, SignInMethod::EmailSignup),
         _ => return Err(AuthError::validation("Verify requires a verification type")),
     };
-    let user = users::find_by_token(&state.pool, column, &sha256(token.as_bytes()))
+    let user = users::redeem_token(&state.pool, column, &sha256(token.as_bytes()))
         .await?
         .ok_or_else(link_invalid)?;
     let sent_at = match column {
@@ -231,17 +249,19 @@ async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User,
         TokenColumn::Recovery => user.recovery_sent_at,
         TokenColumn::EmailChange => user.email_change_sent_at,
     };
-    users::clear_token(&state.pool, &user.id, column).await?;
     if sent_at.is_none_or(|sent| now() - sent > LINK_LIFETIME.as_secs() as i64) {
         return Err(link_invalid());
     }
+    // Following any emailed link proves the address it was sent to.
     match column {
         TokenColumn::EmailChange => {
             let new_email = user.email_change.clone().ok_or_else(link_invalid)?;
-            users::apply_email_change(&state.pool, &user.id, &new_email).await?;
+            users::apply_email_change(&state.pool, &user.id, &new_email, true).await?;
         }
-        // Following any emailed link proves the address.
-        _ => users::confirm_email(&state.pool, &user.id).await?,
+        TokenColumn::Confirmation => {
+            email_proof::record(&state.pool, &user, Proof::ConfirmationLink).await?;
+        }
+        TokenColumn::Recovery => email_proof::record(&state.pool, &user, Proof::SignInLink).await?,
     }
     let user = users::find_by_id(&state.pool, &user.id)
         .await?
@@ -258,7 +278,10 @@ pub struct VerifyLinkQuery {
 }
 
 /// `GET /verify`: the link in the email. Redirects to `redirect_to` with `?code=` when the
-/// client started a PKCE flow, else with the session in the URL fragment; errors likewise.
+/// client started a PKCE flow. Without one, the implicit flow (if switched on) puts the session
+/// in the URL fragment; when it is off, no token goes into a URL: the link's effect is applied
+/// (the address confirmed and verified) and the browser lands on `redirect_to?verified=<type>`,
+/// the sign for the site to ask the person to sign in. Errors come back in the fragment.
 pub async fn verify_link(
     State(state): State<AuthState>,
     Query(query): Query<VerifyLinkQuery>,
@@ -288,6 +311,11 @@ pub async fn verify_link(
             let mut target = target.clone();
             target.query_pairs_mut().append_pair("code", &code);
             return Ok::<_, AuthError>(target);
+        }
+        if !state.config.implicit_flow {
+            let mut target = target.clone();
+            target.query_pairs_mut().append_pair("verified", &kind);
+            return Ok(target);
         }
         let session = sessions::start(&state, user, method, &client).await?;
         Ok(with_fragment(target.clone(), &session, &kind))

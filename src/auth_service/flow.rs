@@ -1,6 +1,7 @@
 //! PKCE flow states: a login in progress, then an auth code waiting for its verifier.
 
 use super::{
+    config::AuthConfig,
     error::{AuthError, AuthResult},
     now,
 };
@@ -23,6 +24,19 @@ pub fn check_challenge(challenge: &str, method: Option<&str>) -> AuthResult<()> 
     } else {
         Err(AuthError::validation(
             "code challenge is not a valid S256 challenge",
+        ))
+    }
+}
+
+/// Refuses a sign-in without a PKCE challenge unless the implicit flow is switched on: without
+/// PKCE its session could only travel in the URL fragment, where history, extensions and the
+/// page's scripts can read it (RFC 9700 advises against it).
+pub fn require_pkce(config: &AuthConfig, challenge: Option<&str>) -> AuthResult<()> {
+    if challenge.is_some() || config.implicit_flow {
+        Ok(())
+    } else {
+        Err(AuthError::validation(
+            "PKCE is required: send code_challenge and code_challenge_method=s256",
         ))
     }
 }

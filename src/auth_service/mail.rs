@@ -1,4 +1,5 @@
-//! Outgoing email: confirmation, recovery, magic and email-change links.
+//! Outgoing email: confirmation, recovery, magic and email-change links, reauthentication codes
+//! and notices.
 //!
 //! With `FERROCHAT_SMTP_URL` set, mail goes out by SMTP (lettre). Without it nothing leaves the
 //! machine: each message is written to the dev mailbox `<data dir>/mail/` and the log says so,
@@ -36,16 +37,15 @@ impl Mailer {
         Ok(Mailer::Smtp { transport, from })
     }
 
-    /// Delivers a message with one link in it.
-    pub async fn send(&self, to: &str, subject: &str, text: &str, link: &str) -> AuthResult<()> {
-        let body = format!("{text}\r\n\r\n{link}\r\n");
+    /// Delivers a plain-text message.
+    pub async fn send(&self, to: &str, subject: &str, body: &str) -> AuthResult<()> {
         match self {
             Mailer::Smtp { transport, from } => {
                 let message = Message::builder()
                     .from(from.clone())
                     .to(to.parse().map_err(AuthError::internal)?)
                     .subject(subject)
-                    .body(body)
+                    .body(body.to_owned())
                     .map_err(AuthError::internal)?;
                 transport.send(message).await.map_err(AuthError::internal)?;
                 tracing::info!(to, subject, "email sent by SMTP");

@@ -18,7 +18,9 @@ pub mod users;
 
 mod account;
 mod email_flows;
+mod email_proof;
 mod oauth;
+mod reauthentication;
 mod token;
 
 use std::{path::Path, sync::Arc};
@@ -122,6 +124,7 @@ pub fn router(state: AuthState) -> Router {
                 .put(account::update_user)
                 .delete(account::delete_user),
         )
+        .route("/reauthenticate", get(reauthentication::reauthenticate))
         .route("/logout", post(account::logout))
         .route("/sessions", get(account::list_sessions))
         .route(

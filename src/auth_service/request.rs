@@ -93,6 +93,8 @@ impl FromRequestParts<AuthState> for Client {
 pub struct Authenticated {
     pub claims: AccessClaims,
     pub user: User,
+    /// The token's session, for when its sign-in happened.
+    pub session: sessions::SessionRecord,
 }
 
 impl FromRequestParts<AuthState> for Authenticated {
@@ -114,12 +116,9 @@ impl FromRequestParts<AuthState> for Authenticated {
         let claims = state.keys.verify(token).await?;
         // A session past its timebox or inactivity timeout is ended here too, so its access
         // token stops working before it expires.
-        if sessions::find_live(state, &claims.session_id)
+        let session = sessions::find_live(state, &claims.session_id)
             .await?
-            .is_none()
-        {
-            return Err(AuthError::session_not_found());
-        }
+            .ok_or_else(AuthError::session_not_found)?;
         let user = users::find_by_id(&state.pool, &claims.sub)
             .await?
             .ok_or_else(|| {
@@ -129,6 +128,10 @@ impl FromRequestParts<AuthState> for Authenticated {
                     "User from sub claim in JWT does not exist",
                 )
             })?;
-        Ok(Authenticated { claims, user })
+        Ok(Authenticated {
+            claims,
+            user,
+            session,
+        })
     }
 }

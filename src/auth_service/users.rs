@@ -16,6 +16,8 @@ pub struct User {
     pub email: String,
     pub encrypted_password: Option<String>,
     pub email_confirmed_at: Option<i64>,
+    /// When the address was proven to be the user's (an emailed link, a provider's word).
+    pub email_verified_at: Option<i64>,
     pub confirmation_sent_at: Option<i64>,
     pub recovery_sent_at: Option<i64>,
     pub email_change: Option<String>,
@@ -42,8 +44,8 @@ pub struct Identity {
 }
 
 const USER_COLUMNS: &str = "id, email, encrypted_password, email_confirmed_at, \
-    confirmation_sent_at, recovery_sent_at, email_change, email_change_sent_at, app_metadata, \
-    user_metadata, last_sign_in_at, created_at, updated_at";
+    email_verified_at, confirmation_sent_at, recovery_sent_at, email_change, \
+    email_change_sent_at, app_metadata, user_metadata, last_sign_in_at, created_at, updated_at";
 
 const IDENTITY_COLUMNS: &str = "id, user_id, provider, provider_id, identity_data, email, \
     last_sign_in_at, created_at, updated_at";
@@ -126,15 +128,17 @@ pub async fn find_by_id(pool: &Pool, id: &str) -> AuthResult<Option<User>> {
     )
 }
 
-/// Finds the user a column holding a hashed one-time token points to.
-pub async fn find_by_token(
+/// Spends a one-time token sent by email: clears it and returns its user, in one statement, so
+/// that of two requests racing with the same link exactly one gets the user. Whether the link is
+/// still fresh is for the caller to check, from the returned `*_sent_at`.
+pub async fn redeem_token(
     pool: &Pool,
     column: TokenColumn,
     token_hash: &[u8],
 ) -> AuthResult<Option<User>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE {} = $1",
-        column.name()
+        "UPDATE users SET {column} = NULL WHERE {column} = $1 RETURNING {USER_COLUMNS}",
+        column = column.name()
     ))
     .bind(token_hash)
     .fetch_optional(pool)
@@ -188,18 +192,6 @@ pub async fn set_token(
     Ok(())
 }
 
-/// Forgets a used token.
-pub async fn clear_token(pool: &Pool, user_id: &str, column: TokenColumn) -> AuthResult<()> {
-    sqlx::query(&format!(
-        "UPDATE users SET {} = NULL WHERE id = $1",
-        column.name()
-    ))
-    .bind(user_id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 pub async fn identities(pool: &Pool, user_id: &str) -> AuthResult<Vec<Identity>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = $1 ORDER BY created_at, id"
@@ -224,12 +216,23 @@ pub async fn find_identity(
     .await?)
 }
 
+/// What is known about a new user's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailState {
+    /// May not sign in until a link sent to it is followed.
+    Unconfirmed,
+    /// May sign in (autoconfirm), but nobody has proven the address is theirs.
+    Confirmed,
+    /// Proven: a provider vouched for it.
+    Verified,
+}
+
 /// What a new user starts with.
 pub struct NewUser<'a> {
     pub email: &'a Email,
     pub password_hash: Option<String>,
     pub user_metadata: Value,
-    pub confirmed: bool,
+    pub email_state: EmailState,
     /// The first identity: `email` for sign-ups, else the OAuth provider.
     pub provider: &'a str,
     pub provider_id: Option<&'a str>,
@@ -243,14 +246,15 @@ pub async fn create(pool: &Pool, new: NewUser<'_>) -> AuthResult<User> {
     let app_metadata = json!({ "provider": new.provider, "providers": [new.provider] });
     let mut tx = pool.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO users (id, email, encrypted_password, email_confirmed_at, app_metadata,
-                            user_metadata, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO users (id, email, encrypted_password, email_confirmed_at, email_verified_at,
+                            app_metadata, user_metadata, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(new.email.as_str())
     .bind(&new.password_hash)
-    .bind(new.confirmed.then_some(at))
+    .bind((new.email_state != EmailState::Unconfirmed).then_some(at))
+    .bind((new.email_state == EmailState::Verified).then_some(at))
     .bind(app_metadata.to_string())
     .bind(new.user_metadata.to_string())
     .bind(at)
@@ -281,6 +285,11 @@ pub async fn create(pool: &Pool, new: NewUser<'_>) -> AuthResult<User> {
         .ok_or_else(|| AuthError::internal("user vanished after insert"))
 }
 
+/// The `identity_data` of a user's `email` identity (whose subject is the user's id).
+pub fn email_identity_data(user_id: &str, email: &str, verified: bool) -> Value {
+    json!({ "sub": user_id, "email": email, "email_verified": verified, "phone_verified": false })
+}
+
 /// 422 `user_already_exists`.
 pub fn user_already_exists() -> AuthError {
     AuthError::new(
@@ -290,7 +299,8 @@ pub fn user_already_exists() -> AuthError {
     )
 }
 
-async fn insert_identity(
+/// Adds an identity to a user, inside the caller's transaction.
+pub(super) async fn insert_identity(
     tx: &mut sqlx::AnyConnection,
     user_id: &str,
     provider: &str,
@@ -318,44 +328,6 @@ async fn insert_identity(
     Ok(())
 }
 
-/// Links a provider identity to an existing user and records the provider in `app_metadata`.
-pub async fn link_identity(
-    pool: &Pool,
-    user: &User,
-    provider: &str,
-    provider_id: &str,
-    identity_data: &Value,
-) -> AuthResult<()> {
-    let mut app_metadata = user.app_metadata();
-    let providers = app_metadata["providers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !providers.iter().any(|p| p == provider) {
-        let mut providers = providers;
-        providers.push(json!(provider));
-        app_metadata["providers"] = json!(providers);
-    }
-    let mut tx = pool.begin().await?;
-    insert_identity(
-        &mut tx,
-        &user.id,
-        provider,
-        provider_id,
-        identity_data,
-        Some(&user.email),
-    )
-    .await?;
-    sqlx::query("UPDATE users SET app_metadata = $1, updated_at = $2 WHERE id = $3")
-        .bind(app_metadata.to_string())
-        .bind(now())
-        .bind(&user.id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Records a sign-in on the user and, if given, on the identity used.
 pub async fn touch_sign_in(
     pool: &Pool,
@@ -379,35 +351,33 @@ pub async fn touch_sign_in(
     Ok(())
 }
 
-/// Marks the email as confirmed (first confirmation only).
-pub async fn confirm_email(pool: &Pool, user_id: &str) -> AuthResult<()> {
-    sqlx::query(
-        "UPDATE users SET email_confirmed_at = COALESCE(email_confirmed_at, $1),
-                          confirmation_token = NULL, updated_at = $2
-         WHERE id = $3",
-    )
-    .bind(now())
-    .bind(now())
-    .bind(user_id)
-    .execute(pool)
-    .await?;
+/// The most `user_metadata` may hold, as JSON. It travels in every access token and session
+/// cookie, so a client must not be able to grow it without bound.
+pub const MAX_USER_METADATA_BYTES: usize = 2048;
+
+/// Checks that `metadata` is an object of at most [`MAX_USER_METADATA_BYTES`] of JSON.
+pub fn check_user_metadata(metadata: &Value) -> AuthResult<()> {
+    if !metadata.is_object() {
+        return Err(AuthError::validation("data must be an object"));
+    }
+    let size = metadata.to_string().len();
+    if size > MAX_USER_METADATA_BYTES {
+        return Err(AuthError::validation(format!(
+            "User metadata is too large: {size} bytes of JSON, at most \
+             {MAX_USER_METADATA_BYTES} are allowed"
+        )));
+    }
     Ok(())
 }
 
-pub async fn set_password(pool: &Pool, user_id: &str, hash: &str) -> AuthResult<()> {
-    sqlx::query("UPDATE users SET encrypted_password = $1, updated_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(now())
-        .bind(user_id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Merges `data` into `user_metadata` (keys set to null are removed, as in GoTrue).
-pub async fn merge_user_metadata(pool: &Pool, user: &User, data: &Value) -> AuthResult<()> {
+/// The user's `user_metadata` with `data` merged in (keys set to null are removed, as in
+/// GoTrue), checked by [`check_user_metadata`].
+pub fn merged_user_metadata(user: &User, data: &Value) -> AuthResult<Value> {
+    let changes = data
+        .as_object()
+        .ok_or_else(|| AuthError::validation("data must be an object"))?;
     let mut metadata = user.user_metadata();
-    if let (Some(target), Some(changes)) = (metadata.as_object_mut(), data.as_object()) {
+    if let Some(target) = metadata.as_object_mut() {
         for (key, value) in changes {
             if value.is_null() {
                 target.remove(key);
@@ -416,12 +386,53 @@ pub async fn merge_user_metadata(pool: &Pool, user: &User, data: &Value) -> Auth
             }
         }
     }
+    check_user_metadata(&metadata)?;
+    Ok(metadata)
+}
+
+/// Stores a user's whole `user_metadata` (as [`merged_user_metadata`] made it).
+pub async fn set_user_metadata(pool: &Pool, user_id: &str, metadata: &Value) -> AuthResult<()> {
     sqlx::query("UPDATE users SET user_metadata = $1, updated_at = $2 WHERE id = $3")
         .bind(metadata.to_string())
         .bind(now())
-        .bind(&user.id)
+        .bind(user_id)
         .execute(pool)
         .await?;
+    Ok(())
+}
+
+/// Sets a new password and, in the same transaction, ends every other session of the user and
+/// voids every token sent by email and every email-link sign-in waiting for its PKCE exchange:
+/// whoever held a stolen session or link before the change holds nothing after it.
+pub async fn change_password(
+    pool: &Pool,
+    user_id: &str,
+    current_session_id: &str,
+    hash: &str,
+) -> AuthResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE users SET encrypted_password = $1, confirmation_token = NULL,
+                          recovery_token = NULL, email_change = NULL, email_change_token = NULL,
+                          reauthentication_token = NULL, reauthentication_sent_at = NULL,
+                          updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(hash)
+    .bind(now())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2")
+        .bind(user_id)
+        .bind(current_session_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM flow_states WHERE user_id = $1 AND provider = 'email'")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -447,31 +458,52 @@ pub async fn request_email_change(
     Ok(())
 }
 
-/// Makes the pending (or given) address the user's email.
-pub async fn apply_email_change(pool: &Pool, user_id: &str, email: &str) -> AuthResult<()> {
+/// 422 `email_exists`: another account has the address.
+pub fn email_exists() -> AuthError {
+    AuthError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "email_exists",
+        "A user with this email address has already been registered",
+    )
+}
+
+/// Makes `email` the user's address. `proven`: the change came through a link mailed to it, so
+/// the new address is verified; otherwise (autoconfirm) it is not, whatever the old one was.
+pub async fn apply_email_change(
+    pool: &Pool,
+    user_id: &str,
+    email: &str,
+    proven: bool,
+) -> AuthResult<()> {
+    let at = now();
+    let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE users SET email = $1, email_change = NULL, email_change_token = NULL,
-                          email_confirmed_at = COALESCE(email_confirmed_at, $2), updated_at = $3
-         WHERE id = $4",
+                          email_confirmed_at = COALESCE(email_confirmed_at, $2),
+                          email_verified_at = $3, updated_at = $4
+         WHERE id = $5",
     )
     .bind(email)
-    .bind(now())
-    .bind(now())
+    .bind(at)
+    .bind(proven.then_some(at))
+    .bind(at)
     .bind(user_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await;
     match updated {
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(AuthError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "email_exists",
-            "A user with this email address has already been registered",
-        )),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Err(email_exists()),
         other => other.map(drop).map_err(AuthError::from),
     }?;
-    sqlx::query("UPDATE identities SET email = $1 WHERE user_id = $2 AND provider = 'email'")
-        .bind(email)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE identities SET email = $1, identity_data = $2, updated_at = $3
+         WHERE user_id = $4 AND provider = 'email'",
+    )
+    .bind(email)
+    .bind(email_identity_data(user_id, email, proven).to_string())
+    .bind(at)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Sign-up, password rules, bad input, enumeration and rate limits of the auth service.
 
+use ferrochat::contract::pkce::{challenge, new_verifier};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
@@ -248,9 +249,17 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
     let app = spawn_app().await;
     let email = unique_email();
     app.sign_up(&email, "forgotten password").await;
-    let known = app.auth_post("/recover", &json!({ "email": email })).await;
+    let verifier = new_verifier();
+    let request = |email: &str| {
+        json!({
+            "email": email,
+            "code_challenge": challenge(&verifier),
+            "code_challenge_method": "s256",
+        })
+    };
+    let known = app.auth_post("/recover", &request(&email)).await;
     let unknown = app
-        .auth_post("/recover", &json!({ "email": "ghost@example.test" }))
+        .auth_post("/recover", &request("ghost@example.test"))
         .await;
     assert_eq!(known.status(), StatusCode::OK);
     assert_eq!(unknown.status(), StatusCode::OK);
@@ -266,20 +275,27 @@ async fn recovery_answers_alike_for_known_and_unknown_addresses() {
         .to_owned();
     let redirect = app.get(&path).await;
     assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
-    let location = redirect.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let fragment = location.split_once('#').expect("tokens in the fragment").1;
-    let access_token = url::form_urlencoded::parse(fragment.as_bytes())
-        .find(|(key, _)| key == "access_token")
-        .unwrap()
+    let location = url::Url::parse(redirect.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert!(location.fragment().is_none(), "no tokens in a fragment");
+    let code = location
+        .query_pairs()
+        .find(|(key, _)| key == "code")
+        .expect("a PKCE code in the query")
         .1
         .into_owned();
+    let session: Value = app
+        .auth_post(
+            "/token?grant_type=pkce",
+            &json!({ "auth_code": code, "code_verifier": verifier }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     let changed = app
         .client
         .put(app.url("/auth/v1/user"))
-        .bearer_auth(&access_token)
+        .bearer_auth(session["access_token"].as_str().unwrap())
         .json(&json!({ "password": "a brand new password" }))
         .send()
         .await

@@ -10,10 +10,13 @@ use axum::{
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
+use ferrochat::contract::pkce::{challenge, new_verifier};
+
 use crate::harness::{spawn_app_with, TestApp};
 
-/// Starts the stand-in: one user, id 4242, whose primary email is verified.
-async fn fake_github(primary_verified: bool) -> String {
+/// Starts the stand-in: one user, id 4242, whose primary email `octo@example.test` is verified
+/// if `primary_verified`.
+pub(crate) async fn fake_github(primary_verified: bool) -> String {
     let app = Router::new()
         .route(
             "/login/oauth/access_token",
@@ -49,10 +52,13 @@ async fn fake_github(primary_verified: bool) -> String {
     url
 }
 
-/// Runs `/authorize` → (provider) → `/callback` and returns where the browser is sent.
-async fn github_dance(app: &TestApp) -> String {
+/// Runs `/authorize` (with `extra_query`, e.g. a PKCE challenge) → (provider) → `/callback` and
+/// returns where the browser is sent.
+pub(crate) async fn github_dance(app: &TestApp, extra_query: &str) -> String {
     let authorize = app
-        .get("/auth/v1/authorize?provider=github&redirect_to=/ignored")
+        .get(&format!(
+            "/auth/v1/authorize?provider=github&redirect_to=/ignored{extra_query}"
+        ))
         .await;
     assert_eq!(authorize.status(), StatusCode::SEE_OTHER);
     let provider_url =
@@ -85,69 +91,77 @@ async fn github_dance(app: &TestApp) -> String {
         .to_owned()
 }
 
-async fn app_with_github(github: &str) -> TestApp {
-    spawn_app_with(&[
+/// An app with GitHub sign-in against the stand-in at `github`, and `extra` settings.
+pub(crate) async fn app_with_github(github: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
         ("FERROCHAT_GITHUB_CLIENT_ID", "gh-client"),
         ("FERROCHAT_GITHUB_CLIENT_SECRET", "gh-secret"),
         ("FERROCHAT_GITHUB_URL", github),
         ("FERROCHAT_GITHUB_API_URL", github),
-    ])
-    .await
+    ];
+    vars.extend_from_slice(extra);
+    spawn_app_with(&vars).await
+}
+
+/// Signs in with GitHub as a PKCE client does: the callback's `?code=` exchanged with the
+/// verifier. Returns the session.
+pub(crate) async fn github_session(app: &TestApp) -> Value {
+    let verifier = new_verifier();
+    let landing = github_dance(
+        app,
+        &format!(
+            "&code_challenge={}&code_challenge_method=s256",
+            challenge(&verifier)
+        ),
+    )
+    .await;
+    let landing = url::Url::parse(&landing).unwrap();
+    assert!(landing.fragment().is_none(), "no tokens in a fragment");
+    let code = landing
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap_or_else(|| panic!("a code in {landing}"))
+        .1
+        .into_owned();
+    let session = app
+        .auth_post(
+            "/token?grant_type=pkce",
+            &json!({ "auth_code": code, "code_verifier": verifier }),
+        )
+        .await;
+    assert_eq!(session.status(), StatusCode::OK);
+    session.json().await.unwrap()
 }
 
 #[tokio::test]
 async fn github_sign_in_creates_a_user_from_the_primary_verified_email() {
     let github = fake_github(true).await;
-    let app = app_with_github(&github).await;
+    let app = app_with_github(&github, &[]).await;
     let settings: Value = app.get("/auth/v1/settings").await.json().await.unwrap();
     assert_eq!(settings["external"]["github"], true);
 
-    let landing = github_dance(&app).await;
-    // Implicit flow (no code_challenge): the session is in the fragment of the site URL.
-    let fragment = landing
-        .split_once('#')
-        .expect("tokens in the fragment")
-        .1
-        .to_owned();
-    let access_token = url::form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .unwrap()
-        .1
-        .into_owned();
-    let user: Value = app.get_user(&access_token).await.json().await.unwrap();
+    let session = github_session(&app).await;
+    let access_token = session["access_token"].as_str().unwrap();
+    let user: Value = app.get_user(access_token).await.json().await.unwrap();
     assert_eq!(user["email"], "octo@example.test");
     assert_eq!(user["app_metadata"]["provider"], "github");
     assert_eq!(user["identities"][0]["id"], "4242");
     assert_eq!(user["user_metadata"]["user_name"], "octo");
     // A second sign-in finds the same user through the identity.
-    let again = github_dance(&app).await;
-    let fragment = again.split_once('#').unwrap().1.to_owned();
-    let token = url::form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .unwrap()
-        .1
-        .into_owned();
-    let same: Value = app.get_user(&token).await.json().await.unwrap();
-    assert_eq!(same["id"], user["id"]);
+    let again = github_session(&app).await;
+    assert_eq!(again["user"]["id"], user["id"]);
 }
 
 #[tokio::test]
 async fn an_unverified_github_email_does_not_take_over_an_existing_account() {
     let github = fake_github(false).await;
-    let app = app_with_github(&github).await;
+    let app = app_with_github(&github, &[]).await;
     // The owner of octo@example.test has an account; GitHub lists that address unverified.
     app.sign_up("octo@example.test", "the owner's password")
         .await;
-    let landing = github_dance(&app).await;
+    let session = github_session(&app).await;
     // The only verified address is old@example.test, a new account; the owner's is untouched.
-    assert!(landing.contains("access_token="), "{landing}");
-    let fragment = landing.split_once('#').unwrap().1.to_owned();
-    let token = url::form_urlencoded::parse(fragment.as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .unwrap()
-        .1
-        .into_owned();
-    let user: Value = app.get_user(&token).await.json().await.unwrap();
+    let user = &session["user"];
     assert_eq!(user["email"], "old@example.test");
     let owner = app
         .sign_in("octo@example.test", "the owner's password")

@@ -649,7 +649,11 @@ async fn authorize_is_limited_per_client_and_a_refused_start_stores_nothing() {
     ])
     .await;
     let authorize = |client: reqwest::Client| {
-        let url = app.url("/auth/v1/authorize?provider=github");
+        let challenge =
+            ferrochat::contract::pkce::challenge(&ferrochat::contract::pkce::new_verifier());
+        let url = app.url(&format!(
+            "/auth/v1/authorize?provider=github&code_challenge={challenge}&code_challenge_method=s256"
+        ));
         async move { client.get(url).send().await.unwrap() }
     };
     let flows = || count(&app, "SELECT COUNT(*) FROM flow_states");

@@ -112,30 +112,50 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits for the `n`-th mail (background tasks send them) and returns its link.
-    pub async fn mail_link(&self, n: usize) -> String {
+    /// Waits for the `n`-th mail (background tasks send some) and returns it.
+    pub async fn mail(&self, n: usize) -> String {
         for _ in 0..100 {
             if let Some(mail) = self.mails().get(n) {
-                let link = mail.lines().find(|line| line.starts_with("http")).unwrap();
-                return link.to_owned();
+                return mail.clone();
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         panic!("no mail number {n} arrived");
     }
+
+    /// Waits for the `n`-th mail and returns its link.
+    pub async fn mail_link(&self, n: usize) -> String {
+        let mail = self.mail(n).await;
+        let link = mail.lines().find(|line| line.starts_with("http"));
+        link.unwrap_or_else(|| panic!("no link in {mail}"))
+            .to_owned()
+    }
+
+    /// A page fetched with a browser's `Cookie` header.
+    pub async fn page_with_cookies(&self, path: &str, cookies: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookies)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Mints a token with the app's own signing key (read from its database), with `claims`.
+    pub async fn mint(&self, claims: &Value) -> String {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let (kid, der): (String, Vec<u8>) =
+            sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
+                .fetch_one(self.store.pool())
+                .await
+                .unwrap();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid);
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
+    }
 }
 
-/// The claims of a JWT, read without verifying it (tests check verification elsewhere).
-pub fn claims_of(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).expect("a JWT has three parts");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url payload");
-    serde_json::from_slice(&bytes).expect("JSON claims")
-}
-
-/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
+/// The `Cookie` header a browser would send back after this response's `Set-Cookie`s.
 pub fn cookies_from(response: &reqwest::Response) -> String {
     response
         .headers()
@@ -146,6 +166,16 @@ pub fn cookies_from(response: &reqwest::Response) -> String {
         .map(|cookie| cookie.split(';').next().unwrap().to_owned())
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The claims of a JWT, read without verifying it (tests check verification elsewhere).
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 /// `GET path` as a browser holding `cookies` would.

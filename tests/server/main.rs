@@ -7,6 +7,7 @@ mod harness;
 mod app_auth;
 mod auth_accounts;
 mod auth_github;
+mod auth_hardening_accounts;
 mod auth_hardening_limits;
 mod auth_keys;
 mod auth_mail;

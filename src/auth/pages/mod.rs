@@ -75,6 +75,7 @@ pub fn Banner() -> impl IntoView {
         }
         let text = match query.get("notice").as_deref() {
             Some("check-email") => "Check your email for a link to continue.",
+            Some("email-verified") => "Your email address is verified. Please sign in.",
             Some("password-changed") => "Your password has been changed.",
             Some("account-deleted") => "Your account and all its data have been deleted.",
             Some("signed-out") => "You have been signed out.",

@@ -28,18 +28,38 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Whether the password form must ask for the current password: the sign-in is older than the
+/// auth service allows for a change without it.
+#[server(endpoint = "auth/needs_current_password")]
+pub async fn needs_current_password() -> Result<bool, AppError> {
+    use crate::auth::actions::{self, ReauthWindow};
+    let user = actions::signed_in_user().await?;
+    let window = use_context::<ReauthWindow>().ok_or(AppError::Internal)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(window.needs_current_password(&user, now))
+}
+
+/// `current_password` is sent only when the form asked for it (an old sign-in).
 #[server(endpoint = "auth/password")]
-pub async fn update_password(password: String, confirm_password: String) -> Result<(), AppError> {
+pub async fn update_password(
+    password: String,
+    confirm_password: String,
+    current_password: Option<String>,
+) -> Result<(), AppError> {
     use crate::auth::actions;
     let sessions = actions::sessions()?;
     let user = actions::signed_in_user().await?;
     actions::valid_new_password(&password, &confirm_password)?;
+    let mut changes = serde_json::json!({ "password": password });
+    if let Some(current) = current_password.filter(|current| !current.is_empty()) {
+        changes["current_password"] = serde_json::json!(current);
+    }
     sessions
         .client
         .update_user(
             &actions::client_identity().await,
             &user.access_token,
-            serde_json::json!({ "password": password }),
+            changes,
         )
         .await
         .map_err(actions::user_message)?;
@@ -79,12 +99,25 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
     let update = ServerAction::<UpdatePassword>::new();
+    // Asked again after each attempt: a sign-in can age past the window while the form is open.
+    let needs_current = Resource::new(move || update.version().get(), |_| needs_current_password());
     view! {
         <Title text="Choose a new password"/>
         <RequireUser>
             <section class="auth-card">
                 <h1>"Choose a new password"</h1>
                 <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
+                    <Transition fallback=|| ()>
+                        {move || needs_current.get().and_then(|needs| matches!(needs, Ok(true)).then(|| view! {
+                            <label>
+                                "Current password"
+                                <input type="password" name="current_password" autocomplete="current-password" required/>
+                            </label>
+                            <p class="form-hint">
+                                "You signed in a while ago, so we ask for it again. Never set a password? Sign out, sign in again, and set it right away."
+                            </p>
+                        }))}
+                    </Transition>
                     <label>
                         "New password"
                         <input type="password" name="password" autocomplete="new-password" required/>

@@ -5,13 +5,14 @@ use axum::http::StatusCode;
 
 use super::providers::ProviderUser;
 use crate::auth_service::{
+    email_proof::{self, Proof},
     error::{AuthError, AuthResult},
-    users::{self, Email, NewUser},
+    users::{self, Email, EmailState, NewUser},
     AuthState,
 };
 
 /// The user behind a provider identity: the linked one, an existing account with the same
-/// *verified* email (linked now), or a new user.
+/// email if the provider verified it (linked now), or a new user.
 pub(super) async fn find_or_create_user(
     state: &AuthState,
     provider: &str,
@@ -45,10 +46,14 @@ pub(super) async fn find_or_create_user(
                 "An account with this email exists; sign in to it first",
             ));
         }
-        users::link_identity(pool, &existing, provider, &upstream.id, &upstream.data).await?;
-        if existing.email_confirmed_at.is_none() {
-            users::confirm_email(pool, &existing.id).await?;
-        }
+        // The provider vouches for the address: a never-verified account is taken over by the
+        // address's owner (see `email_proof`), a verified one gains a sign-in method.
+        let proof = Proof::Provider {
+            name: provider,
+            subject: &upstream.id,
+            identity_data: &upstream.data,
+        };
+        email_proof::record(pool, &existing, proof).await?;
         return users::find_by_id(pool, &existing.id)
             .await?
             .ok_or_else(|| AuthError::internal("user vanished while linking"));
@@ -66,7 +71,11 @@ pub(super) async fn find_or_create_user(
             email: &email,
             password_hash: None,
             user_metadata: upstream.data.clone(),
-            confirmed: upstream.email_verified,
+            email_state: if upstream.email_verified {
+                EmailState::Verified
+            } else {
+                EmailState::Unconfirmed
+            },
             provider,
             provider_id: Some(&upstream.id),
             identity_data: upstream.data.clone(),

@@ -6,7 +6,8 @@
 //! with a short-lived HttpOnly cookie. `/callback` accepts the provider's answer only with that
 //! state and that cookie, exchanges the code, reads who the user is (a verified id token for OIDC,
 //! the REST APIs for GitHub and Facebook), creates or links the user, and sends the browser back
-//! with a single-use `?code=` (PKCE) or the session in the fragment (implicit flow).
+//! with a single-use `?code=` (PKCE) or, only if the implicit flow is switched on, the session in
+//! the fragment.
 //!
 //! The token exchange is one form POST, done with reqwest directly: the `oauth2` crate's typed
 //! clients would add more code than they save here.
@@ -138,6 +139,7 @@ pub async fn authorize(
                 "Unsupported provider: provider is not enabled",
             )
         })?;
+    flow::require_pkce(&state.config, query.code_challenge.as_deref())?;
     if let Some(challenge) = &query.code_challenge {
         flow::check_challenge(challenge, query.code_challenge_method.as_deref())?;
     }
@@ -255,6 +257,10 @@ async fn finish_callback(
         .map_err(|error| (site.clone(), error, true))?;
     let pkce = !flow.code_challenge.is_empty();
     let fail = |error: AuthError| (flow.redirect_to.clone(), error, pkce);
+    if !pkce {
+        // Started while the implicit flow was on: no session in a URL once it is off.
+        flow::require_pkce(&state.config, None).map_err(fail)?;
+    }
     if let Some(error) = query.error {
         tracing::info!(error, description = ?query.error_description, "provider refused the sign-in");
         return Err(fail(AuthError::new(
