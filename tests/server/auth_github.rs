@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::harness::{spawn_app_with, TestApp};
 
 /// Starts the stand-in: one user, id 4242, whose primary email is verified.
-async fn fake_github(primary_verified: bool) -> String {
+pub(crate) async fn fake_github(primary_verified: bool) -> String {
     let app = Router::new()
         .route(
             "/login/oauth/access_token",
@@ -86,13 +86,17 @@ async fn github_dance(app: &TestApp) -> String {
 }
 
 async fn app_with_github(github: &str) -> TestApp {
-    spawn_app_with(&[
+    spawn_app_with(&github_settings(github)).await
+}
+
+/// The settings that switch GitHub sign-in on, against the stand-in at `github`.
+pub(crate) fn github_settings(github: &str) -> [(&'static str, &str); 4] {
+    [
         ("FERROCHAT_GITHUB_CLIENT_ID", "gh-client"),
         ("FERROCHAT_GITHUB_CLIENT_SECRET", "gh-secret"),
         ("FERROCHAT_GITHUB_URL", github),
         ("FERROCHAT_GITHUB_API_URL", github),
-    ])
-    .await
+    ]
 }
 
 #[tokio::test]

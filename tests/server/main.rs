@@ -1,6 +1,8 @@
 //! Integration tests: the real router on a loopback port with a fresh SQLite database per test.
 
 mod harness;
+mod key_confusion;
+mod proxy;
 
 mod app_auth;
 mod auth_accounts;
@@ -13,4 +15,5 @@ mod auth_sessions;
 mod binary;
 mod pages;
 mod probes;
+mod realistic;
 mod theme;
