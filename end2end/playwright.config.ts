@@ -1,11 +1,13 @@
 import { defineConfig } from '@playwright/test';
 
+import { PUBLIC_HOST } from './support/public-host';
+
 // Debian's Chromium: Playwright cannot download its own browser here.
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export default defineConfig({
   testDir: './tests',
-  // Starts the release binary on a free loopback port with a fresh data directory.
+  // Starts the release binary behind a reverse proxy, with a fresh data directory.
   globalSetup: './global-setup.ts',
   fullyParallel: true,
   workers: 2,
@@ -18,8 +20,10 @@ export default defineConfig({
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath,
-      // Keep Chromium off the network: tests only ever talk to loopback.
+      // Keep Chromium off the network: tests only ever talk to loopback. The public host name
+      // of the suite's server (support/public-host.ts) is its reverse proxy on loopback.
       args: [
+        `--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`,
         '--no-sandbox',
         '--disable-gpu',
         '--disable-quic',

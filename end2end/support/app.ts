@@ -5,14 +5,16 @@
  */
 import { expect, type BrowserContext, type Cookie, type Page } from '@playwright/test';
 
+import { PUBLIC_HOST } from './public-host';
 import { newClient, randomEmail, randomPassword } from './supabase';
 
-/** The session cookie's name for a site on 127.0.0.1 (`sb-<first host label>-auth-token`). */
-export const SESSION_COOKIE = 'sb-127-auth-token';
+/** The session cookie's name: `sb-<first label of the public host>-auth-token`. */
+export const SESSION_COOKIE = `sb-${PUBLIC_HOST.split('.')[0]}-auth-token`;
 /** The cookie that keeps a PKCE verifier between starting a sign-in and its callback. */
 export const VERIFIER_COOKIE = `${SESSION_COOKIE}-code-verifier`;
 
-const SESSION_COOKIE_NAME = /^sb-127-auth-token(\.\d+)?$/;
+/** The session cookie's name, or one of its chunks' (`.0`, `.1`…). */
+export const SESSION_COOKIE_NAME = new RegExp(`^${SESSION_COOKIE}(\\.\\d+)?$`);
 
 export interface Credentials {
   email: string;

@@ -1,12 +1,16 @@
 /**
- * Starting and stopping ferrochat's release binary, for global-setup.ts (the suite's server) and
- * for tests that need a server of their own with other settings (say a short token lifetime).
+ * Starting and stopping ferrochat's release binary behind its reverse proxy, for global-setup.ts
+ * (the suite's server) and for tests that need a server of their own with other settings (say a
+ * short token lifetime).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import { startProxy } from './proxy';
+import { PUBLIC_HOST } from './public-host';
 
 /** The repository root (where `target/` is). */
 export const repoRoot = resolve(__dirname, '..', '..');
@@ -38,8 +42,10 @@ async function waitForReady(url: string, server: ChildProcess, timeoutMs: number
 }
 
 export interface RunningFerrochat {
-  /** `http://127.0.0.1:<port>`, without a trailing slash. */
+  /** The public URL, `http://ferrochat.test:<proxy port>`, without a trailing slash. */
   url: string;
+  /** Where ferrochat itself listens, `http://127.0.0.1:<port>`: no browser is ever sent there. */
+  appUrl: string;
   /** Its fresh data directory (database, dev mailbox `mail/`). */
   dataDir: string;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its data directory. */
@@ -49,21 +55,27 @@ export interface RunningFerrochat {
 export interface StartOptions {
   /** Settings added to (or overriding) the defaults below. */
   env?: Record<string, string>;
-  /** A port to listen on; a free one by default. */
+  /** The port ferrochat listens on; a free one by default. */
   port?: number;
+  /** The port of its reverse proxy, part of the public URL; a free one by default. */
+  publicPort?: number;
   readyTimeoutMs?: number;
 }
 
 /**
  * Runs the release build (`target/release/ferrochat`, or `FERROCHAT_BIN`) on loopback with a
- * fresh data directory, and resolves once `/readyz` answers. The defaults are the suite's: ES256
- * tokens, the site URL of the listener, and a sign-in rate limit no test run reaches (every test
- * signs in from 127.0.0.1: the default per-IP limit would throttle the suite, not a person).
+ * fresh data directory behind support/proxy.ts, and resolves once `/readyz` answers through the
+ * proxy. The defaults are where users live: the public URL `http://ferrochat.test:<proxy port>`
+ * (not the listen address), the proxy trusted for `X-Forwarded-For`, ES256 tokens, and every
+ * rate limit at its default.
  */
 export async function startFerrochat(options: StartOptions = {}): Promise<RunningFerrochat> {
   const binary = process.env.FERROCHAT_BIN ?? join(repoRoot, 'target/release/ferrochat');
   const port = options.port ?? (await freePort());
-  const url = `http://127.0.0.1:${port}`;
+  let publicPort = options.publicPort ?? (await freePort());
+  while (publicPort === port) publicPort = await freePort();
+  const appUrl = `http://127.0.0.1:${port}`;
+  const url = `http://${PUBLIC_HOST}:${publicPort}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'ferrochat-e2e-'));
   const server = spawn(binary, [], {
     cwd: repoRoot,
@@ -74,15 +86,18 @@ export async function startFerrochat(options: StartOptions = {}): Promise<Runnin
       LEPTOS_ENV: 'PROD',
       FERROCHAT_DATA_DIR: dataDir,
       FERROCHAT_SITE_URL: url,
+      // The proxy connects from 127.0.0.1.
+      FERROCHAT_TRUSTED_PROXIES: '127.0.0.1',
       FERROCHAT_JWT_ALGORITHM: 'ES256',
-      FERROCHAT_RATE_LIMIT_SIGN_IN: '10000',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...options.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 
+  const proxy = await startProxy({ port: publicPort, upstreamPort: port });
   const stop = async () => {
+    await proxy.close();
     if (server.exitCode === null && server.signalCode === null) {
       const exited = new Promise((done) => server.once('exit', done));
       server.kill('SIGTERM');
@@ -93,10 +108,11 @@ export async function startFerrochat(options: StartOptions = {}): Promise<Runnin
   };
 
   try {
-    await waitForReady(`${url}/readyz`, server, options.readyTimeoutMs ?? 30_000);
+    // Through the proxy, from the direct address (the public name is unknown to Node's fetch).
+    await waitForReady(`http://127.0.0.1:${publicPort}/readyz`, server, options.readyTimeoutMs ?? 30_000);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, dataDir, stop };
+  return { url, appUrl, dataDir, stop };
 }

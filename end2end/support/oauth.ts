@@ -8,6 +8,7 @@
 import type { Page, Request } from '@playwright/test';
 
 import { loginAtProvider } from './oidc-provider';
+import { PUBLIC_HOST } from './public-host';
 import { ferrochatUrl, newClient, type TestClient } from './supabase';
 
 /** Where the app wants the browser back; ferrochat has no page there yet (a 404 is fine). */
@@ -22,8 +23,9 @@ export interface NetworkGuard {
   rewritten: Array<[string, string]>;
 }
 
+/** Loopback, by address or by the public host name the browser maps to it. */
 function isLoopback(url: URL): boolean {
-  return ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return ['127.0.0.1', 'localhost', '[::1]', PUBLIC_HOST].includes(url.hostname);
 }
 
 /**
@@ -101,7 +103,20 @@ export interface OAuthDance extends OAuthStart {
   code: string | null;
   /** Where the browser ended. */
   landedOn: URL;
+  /** Every URL the browser requested during the dance, redirect hops included. */
+  visited: string[];
   guard: NetworkGuard;
+}
+
+/**
+ * The URLs of `urls` that are at none of `origins`: where users live, the browser meets
+ * ferrochat only at its public URL (never at the address it listens on) and the provider.
+ */
+export function offOrigins(urls: string[], ...origins: string[]): string[] {
+  return urls.filter((url) => {
+    const parsed = new URL(url);
+    return ['http:', 'https:'].includes(parsed.protocol) && !origins.includes(parsed.origin);
+  });
 }
 
 function isAuthCallback(url: string): boolean {
@@ -122,7 +137,9 @@ export async function oauthDance(
 
   // The callback's redirect is a hop of a redirect chain: seen as the request it led to.
   let callback: Request | undefined;
+  const visited: string[] = [];
   const onRequest = (request: Request) => {
+    visited.push(request.url());
     const from = request.redirectedFrom();
     if (from && isAuthCallback(from.url())) callback ??= from;
   };
@@ -146,7 +163,7 @@ export async function oauthDance(
     throw new Error(`ferrochat's /auth/v1/callback did not redirect; the browser is at ${landedOn}`);
   }
   const sentTo = new URL(location, callback.url());
-  return { ...start, sentTo, code: sentTo.searchParams.get('code'), landedOn, guard };
+  return { ...start, sentTo, code: sentTo.searchParams.get('code'), landedOn, visited, guard };
 }
 
 /** The parameters of a redirect, from its query and its fragment (GoTrue uses both). */

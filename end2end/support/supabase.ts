@@ -7,10 +7,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 
+import { publicFetch } from './public-host';
+
 /** The server global-setup.ts started, without a trailing slash. */
 export function ferrochatUrl(): string {
   const url = process.env.FERROCHAT_URL;
   if (!url) throw new Error('FERROCHAT_URL is not set: run the suite through global-setup.ts');
+  return url.replace(/\/$/, '');
+}
+
+/** Where the suite's server listens: no browser or client should ever be sent there. */
+export function appUrl(): string {
+  const url = process.env.FERROCHAT_APP_URL;
+  if (!url) throw new Error('FERROCHAT_APP_URL is not set: run the suite through global-setup.ts');
   return url.replace(/\/$/, '');
 }
 
@@ -64,21 +73,36 @@ export interface TestClient {
   codeVerifier(): string | null;
 }
 
+export interface ClientOptions {
+  /**
+   * supabase-js's default `implicit` is fine for password sign-ins; flows that come back through
+   * a redirect (OAuth, email links) need `pkce`: the service refuses the implicit flow unless
+   * `FERROCHAT_AUTH_IMPLICIT_FLOW` is on.
+   */
+  flowType?: 'implicit' | 'pkce';
+  /** Another server than the suite's (see startFerrochat), by its public URL. */
+  url?: string;
+  /** The loopback address to connect from; a fresh one by default: one person per client. */
+  localAddress?: string;
+}
+
 /**
  * A new supabase-js client with its own in-memory storage and storage key (so also its own
- * JWKS cache, which supabase-js keeps per storage key), never refreshing on its own.
+ * JWKS cache, which supabase-js keeps per storage key), never refreshing on its own, reaching the
+ * public URL from an address of its own.
  */
-export function newClient(options: { flowType?: 'implicit' | 'pkce' } = {}): TestClient {
+export function newClient(options: ClientOptions = {}): TestClient {
   const storage = new MemoryStorage();
   const storageKey = `sb-e2e-${randomUUID()}`;
   const requests: RecordedRequest[] = [];
+  const send = publicFetch(options.localAddress);
   const recordingFetch: typeof fetch = (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
     requests.push({ method: method.toUpperCase(), url });
-    return fetch(input, init);
+    return send(input, init);
   };
-  const supabase = createClient(ferrochatUrl(), 'any-anon-key', {
+  const supabase = createClient(options.url ?? ferrochatUrl(), 'any-anon-key', {
     auth: {
       storage,
       storageKey,
@@ -125,10 +149,19 @@ export interface ApiAnswer {
   body: Record<string, unknown>;
 }
 
-/** A raw JSON request to the auth service, as supabase-js would send it, without its client. */
+/**
+ * A raw JSON request to the auth service, as supabase-js would send it, without its client:
+ * from `localAddress` (a fresh address by default), to the server at `url` (the suite's).
+ */
 export async function authApi(
   path: string,
-  init: { method?: string; body?: unknown; accessToken?: string } = {},
+  init: {
+    method?: string;
+    body?: unknown;
+    accessToken?: string;
+    localAddress?: string;
+    url?: string;
+  } = {},
 ): Promise<ApiAnswer> {
   const headers: Record<string, string> = {
     apikey: 'any-anon-key',
@@ -136,7 +169,8 @@ export async function authApi(
   };
   if (init.body !== undefined) headers['Content-Type'] = 'application/json;charset=UTF-8';
   if (init.accessToken) headers.Authorization = `Bearer ${init.accessToken}`;
-  const response = await fetch(`${authUrl()}${path}`, {
+  const base = init.url ? `${init.url}/auth/v1` : authUrl();
+  const response = await publicFetch(init.localAddress)(`${base}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers,
     body: init.body === undefined ? undefined : JSON.stringify(init.body),

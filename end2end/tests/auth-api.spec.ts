@@ -3,7 +3,9 @@ import { verify, type JsonWebKey } from 'node:crypto';
 import { AuthApiError, AuthWeakPasswordError } from '@supabase/supabase-js';
 
 import { providerEmail, providerName } from '../support/oidc-provider';
+import { startFerrochat } from '../support/ferrochat';
 import { appCallbackUrl, oauthDance } from '../support/oauth';
+import { publicFetch } from '../support/public-host';
 import {
   authApi,
   authUrl,
@@ -108,7 +110,7 @@ test.describe('supabase-js against /auth/v1', () => {
     const asked = client.requests.map(({ method, url }) => `${method} ${url.pathname}`);
     expect(asked).toEqual(['GET /auth/v1/.well-known/jwks.json']);
 
-    const jwks = await fetch(`${authUrl()}/.well-known/jwks.json`);
+    const jwks = await publicFetch()(`${authUrl()}/.well-known/jwks.json`);
     expect(jwks.status).toBe(200);
     const { keys } = (await jwks.json()) as { keys: Array<Record<string, string>> };
     const key = keys.find((candidate) => candidate.kid === data?.header.kid);
@@ -130,7 +132,7 @@ test.describe('supabase-js against /auth/v1', () => {
     expect(valid).toBe(true);
   });
 
-  test('refreshing rotates both tokens within the same session; the old refresh token starts no new one', async () => {
+  test('refreshing rotates both tokens within the same session; the old token reused at once gets the current ones', async () => {
     const { client, user, session: first } = await signUp();
     const sessionId = jwtPayload(first.access_token).session_id;
 
@@ -152,18 +154,52 @@ test.describe('supabase-js against /auth/v1', () => {
     expect(third.status).toBe(200);
     expect(jwtPayload(third.body.access_token as string).session_id).toBe(sessionId);
 
-    // The first refresh token, presented again and again, never opens another session: it is
-    // refused, or (inside the reuse interval of concurrent tabs) continues the same session.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const reused = await authApi('/token?grant_type=refresh_token', {
+    // The first refresh token again, within the reuse interval (10 s by default; these calls
+    // take milliseconds), as from a tab that raced the rotation: the same session continues,
+    // with its current tokens, and nothing new is minted from the old token.
+    const reused = await authApi('/token?grant_type=refresh_token', {
+      body: { refresh_token: first.refresh_token },
+    });
+    expect(reused.status).toBe(200);
+    expect(reused.body.refresh_token).toBe(third.body.refresh_token);
+    expect(jwtPayload(reused.body.access_token as string).session_id).toBe(sessionId);
+  });
+
+  test('a refresh token reused after the reuse interval is refused and ends its session', async () => {
+    // A server of its own, where the interval is 0: any later reuse is a stolen token's.
+    const server = await startFerrochat({ env: { FERROCHAT_REFRESH_REUSE_INTERVAL_SECS: '0' } });
+    try {
+      const { session: first } = await signUp(newClient({ url: server.url }));
+      const rotated = await authApi('/token?grant_type=refresh_token', {
+        url: server.url,
         body: { refresh_token: first.refresh_token },
       });
-      if (reused.status === 200) {
-        expect(jwtPayload(reused.body.access_token as string).session_id).toBe(sessionId);
-      } else {
-        expect(reused.status).toBe(400);
-        expect(reused.body).not.toHaveProperty('access_token');
-      }
+      expect(rotated.status).toBe(200);
+      const current = rotated.body as { access_token: string; refresh_token: string };
+      // Revocation times are whole seconds: in the next one, the reuse is past any interval.
+      await new Promise((r) => setTimeout(r, 1_100));
+
+      const reused = await authApi('/token?grant_type=refresh_token', {
+        url: server.url,
+        body: { refresh_token: first.refresh_token },
+      });
+      expect(reused.status).toBe(400);
+      expect(errorCode(reused.body)).toBe('refresh_token_already_used');
+      expect(reused.body.message).toBe('Invalid Refresh Token: Already Used');
+      expect(reused.body).not.toHaveProperty('access_token');
+
+      // The whole session is gone: the thief's token and the owner's current ones alike.
+      const owner = await authApi('/token?grant_type=refresh_token', {
+        url: server.url,
+        body: { refresh_token: current.refresh_token },
+      });
+      expect(owner.status).toBe(400);
+      expect(errorCode(owner.body)).toBe('refresh_token_not_found');
+      const me = await authApi('/user', { url: server.url, accessToken: current.access_token });
+      expect(me.status).toBe(403);
+      expect(errorCode(me.body)).toBe('session_not_found');
+    } finally {
+      await server.stop();
     }
   });
 

@@ -1,6 +1,7 @@
-import { providerEmail, providerName } from '../support/oidc-provider';
-import { guardNetwork, oauthDance, redirectParams } from '../support/oauth';
-import { authApi, errorCode, ferrochatUrl, randomLogin, UUID } from '../support/supabase';
+import { providerEmail, providerName, requireIssuer } from '../support/oidc-provider';
+import { guardNetwork, oauthDance, offOrigins, redirectParams } from '../support/oauth';
+import { PUBLIC_HOST } from '../support/public-host';
+import { appUrl, authApi, errorCode, ferrochatUrl, randomLogin, UUID } from '../support/supabase';
 import { test, expect } from './fixtures';
 
 /** `value` with one character in its middle changed (not the last one, whose low bits may be padding). */
@@ -17,6 +18,15 @@ test.describe('OAuth sign-in through the OpenID Connect provider', () => {
   }) => {
     const first = await oauthDance(page, { login: 'alice' });
     expect(first.code, `sent to ${first.sentTo}`).toBeTruthy();
+    // Through the proxy, by the public name: the listen address never reaches the browser.
+    const site = new URL(ferrochatUrl());
+    expect(site.host).toBe(`${PUBLIC_HOST}:${site.port}`);
+    expect(first.authorizeUrl.origin).toBe(site.origin);
+    expect(first.sentTo.origin).toBe(site.origin);
+    const callback = first.visited.find((url) => url.startsWith(`${site.origin}/auth/v1/callback?`));
+    expect(callback, 'the provider sent the browser to the public callback').toBeDefined();
+    expect(offOrigins(first.visited, site.origin, requireIssuer())).toEqual([]);
+    expect(first.visited.filter((url) => url.includes(new URL(appUrl()).host))).toEqual([]);
     const one = await first.client.auth.exchangeCodeForSession(first.code!);
     expect(one.error).toBeNull();
     const user = one.data.user!;

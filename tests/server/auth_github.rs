@@ -93,14 +93,19 @@ pub(crate) async fn github_dance(app: &TestApp, extra_query: &str) -> String {
 
 /// An app with GitHub sign-in against the stand-in at `github`, and `extra` settings.
 pub(crate) async fn app_with_github(github: &str, extra: &[(&str, &str)]) -> TestApp {
-    let mut vars = vec![
+    let mut vars = github_settings(github).to_vec();
+    vars.extend_from_slice(extra);
+    spawn_app_with(&vars).await
+}
+
+/// The settings that switch GitHub sign-in on, against the stand-in at `github`.
+pub(crate) fn github_settings(github: &str) -> [(&'static str, &str); 4] {
+    [
         ("FERROCHAT_GITHUB_CLIENT_ID", "gh-client"),
         ("FERROCHAT_GITHUB_CLIENT_SECRET", "gh-secret"),
         ("FERROCHAT_GITHUB_URL", github),
         ("FERROCHAT_GITHUB_API_URL", github),
-    ];
-    vars.extend_from_slice(extra);
-    spawn_app_with(&vars).await
+    ]
 }
 
 /// Signs in with GitHub as a PKCE client does: the callback's `?code=` exchanged with the

@@ -9,8 +9,7 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    claims_of, cookies_from, page_with_cookies, spawn_app, spawn_app_in, spawn_app_with,
-    unique_email, TestApp,
+    claims_of, cookies_from, spawn_app, spawn_app_in, spawn_app_with, unique_email, TestApp,
 };
 
 const DAY: i64 = 24 * 3600;
@@ -431,7 +430,7 @@ async fn the_access_token_of_an_expired_session_stops_working_in_the_service_and
         let before = session_ids().await;
         let cookies = cookies_from(&app.submit_login(&email, "password one").await);
         assert_eq!(
-            page_with_cookies(&app, "/chat", &cookies).await.status(),
+            app.page_with_cookies("/chat", &cookies).await.status(),
             StatusCode::OK
         );
         let id = session_ids()
@@ -440,7 +439,7 @@ async fn the_access_token_of_an_expired_session_stops_working_in_the_service_and
             .find(|id| !before.contains(id))
             .expect("the browser's new session");
         age_sessions(&app, &id, column, secs).await;
-        let page = page_with_cookies(&app, "/chat", &cookies).await;
+        let page = app.page_with_cookies("/chat", &cookies).await;
         assert_eq!(page.status(), StatusCode::SEE_OTHER, "{column}");
         assert!(!session_exists(&app, &id).await);
     }

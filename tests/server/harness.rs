@@ -14,7 +14,12 @@ use tempfile::TempDir;
 
 /// A running app with its own database, stopped when the test's runtime ends.
 pub struct TestApp {
+    /// Where the app listens.
     pub address: SocketAddr,
+    /// Where clients reach it: the listen address, or the public URL in front of the proxy.
+    pub base_url: String,
+    /// The reverse proxy clients go through, for an app started with [`spawn_public_app`].
+    pub proxy: Option<SocketAddr>,
     pub store: Store,
     /// A client that does not follow redirects, so tests see them.
     pub client: reqwest::Client,
@@ -27,13 +32,27 @@ pub struct TestApp {
 
 impl TestApp {
     /// A client that connects from `127.0.0.<n>`: another person, as far as the app can tell.
+    /// Behind the proxy it reaches the public host name, as a browser would.
     pub fn client_from(&self, n: u8) -> reqwest::Client {
-        client_at([127, 0, 0, n].into())
+        self.client_at([127, 0, 0, n].into())
     }
 
-    /// An absolute URL for `path` on this app.
+    /// An absolute URL for `path` on this app, as clients reach it.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A client that does not follow redirects (so tests see them), connecting from `ip`.
+    fn client_at(&self, ip: std::net::IpAddr) -> reqwest::Client {
+        let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(ip);
+        match self.proxy {
+            Some(proxy) => builder.resolve(PUBLIC_HOST, proxy),
+            None => builder,
+        }
+        .build()
+        .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -66,12 +85,40 @@ impl TestApp {
     /// Submits the app's sign-in form as a browser without JavaScript would, and returns the
     /// response (a redirect carrying the session cookies).
     pub async fn submit_login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/auth/login"))
+        self.submit_login_from(&self.client, email, password).await
+    }
+
+    /// [`Self::submit_login`] from another person's `client`.
+    pub async fn submit_login_from(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.submit_form_from(
+            client,
+            "/api/auth/login",
+            "/login",
+            &[("email", email), ("password", password), ("next", "/chat")],
+        )
+        .await
+    }
+
+    /// POSTs a form of the page at `page` to the server function at `action`, as a browser
+    /// without JavaScript does (its `Referer` is where a refusal sends it back).
+    pub async fn submit_form_from(
+        &self,
+        client: &reqwest::Client,
+        action: &str,
+        page: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        client
+            .post(self.url(action))
             .header("accept", "text/html")
             .header("sec-fetch-site", "same-origin")
-            .header("referer", self.url("/login"))
-            .form(&[("email", email), ("password", password), ("next", "/chat")])
+            .header("referer", self.url(page))
+            .form(fields)
             .send()
             .await
             .unwrap()
@@ -97,6 +144,20 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Mints a token with the app's own signing key (read from its database), with `claims`:
+    /// what an attacker holding the key could do, or the app's own token an hour later.
+    pub async fn mint(&self, claims: &Value) -> String {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let (kid, der): (String, Vec<u8>) =
+            sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
+                .fetch_one(self.store.pool())
+                .await
+                .unwrap();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid);
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
     }
 
     /// The messages in the dev mailbox, oldest first.
@@ -140,19 +201,6 @@ impl TestApp {
             .await
             .unwrap()
     }
-
-    /// Mints a token with the app's own signing key (read from its database), with `claims`.
-    pub async fn mint(&self, claims: &Value) -> String {
-        use jsonwebtoken::{Algorithm, EncodingKey, Header};
-        let (kid, der): (String, Vec<u8>) =
-            sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
-                .fetch_one(self.store.pool())
-                .await
-                .unwrap();
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(kid);
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
-    }
 }
 
 /// The `Cookie` header a browser would send back after this response's `Set-Cookie`s.
@@ -176,16 +224,6 @@ pub fn claims_of(token: &str) -> Value {
         .decode(payload)
         .expect("base64url payload");
     serde_json::from_slice(&bytes).expect("JSON claims")
-}
-
-/// `GET path` as a browser holding `cookies` would.
-pub async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header(reqwest::header::COOKIE, cookies)
-        .send()
-        .await
-        .unwrap()
 }
 
 /// The Python of the test tools' virtualenv (made by scripts/setup.sh).
@@ -216,6 +254,30 @@ fn uuid_like() -> String {
 /// Starts the real router on `127.0.0.1:0` with a database in a new temporary directory.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// The public host name of an app behind the proxy: not the address it listens on.
+pub const PUBLIC_HOST: &str = "ferrochat.test";
+
+/// Starts the app behind a reverse proxy, as it runs where users live: its public URL is
+/// `http://ferrochat.test:<proxy port>`, it trusts the proxy's `X-Forwarded-For` (the proxy
+/// connects from `127.0.0.1`), and every client of the returned app goes through the proxy.
+pub async fn spawn_public_app(vars: &[(&str, &str)]) -> TestApp {
+    let proxy_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = proxy_listener.local_addr().unwrap();
+    let site_url = format!("http://{PUBLIC_HOST}:{}", proxy.port());
+    let mut all_vars = vec![
+        ("FERROCHAT_SITE_URL", site_url.as_str()),
+        ("FERROCHAT_TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    all_vars.extend_from_slice(vars);
+    let data_dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
+    let mut app = spawn_app_in(data_dir, &all_vars).await;
+    crate::proxy::start(proxy_listener, app.address);
+    app.base_url = site_url;
+    app.proxy = Some(proxy);
+    app.client = app.client_at(next_client_ip());
+    app
 }
 
 /// Like [`spawn_app`], with extra settings (environment variable names and values).
@@ -256,23 +318,18 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
     let sessions = state.sessions.clone();
     let auth = state.auth.clone();
     tokio::spawn(server::serve(listener, state, std::future::pending()));
-    TestApp {
+    let mut app = TestApp {
         address,
+        base_url: format!("http://{address}"),
+        proxy: None,
         store,
-        client: client_at(next_client_ip()),
+        client: reqwest::Client::new(),
         data_dir,
         sessions,
         auth,
-    }
-}
-
-/// A client that does not follow redirects (so tests see them), connecting from `ip`.
-pub fn client_at(ip: std::net::IpAddr) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .local_address(ip)
-        .build()
-        .unwrap()
+    };
+    app.client = app.client_at(next_client_ip());
+    app
 }
 
 /// A loopback address for the next app's default client, so that apps started in one test are

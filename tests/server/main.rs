@@ -3,6 +3,8 @@
 #[macro_use]
 mod databases;
 mod harness;
+mod key_confusion;
+mod proxy;
 
 mod app_auth;
 mod auth_accounts;
@@ -21,4 +23,5 @@ mod chat_store;
 mod cors;
 mod pages;
 mod probes;
+mod realistic;
 mod theme;
