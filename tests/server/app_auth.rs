@@ -13,20 +13,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
-
-/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
-fn cookies_from(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|value| value.to_str().unwrap())
-        .filter(|cookie| !cookie.contains("Max-Age=0"))
-        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
+use crate::harness::{
+    claims_of, cookies_from, mint, spawn_app, spawn_app_with, unique_email, TestApp,
+};
 
 async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest::Response {
     app.client
@@ -35,18 +24,6 @@ async fn page_with_cookies(app: &TestApp, path: &str, cookies: &str) -> reqwest:
         .send()
         .await
         .unwrap()
-}
-
-/// Mints a token with the app's own signing key (read from its database), with `claims`.
-async fn mint(app: &TestApp, claims: &Value) -> String {
-    let (kid, der): (String, Vec<u8>) =
-        sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
-            .fetch_one(app.store.pool())
-            .await
-            .unwrap();
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(kid);
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
 }
 
 #[tokio::test]

@@ -135,6 +135,36 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
+/// The `Cookie` header a browser would send back after these responses' `Set-Cookie`s.
+pub fn cookies_from(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .filter(|cookie| !cookie.contains("Max-Age=0"))
+        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Mints a token with the app's own signing key (read from its database), with `claims`.
+pub async fn mint(app: &TestApp, claims: &Value) -> String {
+    let (kid, der): (String, Vec<u8>) =
+        sqlx::query_as("SELECT kid, private_der FROM signing_keys WHERE retired_at IS NULL")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid);
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(&der),
+    )
+    .unwrap()
+}
+
 /// The Python of the test tools' virtualenv (made by scripts/setup.sh).
 pub fn venv_python() -> String {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");

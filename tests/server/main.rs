@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod databases;
+mod fake_provider;
 mod harness;
 
 mod app_auth;
