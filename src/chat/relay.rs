@@ -76,6 +76,7 @@ impl From<ChatStoreError> for SendError {
 /// An answer being written, to stop it from another request.
 struct Live {
     owner: UserId,
+    answer_id: String,
     stop: CancellationToken,
 }
 
@@ -107,6 +108,18 @@ impl ChatRelay {
         &self.store
     }
 
+    /// The id of the model to answer with: `requested` if it is offered, the default if None.
+    pub fn model_id(&self, requested: Option<&str>) -> Result<String, SendError> {
+        let model = match requested.filter(|id| !id.is_empty()) {
+            Some(id) => self
+                .models
+                .find(id)
+                .ok_or_else(|| SendError::UnknownModel(id.to_owned()))?,
+            None => self.models.default_model(),
+        };
+        Ok(model.id.clone())
+    }
+
     /// Stores the person's message (already validated) and starts the answer with `model`
     /// (the default model if None). The answer's events come on [`Exchange::events`]; dropping
     /// the receiver stops the answer.
@@ -117,15 +130,7 @@ impl ChatRelay {
         content: &str,
         model: Option<&str>,
     ) -> Result<Exchange, SendError> {
-        let model = match model.filter(|id| !id.is_empty()) {
-            Some(id) => self
-                .models
-                .find(id)
-                .ok_or_else(|| SendError::UnknownModel(id.to_owned()))?,
-            None => self.models.default_model(),
-        }
-        .id
-        .clone();
+        let model = self.model_id(model)?;
         let (question, answer) = self
             .store
             .begin_exchange(user, session_id, content, &model)
@@ -149,6 +154,7 @@ impl ChatRelay {
                 session_id.to_owned(),
                 Live {
                     owner: user.clone(),
+                    answer_id: answer.id.clone(),
                     stop: stop.clone(),
                 },
             );
@@ -163,11 +169,20 @@ impl ChatRelay {
             if let Err(error) = relay.store.finish_answer(&answer_id, &outcome).await {
                 tracing::error!(%error, "cannot save the end of an answer");
             }
-            relay
-                .live
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&session);
+            {
+                let mut live = relay
+                    .live
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                // Only if it is still this answer's: once the end is saved, a new answer may
+                // start in the session, and its stop must keep working.
+                if live
+                    .get(&session)
+                    .is_some_and(|entry| entry.answer_id == answer_id)
+                {
+                    live.remove(&session);
+                }
+            }
             let _ = sender
                 .send(AnswerEvent::Ended {
                     status: outcome.status,
@@ -242,11 +257,20 @@ impl ChatRelay {
             };
             match event {
                 Some(Ok(StreamEvent::Token(token))) => {
-                    outcome.content.push_str(&token);
-                    if sender.send(AnswerEvent::Token(token)).await.is_err() {
+                    // A reader that stopped reading fills the channel; waiting for room must
+                    // not make a stop wait too. The token counts only once it is handed over,
+                    // so the answer kept is exactly what the reader gets.
+                    let room = tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => None,
+                        room = sender.reserve() => room.ok(),
+                    };
+                    let Some(room) = room else {
                         outcome.status = MessageStatus::Stopped;
                         break;
-                    }
+                    };
+                    outcome.content.push_str(&token);
+                    room.send(AnswerEvent::Token(token));
                     if saved_at.elapsed() >= SAVE_EVERY {
                         saved_at = Instant::now();
                         if let Err(error) =
