@@ -15,6 +15,7 @@ mod auth_oidc;
 mod auth_python_interop;
 mod auth_sessions;
 mod binary;
+mod chat_api;
 mod chat_llm;
 mod chat_store;
 mod cors;
