@@ -6,12 +6,14 @@
 //! (dropping its stream closes the connection) as soon as any of these happens: the stop button
 //! ([`ChatRelay::stop`]), the reader going away (a closed tab, a dropped connection), the model
 //! failing. The partial answer is then saved as `stopped` or `error`; the answer so far is also
-//! saved every second while it streams, so a crash loses little.
+//! saved every second while it streams, so a crash loses little. An answer that no one has saved
+//! for a while was left by a server that stopped mid-answer: it is failed when its session is
+//! sent to again, instead of keeping the session busy forever.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use futures_util::StreamExt;
@@ -25,8 +27,11 @@ use super::{
     types::{ChatMessage, MessageStatus},
 };
 
-/// How often a streaming answer is saved.
+/// How often a streaming answer is saved, whether or not the model sent anything since.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// A `streaming` answer untouched this long is written by no one any more (its server stopped
+/// mid-answer): it is failed, so that its session takes messages again.
+const ABANDONED_AFTER: Duration = Duration::from_secs(15);
 /// Tokens buffered for a slow reader before the model is made to wait.
 const CHANNEL_CAPACITY: usize = 256;
 
@@ -131,10 +136,19 @@ impl ChatRelay {
         model: Option<&str>,
     ) -> Result<Exchange, SendError> {
         let model = self.model_id(model)?;
-        let (question, answer) = self
+        let (question, answer) = match self
             .store
             .begin_exchange(user, session_id, content, &model)
-            .await?;
+            .await
+        {
+            // The answer in the way may be one that a stopped server left `streaming`.
+            Err(ChatStoreError::Busy) if self.fail_abandoned_answers().await? > 0 => {
+                self.store
+                    .begin_exchange(user, session_id, content, &model)
+                    .await?
+            }
+            result => result?,
+        };
         let history = self
             .store
             .history(user, session_id, self.history_budget_chars)
@@ -201,6 +215,26 @@ impl ChatRelay {
         })
     }
 
+    /// Saves a streaming answer so far; a failure only costs what a crash would lose.
+    async fn save_progress(&self, answer_id: &str, content: &str) {
+        if let Err(error) = self.store.save_progress(answer_id, content).await {
+            tracing::warn!(%error, "cannot save a streaming answer");
+        }
+    }
+
+    /// Fails the answers that stopped being written without an end (see [`ABANDONED_AFTER`]);
+    /// how many.
+    async fn fail_abandoned_answers(&self) -> Result<u64, ChatStoreError> {
+        let failed = self
+            .store
+            .fail_abandoned_answers(ABANDONED_AFTER.as_millis() as i64)
+            .await?;
+        if failed > 0 {
+            tracing::warn!(failed, "failed answers left streaming by a stopped server");
+        }
+        Ok(failed)
+    }
+
     /// Stops the answer being written in one of the user's sessions; false if none is.
     pub fn stop(&self, user: &UserId, session_id: &str) -> bool {
         let live = self
@@ -240,7 +274,9 @@ impl ChatRelay {
                 return outcome;
             }
         };
-        let mut saved_at = Instant::now();
+        let mut save =
+            tokio::time::interval_at(tokio::time::Instant::now() + SAVE_EVERY, SAVE_EVERY);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
                 // Checked first: a stop wins over a token that is ready at the same time.
@@ -253,6 +289,11 @@ impl ChatRelay {
                     outcome.status = MessageStatus::Stopped;
                     break;
                 }
+                // Also while the model is silent: the save shows the answer is still written.
+                _ = save.tick() => {
+                    self.save_progress(answer_id, &outcome.content).await;
+                    continue;
+                }
                 event = stream.next() => event,
             };
             match event {
@@ -260,10 +301,13 @@ impl ChatRelay {
                     // A reader that stopped reading fills the channel; waiting for room must
                     // not make a stop wait too. The token counts only once it is handed over,
                     // so the answer kept is exactly what the reader gets.
-                    let room = tokio::select! {
-                        biased;
-                        _ = stop.cancelled() => None,
-                        room = sender.reserve() => room.ok(),
+                    let room = loop {
+                        tokio::select! {
+                            biased;
+                            _ = stop.cancelled() => break None,
+                            room = sender.reserve() => break room.ok(),
+                            _ = save.tick() => self.save_progress(answer_id, &outcome.content).await,
+                        }
                     };
                     let Some(room) = room else {
                         outcome.status = MessageStatus::Stopped;
@@ -271,14 +315,6 @@ impl ChatRelay {
                     };
                     outcome.content.push_str(&token);
                     room.send(AnswerEvent::Token(token));
-                    if saved_at.elapsed() >= SAVE_EVERY {
-                        saved_at = Instant::now();
-                        if let Err(error) =
-                            self.store.save_progress(answer_id, &outcome.content).await
-                        {
-                            tracing::warn!(%error, "cannot save a streaming answer");
-                        }
-                    }
                 }
                 Some(Ok(StreamEvent::Usage {
                     prompt_tokens,

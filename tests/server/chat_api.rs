@@ -1239,6 +1239,119 @@ async fn one_answer_streams_per_session_while_other_sessions_stream() {
     assert_eq!(parts.last().unwrap().code, "d");
 }
 
+#[tokio::test]
+async fn an_answer_abandoned_by_a_stopped_server_does_not_block_its_chat_forever() {
+    let fake = FakeProvider::start(answer(&["Back", " again"], 0)).await;
+    let app = app_with_fake(&fake, &[]).await;
+    let ada = person(&app).await;
+    let session = new_id();
+    // A server stopped a minute ago in the middle of an answer: it stayed `streaming`.
+    let chats = ChatStore::new(app.store.pool().clone());
+    let user = UserId::verified(ada.id.clone());
+    chats
+        .create_session(&user, Some(&session), DEFAULT_TITLE)
+        .await
+        .unwrap();
+    let (_, stuck) = chats
+        .begin_exchange(&user, &session, "Before the crash", MODEL)
+        .await
+        .unwrap();
+    chats.save_progress(&stuck.id, "Half an").await.unwrap();
+    sqlx::query("UPDATE messages SET updated_at = updated_at - 60000 WHERE id = $1")
+        .bind(&stuck.id)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+
+    let parts = exchange(&app, &ada.token, &session, "Are you there?").await;
+    assert_eq!(text_of(&parts), "Back again");
+    let stored: Vec<(String, String, String, Option<String>)> = stored_messages(&app, &session)
+        .await
+        .into_iter()
+        .map(|m| (m.role, m.content, m.status, m.error))
+        .collect();
+    let interrupted = Some("This answer was interrupted when the server restarted.".to_owned());
+    assert_eq!(
+        stored,
+        [
+            (
+                "user".into(),
+                "Before the crash".into(),
+                "complete".into(),
+                None
+            ),
+            (
+                "assistant".into(),
+                "Half an".into(),
+                "error".into(),
+                interrupted
+            ),
+            (
+                "user".into(),
+                "Are you there?".into(),
+                "complete".into(),
+                None
+            ),
+            (
+                "assistant".into(),
+                "Back again".into(),
+                "complete".into(),
+                None
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_live_answer_is_kept_fresh_while_the_model_is_silent_and_is_never_taken_over() {
+    // The model takes its time before the first token: nothing to save, yet the answer lives.
+    let fake = FakeProvider::start(Reply::Stream {
+        delay: Duration::from_millis(2500),
+        pieces: vec![bytes(&token_event("Late"))],
+    })
+    .await;
+    let app = app_with_fake(&fake, &[]).await;
+    let ada = person(&app).await;
+    let session = new_id();
+    let stream = DataStream::new(post_message(&app, &ada.token, &session, "Slowly").await);
+    let started = Instant::now();
+    let answer_id = stored_messages(&app, &session).await[1].id.clone();
+    let times = || async {
+        let times: (i64, i64) =
+            sqlx::query_as("SELECT created_at, updated_at FROM messages WHERE id = $1")
+                .bind(&answer_id)
+                .fetch_one(app.store.pool())
+                .await
+                .unwrap();
+        times
+    };
+    let mut touched = false;
+    while started.elapsed() < Duration::from_millis(2000) {
+        let (created, updated) = times().await;
+        if updated >= created + 900 {
+            touched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(touched, "a live answer is saved every second");
+    let (status, _) = json_reply(post_message(&app, &ada.token, &session, "Hello?").await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, stopped) = json_reply(
+        call(
+            &app,
+            Method::POST,
+            &format!("/api/sessions/{session}/stop"),
+            Some(ada.token.as_str()),
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(stopped, json!({ "stopped": true }));
+    assert_eq!(text_of(&stream.finish().await), "");
+}
+
 /// Every starter route that names a session: method, path, body.
 fn session_routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
