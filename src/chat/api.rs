@@ -377,7 +377,7 @@ async fn delete_session(
     Caller(user): Caller,
     SessionId(id): SessionId,
 ) -> Result<Json<Value>, ApiError> {
-    if !relay.store().delete(&user, &id).await? {
+    if !relay.delete(&user, &id).await? {
         return Err(ApiError::not_found());
     }
     Ok(Json(
@@ -389,7 +389,7 @@ async fn delete_all(
     State(relay): State<ChatRelay>,
     Caller(user): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    relay.store().delete_all(&user).await?;
+    relay.delete_all(&user).await?;
     Ok(Json(
         json!({ "detail": "All of your chat sessions and messages have been deleted" }),
     ))

@@ -235,6 +235,29 @@ impl ChatRelay {
         Ok(failed)
     }
 
+    /// Deletes one of the user's sessions with its messages, and stops the answer being written
+    /// there: it has nowhere to go. False if the user has no such session.
+    pub async fn delete(&self, user: &UserId, session_id: &str) -> Result<bool, ChatStoreError> {
+        let deleted = self.store.delete(user, session_id).await?;
+        if deleted {
+            self.stop(user, session_id);
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes every session of the user and stops their answers; how many sessions.
+    pub async fn delete_all(&self, user: &UserId) -> Result<u64, ChatStoreError> {
+        let deleted = self.store.delete_all(user).await?;
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for answer in live.values().filter(|answer| &answer.owner == user) {
+            answer.stop.cancel();
+        }
+        Ok(deleted)
+    }
+
     /// Stops the answer being written in one of the user's sessions; false if none is.
     pub fn stop(&self, user: &UserId, session_id: &str) -> bool {
         let live = self

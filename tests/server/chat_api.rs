@@ -1352,6 +1352,74 @@ async fn a_live_answer_is_kept_fresh_while_the_model_is_silent_and_is_never_take
     assert_eq!(text_of(&stream.finish().await), "");
 }
 
+#[tokio::test]
+async fn deleting_a_chat_stops_its_answer() {
+    for path in [None, Some("/api/empty-sessions")] {
+        let (reply, _) = slow_answer(200, 50);
+        let fake = FakeProvider::start(reply).await;
+        let app = app_with_fake(&fake, &[]).await;
+        let ada = person(&app).await;
+        let session = new_id();
+        let mut stream = DataStream::new(post_message(&app, &ada.token, &session, "Count").await);
+        stream.read_texts(2).await;
+        let path = path.map_or_else(|| format!("/api/sessions/{session}"), str::to_owned);
+        let deleted_at = Instant::now();
+        let (status, _) =
+            json_reply(call(&app, Method::DELETE, &path, Some(ada.token.as_str()), None).await)
+                .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let closed_at = fake
+            .closed_within(Duration::from_millis(500))
+            .await
+            .expect("the provider's connection closes when the chat is deleted");
+        assert!(closed_at - deleted_at < Duration::from_millis(500));
+        let parts = stream.finish().await;
+        let mut ending = vec![status_part("stopped")];
+        ending.extend(closing_parts("other", 0, 0));
+        assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
+        assert!(
+            all_chat_rows(&app).await.is_empty(),
+            "{path}: nothing comes back"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_account_deletes_its_chats() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let ada = app.sign_up(&email, PASSWORD).await;
+    let bob = person(&app).await;
+    exchange(
+        &app,
+        ada["access_token"].as_str().unwrap(),
+        &new_id(),
+        "Mine",
+    )
+    .await;
+    exchange(&app, &bob.token, &new_id(), "His").await;
+    let cookies = cookies_from(&app.submit_login(&email, PASSWORD).await);
+    let deleted = form_post(
+        &app,
+        "/api/auth/delete_account",
+        &cookies,
+        "same-origin",
+        &[("confirm_email", email.as_str())],
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::FOUND);
+    let owners: Vec<String> = sqlx::query_scalar("SELECT user_id FROM chat_sessions")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(owners, [bob.id]);
+    let messages: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(messages, 2);
+}
+
 /// Every starter route that names a session: method, path, body.
 fn session_routes(id: &str) -> Vec<(Method, String, Option<Value>)> {
     vec![
