@@ -919,6 +919,7 @@ async fn stop_ends_the_models_request_and_keeps_what_was_streamed() {
     let mut stream = DataStream::new(post_message(&app, &ada.token, &session, "Count").await);
     stream.read_texts(3).await;
 
+    assert!(fake.closed.borrow().is_none(), "open while streaming");
     let stop_sent = Instant::now();
     let (status, stopped) = json_reply(
         call(
@@ -1011,6 +1012,7 @@ async fn stop_works_while_a_stalled_reader_holds_the_answer_back() {
         "the model waits: {written} pieces written of 2004"
     );
 
+    assert!(fake.closed.borrow().is_none(), "open while streaming");
     let stop_sent = Instant::now();
     let (_, stopped) = json_reply(
         call(
@@ -1053,13 +1055,14 @@ async fn a_reader_that_goes_away_stops_the_answer_and_keeps_it() {
     stream.read_texts(3).await;
     let seen = text_of(&stream.parts);
 
+    assert!(fake.closed.borrow().is_none(), "open while streaming");
     drop(stream);
     let dropped = Instant::now();
     let closed_at = fake
-        .closed_within(Duration::from_millis(1000))
+        .closed_within(Duration::from_millis(500))
         .await
         .expect("the provider's connection closes soon after the reader left");
-    assert!(closed_at - dropped < Duration::from_millis(1000));
+    assert!(closed_at - dropped < Duration::from_millis(500));
 
     let answer = settled_answer(&app, &session).await;
     assert_eq!(answer.status, "stopped");
@@ -1363,6 +1366,7 @@ async fn deleting_a_chat_stops_its_answer() {
         let mut stream = DataStream::new(post_message(&app, &ada.token, &session, "Count").await);
         stream.read_texts(2).await;
         let path = path.map_or_else(|| format!("/api/sessions/{session}"), str::to_owned);
+        assert!(fake.closed.borrow().is_none(), "open while streaming");
         let deleted_at = Instant::now();
         let (status, _) =
             json_reply(call(&app, Method::DELETE, &path, Some(ada.token.as_str()), None).await)
