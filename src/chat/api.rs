@@ -41,7 +41,9 @@ use super::{
 use crate::{auth::session::AuthUser, error::AppError};
 
 /// The most sessions `GET /api/sessions` lists (the starter listed all; this bounds the answer).
-const MAX_LISTED_SESSIONS: u32 = 1000;
+const MAX_LISTED_SESSIONS: usize = 1000;
+/// Sessions read per query when they are listed (the store's largest page).
+const SESSION_PAGE: u32 = 200;
 /// Messages read per query when a whole session is returned.
 const MESSAGE_PAGE: u32 = 500;
 
@@ -217,13 +219,22 @@ async fn list_sessions(
     State(relay): State<ChatRelay>,
     Caller(user): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    let page = relay
-        .store()
-        .list_sessions(&user, None, MAX_LISTED_SESSIONS)
-        .await?;
-    Ok(Json(Value::Array(
-        page.sessions.iter().map(session_json).collect(),
-    )))
+    // Page by page: one query returns at most the store's page size.
+    let mut sessions = Vec::new();
+    let mut after = None;
+    loop {
+        let page = relay
+            .store()
+            .list_sessions(&user, after.as_ref(), SESSION_PAGE)
+            .await?;
+        sessions.extend(page.sessions.iter().map(session_json));
+        after = page.next;
+        if after.is_none() || sessions.len() >= MAX_LISTED_SESSIONS {
+            break;
+        }
+    }
+    sessions.truncate(MAX_LISTED_SESSIONS);
+    Ok(Json(Value::Array(sessions)))
 }
 
 async fn session_messages(
@@ -279,15 +290,20 @@ async fn send(
         })?;
     let content = valid_message(&last.content)
         .map_err(|error| ApiError::invalid(&["body", "messages", "content"], error.to_string()))?;
+    // Checked before the session is created: a refused request leaves nothing behind.
+    let model = relay.model_id(body.model.as_deref())?;
     // The starter created a session for an id it did not know; so does this, for the caller.
     relay
         .store()
         .create_session(&user, Some(&id), DEFAULT_TITLE)
         .await?;
-    let exchange = relay
-        .send(&user, &id, content, body.model.as_deref())
-        .await
-        .map_err(|error| match error {
+    let exchange = relay.send(&user, &id, content, Some(&model)).await?;
+    Ok(data_stream_response(&exchange.answer.id, exchange.events))
+}
+
+impl From<SendError> for ApiError {
+    fn from(error: SendError) -> Self {
+        match error {
             SendError::NotFound => ApiError::not_found(),
             SendError::Busy => ApiError::new(StatusCode::CONFLICT, BUSY),
             SendError::UnknownModel(model) => ApiError::invalid(
@@ -295,8 +311,8 @@ async fn send(
                 format!("The model {model:?} is not available here"),
             ),
             SendError::Store(error) => ApiError::from(error),
-        })?;
-    Ok(data_stream_response(&exchange.answer.id, exchange.events))
+        }
+    }
 }
 
 /// The answer's events as a data stream response; the response body owns the receiver, so a
@@ -361,7 +377,7 @@ async fn delete_session(
     Caller(user): Caller,
     SessionId(id): SessionId,
 ) -> Result<Json<Value>, ApiError> {
-    if !relay.store().delete(&user, &id).await? {
+    if !relay.delete(&user, &id).await? {
         return Err(ApiError::not_found());
     }
     Ok(Json(
@@ -373,7 +389,7 @@ async fn delete_all(
     State(relay): State<ChatRelay>,
     Caller(user): Caller,
 ) -> Result<Json<Value>, ApiError> {
-    relay.store().delete_all(&user).await?;
+    relay.delete_all(&user).await?;
     Ok(Json(
         json!({ "detail": "All of your chat sessions and messages have been deleted" }),
     ))

@@ -209,7 +209,7 @@ pub async fn rename_chat(id: String, title: String) -> Result<ChatSummary, AppEr
 #[server(endpoint = "chat/delete")]
 pub async fn delete_chat(id: String) -> Result<(), AppError> {
     let (user, relay) = server::caller().await?;
-    if !relay.store().delete(&user, &id).await? {
+    if !relay.delete(&user, &id).await? {
         return Err(AppError::NotFound);
     }
     leptos_axum::redirect("/chat");

@@ -6,12 +6,14 @@
 //! (dropping its stream closes the connection) as soon as any of these happens: the stop button
 //! ([`ChatRelay::stop`]), the reader going away (a closed tab, a dropped connection), the model
 //! failing. The partial answer is then saved as `stopped` or `error`; the answer so far is also
-//! saved every second while it streams, so a crash loses little.
+//! saved every second while it streams, so a crash loses little. An answer that no one has saved
+//! for a while was left by a server that stopped mid-answer: it is failed when its session is
+//! sent to again, instead of keeping the session busy forever.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use futures_util::StreamExt;
@@ -27,14 +29,14 @@ use super::{
     types::{ChatMessage, MessageStatus},
 };
 
-/// An answer still `streaming` but untouched this long lost its writer (a killed or restarted
-/// server): longer than a model may take to its first token, so live answers are left alone.
-const ABANDONED_AFTER: Duration = Duration::from_secs(300);
 /// How often abandoned answers are looked for.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How often a streaming answer is saved.
+/// How often a streaming answer is saved, whether or not the model sent anything since.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
+/// A `streaming` answer untouched this long is written by no one any more (its server stopped
+/// mid-answer): it is failed, so that its session takes messages again.
+const ABANDONED_AFTER: Duration = Duration::from_secs(15);
 /// Tokens buffered for a slow reader before the model is made to wait.
 const CHANNEL_CAPACITY: usize = 256;
 
@@ -84,6 +86,7 @@ impl From<ChatStoreError> for SendError {
 /// An answer being written, to stop it from another request.
 struct Live {
     owner: UserId,
+    answer_id: String,
     stop: CancellationToken,
 }
 
@@ -115,6 +118,18 @@ impl ChatRelay {
         &self.store
     }
 
+    /// The id of the model to answer with: `requested` if it is offered, the default if None.
+    pub fn model_id(&self, requested: Option<&str>) -> Result<String, SendError> {
+        let model = match requested.filter(|id| !id.is_empty()) {
+            Some(id) => self
+                .models
+                .find(id)
+                .ok_or_else(|| SendError::UnknownModel(id.to_owned()))?,
+            None => self.models.default_model(),
+        };
+        Ok(model.id.clone())
+    }
+
     /// Stores the person's message (already validated) and starts the answer with `model`
     /// (the default model if None). The answer's events come on [`Exchange::events`]; dropping
     /// the receiver stops the answer.
@@ -125,19 +140,20 @@ impl ChatRelay {
         content: &str,
         model: Option<&str>,
     ) -> Result<Exchange, SendError> {
-        let model = match model.filter(|id| !id.is_empty()) {
-            Some(id) => self
-                .models
-                .find(id)
-                .ok_or_else(|| SendError::UnknownModel(id.to_owned()))?,
-            None => self.models.default_model(),
-        }
-        .id
-        .clone();
-        let (question, answer) = self
+        let model = self.model_id(model)?;
+        let (question, answer) = match self
             .store
             .begin_exchange(user, session_id, content, &model)
-            .await?;
+            .await
+        {
+            // The answer in the way may be one that a stopped server left `streaming`.
+            Err(ChatStoreError::Busy) if self.fail_abandoned_answers().await? > 0 => {
+                self.store
+                    .begin_exchange(user, session_id, content, &model)
+                    .await?
+            }
+            result => result?,
+        };
         let history = self
             .store
             .history(user, session_id, self.history_budget_chars)
@@ -157,6 +173,7 @@ impl ChatRelay {
                 session_id.to_owned(),
                 Live {
                     owner: user.clone(),
+                    answer_id: answer.id.clone(),
                     stop: stop.clone(),
                 },
             );
@@ -171,11 +188,20 @@ impl ChatRelay {
             if let Err(error) = relay.store.finish_answer(&answer_id, &outcome).await {
                 tracing::error!(%error, "cannot save the end of an answer");
             }
-            relay
-                .live
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&session);
+            {
+                let mut live = relay
+                    .live
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                // Only if it is still this answer's: once the end is saved, a new answer may
+                // start in the session, and its stop must keep working.
+                if live
+                    .get(&session)
+                    .is_some_and(|entry| entry.answer_id == answer_id)
+                {
+                    live.remove(&session);
+                }
+            }
             let _ = sender
                 .send(AnswerEvent::Ended {
                     status: outcome.status,
@@ -198,20 +224,58 @@ impl ChatRelay {
     /// handle is kept: after a crash their partial text is shown with a clear error, and the
     /// session accepts messages again.
     pub fn start_upkeep(&self) -> Upkeep {
-        let store = self.store.clone();
+        let relay = self.clone();
         upkeep::every(UPKEEP_INTERVAL, move || {
-            let store = store.clone();
+            let relay = relay.clone();
             async move {
-                match store
-                    .fail_abandoned_answers(ABANDONED_AFTER.as_millis() as i64)
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(failed) => tracing::info!(failed, "answers left by a stopped server failed"),
-                    Err(error) => tracing::warn!(%error, "cannot look for abandoned answers"),
+                if let Err(error) = relay.fail_abandoned_answers().await {
+                    tracing::warn!(%error, "cannot look for abandoned answers");
                 }
             }
         })
+    }
+
+    /// Saves a streaming answer so far; a failure only costs what a crash would lose.
+    async fn save_progress(&self, answer_id: &str, content: &str) {
+        if let Err(error) = self.store.save_progress(answer_id, content).await {
+            tracing::warn!(%error, "cannot save a streaming answer");
+        }
+    }
+
+    /// Fails the answers that stopped being written without an end (see [`ABANDONED_AFTER`]);
+    /// how many.
+    async fn fail_abandoned_answers(&self) -> Result<u64, ChatStoreError> {
+        let failed = self
+            .store
+            .fail_abandoned_answers(ABANDONED_AFTER.as_millis() as i64)
+            .await?;
+        if failed > 0 {
+            tracing::warn!(failed, "failed answers left streaming by a stopped server");
+        }
+        Ok(failed)
+    }
+
+    /// Deletes one of the user's sessions with its messages, and stops the answer being written
+    /// there: it has nowhere to go. False if the user has no such session.
+    pub async fn delete(&self, user: &UserId, session_id: &str) -> Result<bool, ChatStoreError> {
+        let deleted = self.store.delete(user, session_id).await?;
+        if deleted {
+            self.stop(user, session_id);
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes every session of the user and stops their answers; how many sessions.
+    pub async fn delete_all(&self, user: &UserId) -> Result<u64, ChatStoreError> {
+        let deleted = self.store.delete_all(user).await?;
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for answer in live.values().filter(|answer| &answer.owner == user) {
+            answer.stop.cancel();
+        }
+        Ok(deleted)
     }
 
     /// Stops the answer being written in one of the user's sessions; false if none is.
@@ -253,7 +317,9 @@ impl ChatRelay {
                 return outcome;
             }
         };
-        let mut saved_at = Instant::now();
+        let mut save =
+            tokio::time::interval_at(tokio::time::Instant::now() + SAVE_EVERY, SAVE_EVERY);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let event = tokio::select! {
                 // Checked first: a stop wins over a token that is ready at the same time.
@@ -266,23 +332,32 @@ impl ChatRelay {
                     outcome.status = MessageStatus::Stopped;
                     break;
                 }
+                // Also while the model is silent: the save shows the answer is still written.
+                _ = save.tick() => {
+                    self.save_progress(answer_id, &outcome.content).await;
+                    continue;
+                }
                 event = stream.next() => event,
             };
             match event {
                 Some(Ok(StreamEvent::Token(token))) => {
-                    outcome.content.push_str(&token);
-                    if sender.send(AnswerEvent::Token(token)).await.is_err() {
+                    // A reader that stopped reading fills the channel; waiting for room must
+                    // not make a stop wait too. The token counts only once it is handed over,
+                    // so the answer kept is exactly what the reader gets.
+                    let room = loop {
+                        tokio::select! {
+                            biased;
+                            _ = stop.cancelled() => break None,
+                            room = sender.reserve() => break room.ok(),
+                            _ = save.tick() => self.save_progress(answer_id, &outcome.content).await,
+                        }
+                    };
+                    let Some(room) = room else {
                         outcome.status = MessageStatus::Stopped;
                         break;
-                    }
-                    if saved_at.elapsed() >= SAVE_EVERY {
-                        saved_at = Instant::now();
-                        if let Err(error) =
-                            self.store.save_progress(answer_id, &outcome.content).await
-                        {
-                            tracing::warn!(%error, "cannot save a streaming answer");
-                        }
-                    }
+                    };
+                    outcome.content.push_str(&token);
+                    room.send(AnswerEvent::Token(token));
                 }
                 Some(Ok(StreamEvent::Usage {
                     prompt_tokens,

@@ -2,18 +2,8 @@
 //! exact SSE wire format piece by piece (events split across reads, even inside a character),
 //! and the offline echo model.
 
-use std::{
-    io,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
-    },
-    time::Duration,
-};
+use std::{sync::atomic::Ordering, time::Duration};
 
-use axum::{
-    body::Body, extract::State, http::HeaderMap, response::Response, routing::post, Json, Router,
-};
 use ferrochat::chat::{
     config::{ChatConfig, OpenAiConfig, Timeouts},
     llm::{
@@ -22,14 +12,15 @@ use ferrochat::chat::{
     },
 };
 use ferrochat::settings::Secret;
-use futures_util::{stream, StreamExt};
-use serde_json::{json, Value};
-use tokio::{
-    sync::{mpsc, watch},
-    time::Instant,
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::fake_provider::{
+    bytes, event, finish_event, pause, role_event, token_event, usage_event, FakeProvider, Piece,
+    Reply, DONE, MODEL,
 };
 
-const MODEL: &str = "gpt-test";
 const KEY: &str = "sk-test-key";
 
 /// Generous timeouts, for tests that are not about them.
@@ -38,208 +29,6 @@ const RELAXED: Timeouts = Timeouts {
     first_token: Duration::from_secs(5),
     idle: Duration::from_secs(5),
 };
-
-/// One step of the fake's response body.
-#[derive(Clone)]
-enum Piece {
-    /// Written as one HTTP chunk (hyper flushes each).
-    Bytes(Vec<u8>),
-    /// A pause, so that the next piece arrives in another read.
-    Pause(Duration),
-    /// The connection is cut without ending the body.
-    Abort,
-}
-
-/// What the fake answers.
-#[derive(Clone)]
-enum Reply {
-    /// 200 `text/event-stream`, written piece by piece after `delay`.
-    Stream { delay: Duration, pieces: Vec<Piece> },
-    /// An HTTP error with a JSON (or other) body.
-    Error { status: u16, body: String },
-}
-
-/// What the fake saw of the connection that carried its stream.
-#[derive(Clone, Copy, Debug)]
-struct Closed {
-    /// When its body was dropped: the connection is gone.
-    at: Instant,
-}
-
-/// A request as the fake received it.
-#[derive(Clone, Debug)]
-struct Received {
-    authorization: Option<String>,
-    body: Value,
-}
-
-/// A fake OpenAI-compatible provider on 127.0.0.1.
-struct FakeProvider {
-    base_url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    /// Pieces of bytes handed to the connection so far.
-    written: Arc<AtomicUsize>,
-    /// Set when the client went away before the body was complete.
-    closed: watch::Receiver<Option<Closed>>,
-}
-
-#[derive(Clone)]
-struct FakeState {
-    reply: Reply,
-    received: Arc<Mutex<Vec<Received>>>,
-    written: Arc<AtomicUsize>,
-    closed: Arc<watch::Sender<Option<Closed>>>,
-}
-
-impl FakeProvider {
-    async fn start(reply: Reply) -> Self {
-        let (closed_tx, closed) = watch::channel(None);
-        let state = FakeState {
-            reply,
-            received: Arc::default(),
-            written: Arc::default(),
-            closed: Arc::new(closed_tx),
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let fake = FakeProvider {
-            base_url: format!("http://{address}/v1"),
-            received: state.received.clone(),
-            written: state.written.clone(),
-            closed,
-        };
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(state);
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        fake
-    }
-
-    fn models(&self, api_key: Option<&str>, timeouts: Timeouts) -> Models {
-        Models::new(&ChatConfig {
-            provider: Some(OpenAiConfig {
-                base_url: self.base_url.parse().unwrap(),
-                api_key: api_key.map(|key| Secret(key.into())),
-                models: vec![MODEL.into(), "other-model".into()],
-                timeouts,
-            }),
-            offline_token_delay: Duration::from_millis(1),
-            history_budget_chars: 24_000,
-        })
-    }
-}
-
-async fn completions(
-    State(state): State<FakeState>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let authorization = headers
-        .get("authorization")
-        .map(|value| value.to_str().unwrap().to_string());
-    state.received.lock().unwrap().push(Received {
-        authorization,
-        body,
-    });
-    match state.reply {
-        Reply::Error { status, body } => Response::builder()
-            .status(status)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap(),
-        Reply::Stream { delay, pieces } => {
-            tokio::time::sleep(delay).await;
-            let (tx, rx) = mpsc::channel::<io::Result<Vec<u8>>>(1);
-            tokio::spawn(write_pieces(pieces, tx, state.written, state.closed));
-            let body = stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|item| (item, rx))
-            });
-            Response::builder()
-                .header("content-type", "text/event-stream")
-                .header("cache-control", "no-cache")
-                .body(Body::from_stream(body))
-                .unwrap()
-        }
-    }
-}
-
-/// Feeds the body one piece at a time; notes when the connection (hence the body) is gone.
-async fn write_pieces(
-    pieces: Vec<Piece>,
-    tx: mpsc::Sender<io::Result<Vec<u8>>>,
-    written: Arc<AtomicUsize>,
-    closed: Arc<watch::Sender<Option<Closed>>>,
-) {
-    let gone = |closed: &watch::Sender<Option<Closed>>| {
-        closed.send_replace(Some(Closed { at: Instant::now() }));
-    };
-    for piece in pieces {
-        match piece {
-            Piece::Bytes(bytes) => {
-                if tx.send(Ok(bytes)).await.is_err() {
-                    return gone(&closed);
-                }
-                written.fetch_add(1, Ordering::SeqCst);
-            }
-            Piece::Pause(pause) => {
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = tx.closed() => return gone(&closed),
-                }
-            }
-            Piece::Abort => {
-                let _ = tx.send(Err(io::Error::other("cut"))).await;
-                return;
-            }
-        }
-    }
-}
-
-/// `data: {json}\n\n`, as OpenAI writes each event.
-fn event(json: Value) -> String {
-    format!("data: {json}\n\n")
-}
-
-/// A chunk carrying one piece of the answer.
-fn token_event(text: &str) -> String {
-    event(json!({
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-        "choices": [{ "index": 0, "delta": { "content": text }, "logprobs": null, "finish_reason": null }]
-    }))
-}
-
-/// The first chunk OpenAI sends: the role, no text.
-fn role_event() -> String {
-    event(json!({
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-        "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "", "refusal": null }, "finish_reason": null }]
-    }))
-}
-
-fn finish_event(reason: &str) -> String {
-    event(json!({
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-        "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }]
-    }))
-}
-
-fn usage_event(prompt: u32, completion: u32) -> String {
-    event(json!({
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-        "choices": [],
-        "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
-    }))
-}
-
-const DONE: &str = "data: [DONE]\n\n";
-
-fn bytes(text: &str) -> Piece {
-    Piece::Bytes(text.as_bytes().to_vec())
-}
-
-fn pause(ms: u64) -> Piece {
-    Piece::Pause(Duration::from_millis(ms))
-}
 
 /// `wire` cut at the given byte offsets, with a pause between the pieces.
 fn split_at(wire: &[u8], cuts: &[usize]) -> Vec<Piece> {

@@ -2,6 +2,7 @@
 
 #[macro_use]
 mod databases;
+mod fake_provider;
 mod harness;
 mod key_confusion;
 mod proxy;
@@ -18,6 +19,7 @@ mod auth_oidc;
 mod auth_python_interop;
 mod auth_sessions;
 mod binary;
+mod chat_api;
 mod chat_llm;
 mod chat_store;
 mod cors;

@@ -124,6 +124,12 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
             "Type your email address exactly to confirm.".into(),
         ));
     }
+    // The chats go first: should the account's deletion fail, the person can try again, while
+    // chats left behind by a deleted account would have no one left to delete them.
+    let chats = use_context::<crate::chat::relay::ChatRelay>().ok_or(AppError::Internal)?;
+    chats
+        .delete_all(&crate::chat::store::UserId::from(&user))
+        .await?;
     sessions
         .client
         .delete_user(&user.access_token)
