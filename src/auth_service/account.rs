@@ -14,7 +14,6 @@ use super::{
     email_flows::{self, send_link},
     error::{AuthError, AuthResult},
     flow, now, password,
-    rate_limit::Bucket,
     reauthentication::{self, Change, Proof},
     redirect,
     request::{Authenticated, Body, Client, RedirectQuery},
@@ -70,10 +69,7 @@ pub async fn signup(
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }
-    state
-        .limiter
-        .check(Bucket::SignInEmail, email.as_str())
-        .await?;
+    state.limit_attempts_on(&client, email.as_str()).await?;
 
     if let Some(existing) = users::find_by_email(&state.pool, &email).await? {
         if config.autoconfirm {

@@ -108,6 +108,18 @@ impl AuthState {
             .check(Bucket::SignIn, &client.rate_limit_key())
             .await
     }
+
+    /// Counts a password attempt (sign-in, sign-up, current password) of this client on one
+    /// address. The budget is per address *and* client: a guesser is slowed on each account,
+    /// while the owner, elsewhere, is never locked out by someone else's guesses.
+    pub(crate) async fn limit_attempts_on(
+        &self,
+        client: &request::Client,
+        email: &str,
+    ) -> AuthResult<()> {
+        let key = format!("{email}\n{}", client.rate_limit_key());
+        self.limiter.check(Bucket::SignInEmail, &key).await
+    }
 }
 
 /// The `/auth/v1` routes.

@@ -25,7 +25,7 @@ const ONE_HOUR: Duration = Duration::from_secs(3600);
 pub enum Bucket {
     /// Password and PKCE sign-ins, sign-ups, link redemptions, per client IP.
     SignIn,
-    /// Password sign-ins and sign-ups per email address.
+    /// Password attempts per email address and client IP (see `AuthState::limit_attempts_on`).
     SignInEmail,
     /// Refresh-token grants per client IP.
     Refresh,

@@ -18,7 +18,6 @@ use super::{
     email_flows::limit_email_to,
     error::{AuthError, AuthResult},
     now, password,
-    rate_limit::Bucket,
     request::{Authenticated, Client},
     AuthState,
 };
@@ -57,10 +56,7 @@ pub async fn require(
     if let Some(current) = proof.current_password.filter(|p| !p.is_empty()) {
         // Guesses through a stolen session count like sign-in attempts.
         state.limit_sign_in(client).await?;
-        state
-            .limiter
-            .check(Bucket::SignInEmail, &user.email)
-            .await?;
+        state.limit_attempts_on(client, &user.email).await?;
         let stored = user.encrypted_password.clone();
         return if state
             .passwords

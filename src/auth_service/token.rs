@@ -101,10 +101,7 @@ async fn password_grant(
     };
     // An address that cannot exist cannot sign in: same answer as a wrong password.
     let email = Email::parse(&email).map_err(|_| AuthError::invalid_credentials())?;
-    state
-        .limiter
-        .check(Bucket::SignInEmail, email.as_str())
-        .await?;
+    state.limit_attempts_on(client, email.as_str()).await?;
     let user = users::find_by_email(&state.pool, &email).await?;
     let stored = user
         .as_ref()

@@ -135,9 +135,9 @@ async fn ten_thousand_fake_emails_do_not_reset_a_real_clients_counter() {
     let app = spawn_app().await;
     let email = unique_email();
     app.sign_up(&email, "password one").await;
-    // Sign-up counted once for the address; eight wrong guesses make nine of its ten.
+    // Nine wrong guesses from one client use nine of the ten it has on this address.
     let guesser = app.client_from(60);
-    for _ in 0..8 {
+    for _ in 0..9 {
         let response = sign_in_from(&app, &guesser, &email, "wrong password").await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
@@ -169,7 +169,7 @@ async fn ten_thousand_fake_emails_do_not_reset_a_real_clients_counter() {
         );
     }
 
-    // The real address's counter went on where it was: its tenth try is allowed, the 11th not.
+    // The guesser's counter went on where it was: its tenth try is allowed, the 11th not.
     let tenth = sign_in_from(&app, &guesser, &email, "wrong password").await;
     assert_eq!(refusal(tenth).await.1, "invalid_credentials");
     let eleventh = sign_in_from(&app, &guesser, &email, "password one").await;
@@ -185,9 +185,37 @@ async fn ten_thousand_fake_emails_do_not_reset_a_real_clients_counter() {
             "SELECT COUNT(*) FROM rate_limits WHERE bucket = 'sign_in_email'"
         )
         .await,
-        10_000 + 50 + 1,
-        "one counter per address, none evicted"
+        // The flood, the 50, and the real address from two clients (sign-up, guesser).
+        10_000 + 50 + 2,
+        "one counter per address and client, none evicted"
     );
+}
+
+#[tokio::test]
+async fn guesses_at_an_address_from_elsewhere_never_lock_its_owner_out() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.client_from(70)
+        .post(app.url("/auth/v1/signup"))
+        .json(&json!({ "email": email, "password": "the owner's password" }))
+        .send()
+        .await
+        .unwrap();
+    // The guesser spends the budget one client has on one address (10 per 5 minutes) ...
+    let guesser = app.client_from(71);
+    for _ in 0..10 {
+        let wrong = sign_in_from(&app, &guesser, &email, "a guess").await;
+        assert_eq!(refusal(wrong).await.1, "invalid_credentials");
+    }
+    let (status, code, _) =
+        refusal(sign_in_from(&app, &guesser, &email, "another guess").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit")
+    );
+    // ... and the owner, from their own address, signs in at once.
+    let owner = sign_in_from(&app, &app.client_from(72), &email, "the owner's password").await;
+    assert_eq!(owner.status(), StatusCode::OK);
 }
 
 #[tokio::test]
