@@ -20,7 +20,9 @@ pub enum AppError {
     #[error("{0}")]
     Refused(String),
     /// A service we depend on is briefly out of reach (or busy); nothing was lost.
-    #[error("The sign-in service is busy or out of reach just now. Please try again in a moment.")]
+    #[error(
+        "Something we rely on is busy or out of reach just now. Please try again in a moment."
+    )]
     Unavailable,
     /// Something failed on our side.
     #[error("Something went wrong on our side. Please try again.")]

@@ -125,6 +125,10 @@ pub fn valid_new_password(password: &str, confirm: &str) -> Result<(), AppError>
 /// What to tell a person about a refusal of the auth service. Sign-in failures never say
 /// whether the address has an account.
 pub fn user_message(error: AuthApiError) -> AppError {
+    // Busy, down or failing: nothing the person did; they may try again.
+    if matches!(error, AuthApiError::Api { status, .. } if status >= 500) {
+        return AppError::Unavailable;
+    }
     let message = match error.code() {
         "invalid_credentials" => "Invalid email or password.",
         "email_not_confirmed" => "Please confirm your email address first: check your inbox.",
@@ -146,7 +150,7 @@ pub fn user_message(error: AuthApiError) -> AppError {
         "signup_disabled" => "New sign-ups are closed.",
         // Not the person's doing: the service is out of reach or all its password slots are
         // taken. Nothing was lost; trying again shortly works.
-        "unreachable" | "service_busy" => return AppError::Unavailable,
+        "unreachable" => return AppError::Unavailable,
         "session_not_found" | "bad_jwt" | "no_authorization" => return AppError::Unauthorized,
         _ => match &error {
             AuthApiError::Api { msg, .. } => return AppError::Refused(msg.clone()),

@@ -236,7 +236,6 @@ impl AuthClient {
         }
         if status.is_server_error() {
             tracing::warn!(%status, "auth service error");
-            return Err(AuthApiError::Unreachable);
         }
         let text = |key: &str| body[key].as_str().map(str::to_owned);
         Err(AuthApiError::Api {

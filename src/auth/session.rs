@@ -36,6 +36,7 @@ use super::{
 use crate::{
     contract::{
         claims::AccessClaims,
+        client::bearer_token,
         cookies::{cookie_header, CookieJar},
         ClientIdentity, SessionStatus, SessionTokens,
     },
@@ -309,12 +310,7 @@ pub async fn resolve_session(
     let (mut parts, body) = request.into_parts();
     let client = sessions.client_identity(&parts);
     let cookie_header = cookie_header(&parts.headers);
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::to_owned);
+    let bearer = bearer_token(&parts.headers).map(str::to_owned);
     let resolved = sessions
         .resolve(
             &client,

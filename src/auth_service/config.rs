@@ -86,7 +86,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "FERROCHAT_RATE_LIMIT_SIGN_IN",
         default: "30",
-        meaning: "sign-ins, sign-ups, verifications and OAuth starts per client IP per 5 minutes (a third of it per email)",
+        meaning: "sign-ins, sign-ups, verifications and OAuth starts per client IP per 5 minutes (a third of it per address and client for password attempts)",
     },
     Setting {
         name: "FERROCHAT_RATE_LIMIT_REFRESH",
@@ -148,12 +148,12 @@ pub struct SmtpConfig {
     pub from: String,
 }
 
-/// Requests allowed per window, per client IP (and per email where it applies).
+/// Requests allowed per window, per client IP (and per address where it applies).
 #[derive(Clone, Copy, Debug)]
 pub struct RateLimits {
     /// `/token` (password, pkce), `/signup`, `/verify`: per IP per 5 minutes.
     pub sign_in_per_ip: u32,
-    /// The same endpoints per email address per 5 minutes.
+    /// Password attempts on one address from one client per 5 minutes.
     pub sign_in_per_email: u32,
     /// `/token?grant_type=refresh_token` per IP per 5 minutes.
     pub refresh_per_ip: u32,

@@ -1,4 +1,5 @@
-//! Fixed-window request limits, per client IP and per email, counted in the database.
+//! Fixed-window request limits, per client IP, per address and per address and client, counted
+//! in the database.
 //!
 //! Every instance shares the database, so a limit holds across instances. Each check is one
 //! atomic upsert of the `(bucket, key)` row, whatever the number of keys: a flood of made-up

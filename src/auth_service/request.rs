@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{rejection::JsonRejection, ConnectInfo, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, StatusCode},
+    http::{request::Parts, StatusCode},
 };
 use serde::de::DeserializeOwned;
 
@@ -14,7 +14,7 @@ use super::{
     users::{self, User},
     AuthState,
 };
-use crate::contract::{claims::AccessClaims, ClientIdentity};
+use crate::contract::{claims::AccessClaims, client::bearer_token, ClientIdentity};
 
 /// `?redirect_to=`, where an emailed link or an OAuth flow should end (validated on use).
 #[derive(serde::Deserialize)]
@@ -101,18 +101,7 @@ impl FromRequestParts<AuthState> for Authenticated {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AuthState) -> AuthResult<Self> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(AuthError::no_authorization)?;
+        let token = bearer_token(&parts.headers).ok_or_else(AuthError::no_authorization)?;
         let claims = state.keys.verify(token).await?;
         // A session past its timebox or inactivity timeout is ended here too, so its access
         // token stops working before it expires.

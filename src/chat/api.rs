@@ -34,6 +34,7 @@ use serde_json::{json, Value};
 
 use super::{
     data_stream,
+    functions::BUSY,
     relay::{AnswerEvent, ChatRelay, SendError},
     store::{ChatStoreError, UserId},
     types::{valid_message, valid_title, ChatMessage, ChatSummary, Role, DEFAULT_TITLE},
@@ -102,9 +103,6 @@ impl From<ChatStoreError> for ApiError {
         }
     }
 }
-
-const BUSY: &str =
-    "An answer is still being written in this chat. Stop it or wait for it to finish.";
 
 /// The verified caller, or FastAPI's 401.
 pub struct Caller(UserId);

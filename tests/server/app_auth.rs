@@ -463,6 +463,14 @@ async fn the_verifier_refuses_every_kind_of_bad_token() {
             "oversized",
             format!("{}.{}.{}", parts[0], "e".repeat(9000), parts[2]),
         ),
+        (
+            "not yet valid",
+            app.mint(&changed(
+                "nbf",
+                json!(claims["iat"].as_i64().unwrap() + 600),
+            ))
+            .await,
+        ),
     ];
     for (what, forged) in cases {
         let result = verifier.verify(&forged).await;
@@ -471,6 +479,10 @@ async fn the_verifier_refuses_every_kind_of_bad_token() {
             "expired" => assert!(matches!(result, Err(VerifyError::Expired))),
             "oversized" => assert!(matches!(result, Err(VerifyError::TooLarge))),
             "not a user" => assert!(matches!(result, Err(VerifyError::WrongRole))),
+            "not yet valid" => assert!(
+                matches!(&result, Err(VerifyError::Invalid(e)) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::ImmatureSignature)),
+                "{result:?}"
+            ),
             _ => {}
         }
     }

@@ -319,7 +319,7 @@ async fn when_the_service_is_busy_the_sign_in_page_says_so() {
     }
     assert!(
         pages.iter().any(|page| page
-            .contains("The sign-in service is busy or out of reach just now. Please try again")),
+            .contains("Something we rely on is busy or out of reach just now. Please try again")),
         "{locations:?}"
     );
     assert!(

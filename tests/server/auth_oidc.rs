@@ -11,6 +11,7 @@ use std::sync::{
 
 use axum::{
     extract::{Form, State},
+    response::IntoResponse,
     routing::{get, post},
     Json, Router,
 };
@@ -45,6 +46,8 @@ struct Provider {
     nonce: Mutex<Option<String>>,
     next: Mutex<NextToken>,
     jwks_hits: AtomicU64,
+    /// Where the token endpoint sends the caller instead of answering, if anywhere.
+    redirect_token_to: Mutex<Option<String>>,
 }
 
 async fn fake_oidc() -> Arc<Provider> {
@@ -66,6 +69,7 @@ async fn fake_oidc() -> Arc<Provider> {
         nonce: Mutex::new(None),
         next: Mutex::new(NextToken::default()),
         jwks_hits: AtomicU64::new(0),
+        redirect_token_to: Mutex::new(None),
     });
     let app = Router::new()
         .route(
@@ -90,6 +94,9 @@ async fn fake_oidc() -> Arc<Provider> {
             "/token",
             post(
                 |State(p): State<Arc<Provider>>, Form(form): Form<Vec<(String, String)>>| async move {
+                    if let Some(elsewhere) = p.redirect_token_to.lock().unwrap().clone() {
+                        return axum::response::Redirect::temporary(&elsewhere).into_response();
+                    }
                     let field =
                         |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
                     assert_eq!(field("client_id").as_deref(), Some(CLIENT_ID));
@@ -131,7 +138,7 @@ async fn fake_oidc() -> Arc<Provider> {
                         let rest = genuine.split_once('.').unwrap().1;
                         format!("{forged_header}.{rest}")
                     });
-                    Json(json!({ "access_token": "opaque", "token_type": "Bearer", "id_token": id_token }))
+                    Json(json!({ "access_token": "opaque", "token_type": "Bearer", "id_token": id_token })).into_response()
                 },
             ),
         )
@@ -260,4 +267,88 @@ async fn an_id_token_whose_header_names_another_algorithm_than_its_key_is_refuse
             Some("bad_oauth_callback")
         );
     }
+}
+
+#[tokio::test]
+async fn an_id_token_for_another_login_is_refused_by_its_nonce() {
+    let provider = fake_oidc().await;
+    let app = app_with(&provider).await;
+    // A token the provider issued for an earlier login of this browser, replayed.
+    provider.next.lock().unwrap().claims = json!({ "nonce": "the-nonce-of-another-login" });
+    let (landing, _) = dance(&app, &provider).await;
+    assert_eq!(query(&landing, "code"), None);
+    assert_eq!(
+        query(&landing, "error_code").as_deref(),
+        Some("bad_oauth_callback")
+    );
+}
+
+#[tokio::test]
+async fn a_callback_without_the_browsers_state_cookie_is_refused() {
+    let provider = fake_oidc().await;
+    let app = app_with(&provider).await;
+    let verifier = pkce::new_verifier();
+    let authorize = app
+        .get(&format!(
+            "/auth/v1/authorize?provider=oidc&code_challenge={}&code_challenge_method=s256",
+            pkce::challenge(&verifier)
+        ))
+        .await;
+    let upstream =
+        url::Url::parse(authorize.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    let state = upstream
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // The right state, but from a browser that did not start this sign-in (no cookie).
+    let callback = app
+        .get(&format!(
+            "/auth/v1/callback?code=provider-code&state={state}"
+        ))
+        .await;
+    assert_eq!(callback.status(), StatusCode::SEE_OTHER);
+    let landing = url::Url::parse(callback.headers()[header::LOCATION].to_str().unwrap()).unwrap();
+    assert_eq!(query(&landing, "code"), None);
+    let error_code = landing
+        .query_pairs()
+        .chain(url::form_urlencoded::parse(
+            landing.fragment().unwrap_or("").as_bytes(),
+        ))
+        .find(|(k, _)| k == "error_code")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(error_code.as_deref(), Some("bad_oauth_state"));
+}
+
+#[tokio::test]
+async fn a_provider_that_redirects_its_server_calls_elsewhere_is_not_followed() {
+    // A "provider" whose token endpoint sends the server to another host: the code and the
+    // client secret must not follow it there.
+    let elsewhere_hits = Arc::new(AtomicU64::new(0));
+    let hits = elsewhere_hits.clone();
+    let elsewhere = Router::new().fallback(move || {
+        let hits = hits.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            "stolen"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, elsewhere).await });
+    let provider = fake_oidc().await;
+    *provider.redirect_token_to.lock().unwrap() = Some(format!("{elsewhere_url}/token"));
+    let app = app_with(&provider).await;
+    let (landing, _) = dance(&app, &provider).await;
+    assert_eq!(query(&landing, "code"), None);
+    assert_eq!(
+        query(&landing, "error_code").as_deref(),
+        Some("bad_oauth_callback")
+    );
+    assert_eq!(
+        elsewhere_hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
 }

@@ -267,6 +267,37 @@ async fn an_error_event_mid_stream_ends_the_answer_with_its_message() {
 }
 
 #[tokio::test]
+async fn a_provider_redirect_is_not_followed_with_the_conversation_and_key() {
+    // Where the redirect points: another server, which must never hear from us.
+    let elsewhere = FakeProvider::start(Reply::Error {
+        status: 500,
+        body: String::new(),
+    })
+    .await;
+    let fake = FakeProvider::start(Reply::Redirect {
+        location: format!("{}/chat/completions", elsewhere.base_url),
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        matches!(
+            items.as_slice(),
+            [Err(LlmError::Status { status: 307, .. })]
+        ),
+        "{items:?}"
+    );
+    assert!(
+        elsewhere.received.lock().unwrap().is_empty(),
+        "the conversation and the key did not follow the redirect"
+    );
+}
+
+#[tokio::test]
 async fn http_errors_carry_the_providers_message() {
     let cases = [
         (401, "Incorrect API key provided: sk-test***-key. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_api_key"),

@@ -48,6 +48,8 @@ pub(crate) enum Reply {
     Stream { delay: Duration, pieces: Vec<Piece> },
     /// An HTTP error with a JSON (or other) body.
     Error { status: u16, body: String },
+    /// A redirect elsewhere, which a client must not follow with the conversation and key.
+    Redirect { location: String },
 }
 
 /// What the fake saw of the connection that carried its stream.
@@ -178,6 +180,11 @@ async fn completions(
             .status(status)
             .header("content-type", "application/json")
             .body(Body::from(body))
+            .unwrap(),
+        Reply::Redirect { location } => Response::builder()
+            .status(307)
+            .header("location", location)
+            .body(Body::empty())
             .unwrap(),
         Reply::Stream { delay, pieces } => {
             tokio::time::sleep(delay).await;
