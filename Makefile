@@ -10,5 +10,7 @@ test:
 setup:
 	scripts/setup.sh
 
+# Plain file names: cargo-leptos hashes them on its first build only, so a rebuild in watch mode
+# would leave the server naming the first build's files.
 watch: setup
-	. scripts/env.sh && cargo leptos watch
+	. scripts/env.sh && LEPTOS_HASH_FILES=false cargo leptos watch

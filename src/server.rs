@@ -22,6 +22,7 @@ use tower_http::{
 
 use crate::{
     app::{shell, App},
+    assets::{self, SiteAssets},
     auth::{
         self,
         actions::SiteUrl,
@@ -50,6 +51,8 @@ pub struct AppState {
     pub site_url: SiteUrl,
     /// Origins whose pages may write here from a browser: the site and the CORS allow-list.
     pub origins: Arc<security::TrustedOrigins>,
+    /// The bundle's file names and their cache policy.
+    pub assets: Arc<SiteAssets>,
 }
 
 impl AppState {
@@ -61,6 +64,7 @@ impl AppState {
         if settings.site_url.port() == Some(0) {
             let _ = settings.site_url.set_port(Some(local_addr.port()));
         }
+        let assets = Arc::new(SiteAssets::load(&mut settings.leptos)?);
         let site_url = SiteUrl(settings.site_url.clone());
         let origins = Arc::new(security::TrustedOrigins::new(
             &settings.site_url,
@@ -114,6 +118,7 @@ impl AppState {
             sessions: Arc::new(sessions),
             site_url,
             origins,
+            assets,
         })
     }
 
@@ -121,12 +126,14 @@ impl AppState {
     fn provide_server_context(&self) {
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
+        provide_context(self.assets.clone());
     }
 }
 
 /// Builds the whole app: pages, server functions, probes, static files and the layers around them.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    let cache_policy = state.assets.clone();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -165,6 +172,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set first so every log line carries it.
+        .layer(middleware::from_fn_with_state(
+            cache_policy,
+            assets::cache_headers,
+        ))
         .layer(middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
         .layer(

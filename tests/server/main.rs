@@ -5,6 +5,7 @@ mod databases;
 mod harness;
 
 mod app_auth;
+mod assets;
 mod auth_accounts;
 mod auth_github;
 mod auth_keys;

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{ActionError, Banner, RequireUser};
+use super::{reload_after_success, returned_error, ActionError, Banner, RequireUser};
 use crate::error::AppError;
 
 /// One of the user's sessions, as the account page lists it.
@@ -136,79 +136,111 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let revoke = ServerAction::<RevokeSession>::new();
-    let sign_out = ServerAction::<SignOutSessions>::new();
-    let delete = ServerAction::<DeleteAccount>::new();
-    let overview = Resource::new(
-        move || (revoke.version().get(), sign_out.version().get()),
-        |_| account_overview(),
-    );
+    let overview = Resource::new(|| (), |_| account_overview());
     view! {
         <Title text="Account"/>
         <RequireUser>
             <section class="account">
                 <h1>"Your account"</h1>
                 <Banner/>
-                <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                    {move || overview.get().map(|result| match result {
-                        Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
-                        Ok(overview) => view! {
-                            <dl class="account-facts">
-                                <dt>"Email"</dt>
-                                <dd data-testid="account-email">{overview.email}</dd>
-                                <dt>"Sign-in methods"</dt>
-                                <dd>{overview.providers.join(", ")}</dd>
-                            </dl>
-                            <h2>"Active sessions"</h2>
-                            {match overview.sessions {
-                                None => view! { <p>"This auth service does not list sessions."</p> }.into_any(),
-                                Some(list) => view! {
-                                    <ul class="sessions">
-                                        {list.into_iter().map(|session| view! {
-                                            <li>
-                                                <span class="device">{session.device}</span>
-                                                <span class="last-used">{format!("last used {}", session.last_used)}</span>
-                                                {if session.current {
-                                                    view! { <strong>"this device"</strong> }.into_any()
-                                                } else {
-                                                    view! {
-                                                        <ActionForm action=revoke attr:class="inline-form">
-                                                            <input type="hidden" name="session_id" value=session.id/>
-                                                            <button type="submit">"Sign out this one"</button>
-                                                        </ActionForm>
-                                                    }.into_any()
-                                                }}
-                                            </li>
-                                        }).collect_view()}
-                                    </ul>
-                                }.into_any(),
-                            }}
-                        }.into_any(),
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match overview.await {
+                            Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                            Ok(overview) => view! { <AccountFacts overview/> }.into_any(),
+                        }
                     })}
-                </Transition>
-                <div class="account-actions">
-                    <ActionForm action=sign_out attr:class="inline-form">
-                        <input type="hidden" name="scope" value="others"/>
-                        <button type="submit">"Sign out all others"</button>
-                    </ActionForm>
-                    <ActionForm action=sign_out attr:class="inline-form">
-                        <input type="hidden" name="scope" value="global"/>
-                        <button type="submit">"Sign out everywhere"</button>
-                    </ActionForm>
-                </div>
-                <ActionError value=sign_out.value()/>
+                </Suspense>
+                <SignOutSessionsButtons returned_error={returned_error::<SignOutSessions>()}/>
                 <p><A href="/reset-password">"Change password"</A></p>
                 <h2>"Delete account"</h2>
                 <p>"This removes your account and all of your chats. It cannot be undone."</p>
-                <ActionForm action=delete attr:class="auth-form" attr:novalidate=true>
-                    <label>
-                        "Type your email address to confirm"
-                        <input type="email" name="confirm_email" autocomplete="off" required/>
-                    </label>
-                    <ActionError value=delete.value()/>
-                    <button type="submit" class="danger">"Delete my account"</button>
-                </ActionForm>
+                <DeleteAccountForm returned_error={returned_error::<DeleteAccount>()}/>
             </section>
         </RequireUser>
+    }
+}
+
+/// The email, the sign-in methods and the sessions, each other session with its own sign-out.
+#[component]
+fn AccountFacts(overview: AccountSummary) -> impl IntoView {
+    view! {
+        <dl class="account-facts">
+            <dt>"Email"</dt>
+            <dd data-testid="account-email">{overview.email}</dd>
+            <dt>"Sign-in methods"</dt>
+            <dd>{overview.providers.join(", ")}</dd>
+        </dl>
+        <h2>"Active sessions"</h2>
+        {match overview.sessions {
+            None => view! { <p>"This auth service does not list sessions."</p> }.into_any(),
+            Some(list) => view! {
+                <ul class="sessions">
+                    {list.into_iter().map(|session| view! {
+                        <li>
+                            <span class="device">{session.device}</span>
+                            <span class="last-used">{format!("last used {}", session.last_used)}</span>
+                            {if session.current {
+                                view! { <strong>"this device"</strong> }.into_any()
+                            } else {
+                                view! { <RevokeSessionButton session_id=session.id/> }.into_any()
+                            }}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+    }
+}
+
+/// Signs out one other session; the page then shows the list without it.
+#[island]
+fn RevokeSessionButton(session_id: String) -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    reload_after_success(revoke.value());
+    view! {
+        <ActionForm action=revoke attr:class="inline-form">
+            <input type="hidden" name="session_id" value=session_id/>
+            <button type="submit">"Sign out this one"</button>
+        </ActionForm>
+    }
+}
+
+/// "Sign out all others" (the page then shows this session alone) and "Sign out everywhere"
+/// (which redirects to the login page, so it must not reload this one).
+#[island]
+fn SignOutSessionsButtons(returned_error: Option<AppError>) -> impl IntoView {
+    let others = ServerAction::<SignOutSessions>::new();
+    let everywhere = ServerAction::<SignOutSessions>::new();
+    reload_after_success(others.value());
+    view! {
+        <div class="account-actions">
+            <ActionForm action=others attr:class="inline-form">
+                <input type="hidden" name="scope" value="others"/>
+                <button type="submit">"Sign out all others"</button>
+            </ActionForm>
+            <ActionForm action=everywhere attr:class="inline-form">
+                <input type="hidden" name="scope" value="global"/>
+                <button type="submit">"Sign out everywhere"</button>
+            </ActionForm>
+        </div>
+        <ActionError value=others.value() returned=returned_error/>
+        <ActionError value=everywhere.value() returned=None/>
+    }
+}
+
+/// Deletes the account once the person typed their email address.
+#[island]
+fn DeleteAccountForm(returned_error: Option<AppError>) -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    view! {
+        <ActionForm action=delete attr:class="auth-form" attr:novalidate=true>
+            <label>
+                "Type your email address to confirm"
+                <input type="email" name="confirm_email" autocomplete="off" required/>
+            </label>
+            <ActionError value=delete.value() returned=returned_error/>
+            <button type="submit" class="danger">"Delete my account"</button>
+        </ActionForm>
     }
 }

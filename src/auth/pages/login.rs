@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError, Banner};
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, ActionError, Banner};
 use crate::error::AppError;
 
 #[server(endpoint = "auth/login")]
@@ -27,31 +27,39 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
     let next = next_from_query();
     view! {
         <Title text="Sign in"/>
         <section class="auth-card">
             <h1>"Sign in"</h1>
             <Banner/>
-            <ActionForm action=login attr:class="auth-form" attr:novalidate=true>
-                <input type="hidden" name="next" value=next/>
-                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="current-password" required/>
-                </label>
-                <ActionError value=login.value()/>
-                <button type="submit" class="primary" disabled=move || login.pending().get()>
-                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </ActionForm>
-            <OAuthButtons next=next/>
+            <LoginForm next=next.clone() returned_error={returned_error::<Login>()}/>
+            <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 <A href="/forgot-password">"Forgot your password?"</A>
                 " · "
-                <A href=move || with_next("/signup", &next())>"Create an account"</A>
+                <A href=with_next("/signup", &next)>"Create an account"</A>
             </p>
         </section>
+    }
+}
+
+/// The sign-in form.
+#[island]
+fn LoginForm(next: String, returned_error: Option<AppError>) -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    view! {
+        <ActionForm action=login attr:class="auth-form" attr:novalidate=true>
+            <input type="hidden" name="next" value=next/>
+            <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+            <label>
+                "Password"
+                <input type="password" name="password" autocomplete="current-password" required/>
+            </label>
+            <ActionError value=login.value() returned=returned_error/>
+            <button type="submit" class="primary" disabled=move || login.pending().get()>
+                {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+            </button>
+        </ActionForm>
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::ActionError;
+use super::{returned_error, ActionError};
 use crate::error::AppError;
 
 /// Starts an OAuth sign-in: the PKCE verifier goes into an HttpOnly cookie, the browser to the
@@ -44,37 +44,56 @@ pub async fn oauth_providers() -> Result<Vec<String>, AppError> {
         .map_err(actions::user_message)
 }
 
-/// One button per provider the auth service reports enabled.
+/// One button per provider the auth service reports enabled; nothing if there are none.
 #[component]
-pub(super) fn OAuthButtons(
-    next: impl Fn() -> String + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+pub(super) fn OAuthChoices(next: String) -> impl IntoView {
+    // Asked on the server while it renders: the list reaches the browser as the island's prop.
     let providers = Resource::new(|| (), |_| oauth_providers());
-    let start = ServerAction::<StartOauth>::new();
     view! {
         <Suspense fallback=|| ()>
             {move || {
-                let providers = providers.get().and_then(Result::ok).unwrap_or_default();
-                (!providers.is_empty()).then(|| view! {
-                    <div class="oauth">
-                        <p class="divider">"or continue with"</p>
-                        {providers.into_iter().map(|provider| {
-                            let label = provider_label(&provider);
-                            view! {
-                                <ActionForm action=start attr:class="oauth-form">
-                                    <input type="hidden" name="provider" value=provider.clone()/>
-                                    <input type="hidden" name="next" value=next/>
-                                    <button type="submit" class=format!("oauth-button {provider}")>
-                                        {format!("Continue with {label}")}
-                                    </button>
-                                </ActionForm>
-                            }
-                        }).collect_view()}
-                        <ActionError value=start.value()/>
-                    </div>
+                let next = next.clone();
+                Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    (!providers.is_empty()).then(|| view! {
+                        <OAuthButtons
+                            providers
+                            next
+                            returned_error={returned_error::<StartOauth>()}
+                        />
+                    })
                 })
             }}
         </Suspense>
+    }
+}
+
+/// The provider buttons: each starts a sign-in with its provider.
+#[island]
+fn OAuthButtons(
+    providers: Vec<String>,
+    next: String,
+    returned_error: Option<AppError>,
+) -> impl IntoView {
+    let start = ServerAction::<StartOauth>::new();
+    view! {
+        <div class="oauth">
+            <p class="divider">"or continue with"</p>
+            {providers.into_iter().map(|provider| {
+                let label = provider_label(&provider);
+                let next = next.clone();
+                view! {
+                    <ActionForm action=start attr:class="oauth-form">
+                        <input type="hidden" name="provider" value=provider.clone()/>
+                        <input type="hidden" name="next" value=next/>
+                        <button type="submit" class=format!("oauth-button {provider}")>
+                            {format!("Continue with {label}")}
+                        </button>
+                    </ActionForm>
+                }
+            }).collect_view()}
+            <ActionError value=start.value() returned=returned_error/>
+        </div>
     }
 }
 

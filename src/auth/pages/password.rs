@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{ActionError, RequireUser};
+use super::{returned_error, ActionError, RequireUser};
 use crate::error::AppError;
 
 #[server(endpoint = "auth/recover")]
@@ -49,54 +49,73 @@ pub async fn update_password(password: String, confirm_password: String) -> Resu
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let reset = ServerAction::<RequestPasswordReset>::new();
-    let sent = move || matches!(reset.value().get(), Some(Ok(())));
     view! {
         <Title text="Reset your password"/>
         <section class="auth-card">
             <h1>"Reset your password"</h1>
-            <Show
-                when=sent
-                fallback=move || view! {
-                    <ActionForm action=reset attr:class="auth-form" attr:novalidate=true>
-                        <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-                        <ActionError value=reset.value()/>
-                        <button type="submit" class="primary" disabled=move || reset.pending().get()>
-                            "Send reset link"
-                        </button>
-                    </ActionForm>
-                }
-            >
-                <p class="form-notice" role="status">
-                    "If an account exists for that address, we have sent it a link to reset the password."
-                </p>
-            </Show>
+            <ResetRequestForm returned_error={returned_error::<RequestPasswordReset>()}/>
             <p class="auth-links"><A href="/login">"Back to sign in"</A></p>
         </section>
     }
 }
 
+/// Asks for a reset link; says it was sent whether or not the address has an account.
+#[island]
+fn ResetRequestForm(returned_error: Option<AppError>) -> impl IntoView {
+    let reset = ServerAction::<RequestPasswordReset>::new();
+    let sent = move || matches!(reset.value().get(), Some(Ok(())));
+    view! {
+        <Show
+            when=sent
+            fallback=move || {
+                let returned_error = returned_error.clone();
+                view! {
+                    <ActionForm action=reset attr:class="auth-form" attr:novalidate=true>
+                        <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                        <ActionError value=reset.value() returned=returned_error/>
+                        <button type="submit" class="primary" disabled=move || reset.pending().get()>
+                            "Send reset link"
+                        </button>
+                    </ActionForm>
+                }
+            }
+        >
+            <p class="form-notice" role="status">
+                "If an account exists for that address, we have sent it a link to reset the password."
+            </p>
+        </Show>
+    }
+}
+
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
-    let update = ServerAction::<UpdatePassword>::new();
     view! {
         <Title text="Choose a new password"/>
         <RequireUser>
             <section class="auth-card">
                 <h1>"Choose a new password"</h1>
-                <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
-                    <label>
-                        "New password"
-                        <input type="password" name="password" autocomplete="new-password" required/>
-                    </label>
-                    <label>
-                        "Confirm password"
-                        <input type="password" name="confirm_password" autocomplete="new-password" required/>
-                    </label>
-                    <ActionError value=update.value()/>
-                    <button type="submit" class="primary">"Save password"</button>
-                </ActionForm>
+                <NewPasswordForm returned_error={returned_error::<UpdatePassword>()}/>
             </section>
         </RequireUser>
+    }
+}
+
+/// The new password, twice.
+#[island]
+fn NewPasswordForm(returned_error: Option<AppError>) -> impl IntoView {
+    let update = ServerAction::<UpdatePassword>::new();
+    view! {
+        <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
+            <label>
+                "New password"
+                <input type="password" name="password" autocomplete="new-password" required/>
+            </label>
+            <label>
+                "Confirm password"
+                <input type="password" name="confirm_password" autocomplete="new-password" required/>
+            </label>
+            <ActionError value=update.value() returned=returned_error/>
+            <button type="submit" class="primary">"Save password"</button>
+        </ActionForm>
     }
 }

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError};
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, ActionError};
 use crate::error::AppError;
 
 #[server(endpoint = "auth/signup")]
@@ -54,39 +54,47 @@ pub enum SignupOutcome {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let signup = ServerAction::<Signup>::new();
     let next = next_from_query();
-    let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
     view! {
         <Title text="Sign up"/>
         <section class="auth-card">
             <h1>"Create your account"</h1>
-            <Show when=check_email>
-                <p class="form-notice" role="status">
-                    "Check your email: we have sent you a link to confirm your address."
-                </p>
-            </Show>
-            <ActionForm action=signup attr:class="auth-form" attr:novalidate=true>
-                <input type="hidden" name="next" value=next/>
-                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
-                </label>
-                <label>
-                    "Confirm password"
-                    <input type="password" name="confirm_password" autocomplete="new-password" required/>
-                </label>
-                <ActionError value=signup.value()/>
-                <button type="submit" class="primary" disabled=move || signup.pending().get()>
-                    {move || if signup.pending().get() { "Creating account…" } else { "Sign up" }}
-                </button>
-            </ActionForm>
-            <OAuthButtons next=next/>
+            <SignupForm next=next.clone() returned_error={returned_error::<Signup>()}/>
+            <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 "Already have an account? "
-                <A href=move || with_next("/login", &next())>"Sign in"</A>
+                <A href=with_next("/login", &next)>"Sign in"</A>
             </p>
         </section>
+    }
+}
+
+/// The sign-up form, and the notice to check one's email when the address needs confirming.
+#[island]
+fn SignupForm(next: String, returned_error: Option<AppError>) -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
+    view! {
+        <Show when=check_email>
+            <p class="form-notice" role="status">
+                "Check your email: we have sent you a link to confirm your address."
+            </p>
+        </Show>
+        <ActionForm action=signup attr:class="auth-form" attr:novalidate=true>
+            <input type="hidden" name="next" value=next/>
+            <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+            <label>
+                "Password"
+                <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
+            </label>
+            <label>
+                "Confirm password"
+                <input type="password" name="confirm_password" autocomplete="new-password" required/>
+            </label>
+            <ActionError value=signup.value() returned=returned_error/>
+            <button type="submit" class="primary" disabled=move || signup.pending().get()>
+                {move || if signup.pending().get() { "Creating account…" } else { "Sign up" }}
+            </button>
+        </ActionForm>
     }
 }
