@@ -4,13 +4,14 @@
 //! that makes the server-rendered pages interactive. Modules without a `cfg` are shared by both.
 //!
 //! Pages are Leptos islands: the server renders everything, and only the `#[island]` components
-//! (forms, the theme switcher, the auth provider) are compiled into the bundle and hydrated.
+//! (the forms, the theme switcher, the auth provider) are compiled into the bundle and hydrated.
 
 pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod error;
 pub mod local_path;
+pub mod server_form;
 pub mod theme;
 
 #[cfg(feature = "ssr")]
@@ -38,13 +39,6 @@ pub mod store;
 pub fn hydrate() {
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    // Server functions redirect only when the session changed (sign-in, sign-out, account
-    // deletion): load the next page in full, so it renders with the new session on the server,
-    // and tell the other tabs.
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        auth::context::announce_auth_change();
-        let _ = leptos::prelude::window().location().set_href(location);
-    });
     leptos::mount::hydrate_islands();
     // The loader hydrates every island right after this returns, without giving the event loop a
     // turn in between (islands are not lazy); a task queued now runs once they all are

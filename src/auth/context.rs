@@ -81,10 +81,14 @@ fn reload_when_session_changes(rendered_for: Option<UserInfo>) {
     let check = move || {
         let rendered_for = rendered_for.clone();
         leptos::task::spawn_local(async move {
+            use crate::server_form::browser::{post, reload, Reply};
+            use leptos::server_fn::ServerFn;
+            let url = super::pages::CurrentUser::url();
             // An error means the session cannot be checked just now: keep the page as it is.
-            if let Ok(user) = super::pages::current_user().await {
-                if user != rendered_for {
-                    let _ = window().location().reload();
+            if let Ok(Reply::Done(body)) = post(url, &"".into()).await {
+                match serde_json::from_str::<Option<UserInfo>>(&body) {
+                    Ok(user) if user != rendered_for => reload(),
+                    _ => {}
                 }
             }
         });

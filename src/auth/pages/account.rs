@@ -1,12 +1,15 @@
 //! The account page: sign-in methods, sessions, sign out elsewhere, delete the account.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{reload_after_success, returned_error, ActionError, Banner, RequireUser};
-use crate::error::AppError;
+use super::{returned_error, Banner, RequireUser};
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 /// One of the user's sessions, as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,11 +154,11 @@ pub fn AccountPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
-                <SignOutSessionsButtons returned_error={returned_error::<SignOutSessions>()}/>
+                <SignOutSessionsButtons/>
                 <p><A href="/reset-password">"Change password"</A></p>
                 <h2>"Delete account"</h2>
                 <p>"This removes your account and all of your chats. It cannot be undone."</p>
-                <DeleteAccountForm returned_error={returned_error::<DeleteAccount>()}/>
+                <DeleteAccountForm/>
             </section>
         </RequireUser>
     }
@@ -194,53 +197,65 @@ fn AccountFacts(overview: AccountSummary) -> impl IntoView {
 }
 
 /// Signs out one other session; the page then shows the list without it.
-#[island]
+#[component]
 fn RevokeSessionButton(session_id: String) -> impl IntoView {
-    let revoke = ServerAction::<RevokeSession>::new();
-    reload_after_success(revoke.value());
     view! {
-        <ActionForm action=revoke attr:class="inline-form">
+        <ServerForm
+            action=RevokeSession::url()
+            class="inline-form"
+            button=SubmitButton::new("Sign out this one")
+            after_success=AfterSuccess::Reload
+            returned_error=None
+        >
             <input type="hidden" name="session_id" value=session_id/>
-            <button type="submit">"Sign out this one"</button>
-        </ActionForm>
+        </ServerForm>
     }
 }
 
 /// "Sign out all others" (the page then shows this session alone) and "Sign out everywhere"
-/// (which redirects to the login page, so it must not reload this one).
-#[island]
-fn SignOutSessionsButtons(returned_error: Option<AppError>) -> impl IntoView {
-    let others = ServerAction::<SignOutSessions>::new();
-    let everywhere = ServerAction::<SignOutSessions>::new();
-    reload_after_success(others.value());
+/// (which redirects to the login page).
+#[component]
+fn SignOutSessionsButtons() -> impl IntoView {
+    let returned_error = returned_error::<SignOutSessions>();
     view! {
         <div class="account-actions">
-            <ActionForm action=others attr:class="inline-form">
+            <ServerForm
+                action=SignOutSessions::url()
+                class="inline-form"
+                button=SubmitButton::new("Sign out all others")
+                after_success=AfterSuccess::Reload
+                returned_error
+            >
                 <input type="hidden" name="scope" value="others"/>
-                <button type="submit">"Sign out all others"</button>
-            </ActionForm>
-            <ActionForm action=everywhere attr:class="inline-form">
+            </ServerForm>
+            <ServerForm
+                action=SignOutSessions::url()
+                class="inline-form"
+                button=SubmitButton::new("Sign out everywhere")
+                after_success=AfterSuccess::Reload
+                returned_error=None
+            >
                 <input type="hidden" name="scope" value="global"/>
-                <button type="submit">"Sign out everywhere"</button>
-            </ActionForm>
+            </ServerForm>
         </div>
-        <ActionError value=others.value() returned=returned_error/>
-        <ActionError value=everywhere.value() returned=None/>
     }
 }
 
 /// Deletes the account once the person typed their email address.
-#[island]
-fn DeleteAccountForm(returned_error: Option<AppError>) -> impl IntoView {
-    let delete = ServerAction::<DeleteAccount>::new();
+#[component]
+fn DeleteAccountForm() -> impl IntoView {
     view! {
-        <ActionForm action=delete attr:class="auth-form" attr:novalidate=true>
+        <ServerForm
+            action=DeleteAccount::url()
+            class="auth-form"
+            button=SubmitButton::new("Delete my account").class("danger")
+            after_success=AfterSuccess::Reload
+            returned_error={returned_error::<DeleteAccount>()}
+        >
             <label>
                 "Type your email address to confirm"
                 <input type="email" name="confirm_email" autocomplete="off" required/>
             </label>
-            <ActionError value=delete.value() returned=returned_error/>
-            <button type="submit" class="danger">"Delete my account"</button>
-        </ActionForm>
+        </ServerForm>
     }
 }

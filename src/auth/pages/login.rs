@@ -1,11 +1,14 @@
 //! The sign-in page and its server function.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, ActionError, Banner};
-use crate::error::AppError;
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, Banner};
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
@@ -28,12 +31,29 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let next = next_from_query();
+    let next_field = next.clone();
+    let button = SubmitButton::new("Sign in")
+        .pending("Signing in…")
+        .class("primary");
     view! {
         <Title text="Sign in"/>
         <section class="auth-card">
             <h1>"Sign in"</h1>
             <Banner/>
-            <LoginForm next=next.clone() returned_error={returned_error::<Login>()}/>
+            <ServerForm
+                action=Login::url()
+                class="auth-form"
+                button
+                after_success=AfterSuccess::Reload
+                returned_error={returned_error::<Login>()}
+            >
+                <input type="hidden" name="next" value=next_field/>
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="current-password" required/>
+                </label>
+            </ServerForm>
             <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 <A href="/forgot-password">"Forgot your password?"</A>
@@ -41,25 +61,5 @@ pub fn LoginPage() -> impl IntoView {
                 <A href=with_next("/signup", &next)>"Create an account"</A>
             </p>
         </section>
-    }
-}
-
-/// The sign-in form.
-#[island]
-fn LoginForm(next: String, returned_error: Option<AppError>) -> impl IntoView {
-    let login = ServerAction::<Login>::new();
-    view! {
-        <ActionForm action=login attr:class="auth-form" attr:novalidate=true>
-            <input type="hidden" name="next" value=next/>
-            <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-            <label>
-                "Password"
-                <input type="password" name="password" autocomplete="current-password" required/>
-            </label>
-            <ActionError value=login.value() returned=returned_error/>
-            <button type="submit" class="primary" disabled=move || login.pending().get()>
-                {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-            </button>
-        </ActionForm>
     }
 }

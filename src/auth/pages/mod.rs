@@ -1,10 +1,9 @@
 //! Sign-in pages and their server functions: login, signup, OAuth buttons, password reset,
 //! account, one file each; this file holds what they share.
 //!
-//! The pages are rendered on the server only. Each form is an island around an `ActionForm`: a
-//! plain POST without JavaScript (errors come back in the redirect and are rendered by the
-//! server), an in-place call with it (inline errors, pending state). Islands get what they show
-//! as props, never from the router, which runs on the server only.
+//! The pages are rendered on the server only; each form is a [`ServerForm`] island: a plain POST
+//! without JavaScript (refusals come back in the redirect and are rendered by the server), an
+//! in-place call with it (inline errors, pending state).
 
 mod account;
 mod login;
@@ -28,7 +27,10 @@ use leptos_router::{
 };
 
 use super::{context::use_auth, SignInError, UserInfo};
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 /// The signed-in user of this request, verified on the server.
 #[server(endpoint = "auth/current_user")]
@@ -62,36 +64,6 @@ pub async fn logout() -> Result<(), AppError> {
 pub(crate) fn returned_error<S: ServerFn<Error = AppError>>() -> Option<AppError> {
     let error = use_context::<ServerActionError>()?;
     (error.path() == S::PATH).then(|| ServerFnUrlError::<AppError>::decode_err(error.err()))
-}
-
-/// Shows the error of an action's last call, or else the one its form post came back with.
-#[component]
-pub(crate) fn ActionError<T, S>(value: S, returned: Option<AppError>) -> impl IntoView
-where
-    T: Send + Sync + Clone + 'static,
-    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || {
-        let error = match value.get() {
-            Some(result) => result.err(),
-            None => returned.clone(),
-        };
-        error.map(|error| view! { <p class="form-error" role="alert">{error.to_string()}</p> })
-    }
-}
-
-/// Loads the page again once an action succeeded without redirecting: what it changed (a list of
-/// sessions, say) is rendered by the server.
-pub(crate) fn reload_after_success<T, S>(value: S)
-where
-    T: Send + Sync + 'static,
-    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    Effect::new(move || {
-        if matches!(value.get(), Some(Ok(_))) {
-            let _ = window().location().reload();
-        }
-    });
 }
 
 /// A message from the query string (`?notice=` or `?error=`), in words a person understands.
@@ -185,13 +157,19 @@ pub fn UserMenu() -> impl IntoView {
     }
 }
 
-/// The navbar's "Sign out": an island, so that the other tabs hear of it.
-#[island]
+/// The navbar's "Sign out" (its redirect tells the other tabs).
+#[component]
 fn SignOutButton() -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
     view! {
-        <ActionForm action=logout attr:class="inline-form">
-            <button type="submit" class="link-button">"Sign out"</button>
-        </ActionForm>
+        <ServerForm
+            action=Logout::url()
+            class="inline-form"
+            button=SubmitButton::new("Sign out").class("link-button")
+            after_success=AfterSuccess::Reload
+            returned_error={returned_error::<Logout>()}
+        >
+            // No fields: the session is in the cookies.
+            ""
+        </ServerForm>
     }
 }

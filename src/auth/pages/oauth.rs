@@ -1,9 +1,12 @@
 //! The OAuth buttons and the server functions that list providers and start a sign-in.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::{returned_error, ActionError};
-use crate::error::AppError;
+use super::returned_error;
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 /// Starts an OAuth sign-in: the PKCE verifier goes into an HttpOnly cookie, the browser to the
 /// provider through the auth service.
@@ -47,7 +50,7 @@ pub async fn oauth_providers() -> Result<Vec<String>, AppError> {
 /// One button per provider the auth service reports enabled; nothing if there are none.
 #[component]
 pub(super) fn OAuthChoices(next: String) -> impl IntoView {
-    // Asked on the server while it renders: the list reaches the browser as the island's prop.
+    // Asked on the server while it renders: the browser gets the buttons as HTML.
     let providers = Resource::new(|| (), |_| oauth_providers());
     view! {
         <Suspense fallback=|| ()>
@@ -55,12 +58,15 @@ pub(super) fn OAuthChoices(next: String) -> impl IntoView {
                 let next = next.clone();
                 Suspend::new(async move {
                     let providers = providers.await.unwrap_or_default();
+                    // A refusal of a post without JavaScript is shown once, under the first.
+                    let mut returned_error = returned_error::<StartOauth>();
                     (!providers.is_empty()).then(|| view! {
-                        <OAuthButtons
-                            providers
-                            next
-                            returned_error={returned_error::<StartOauth>()}
-                        />
+                        <div class="oauth">
+                            <p class="divider">"or continue with"</p>
+                            {providers.into_iter().map(|provider| view! {
+                                <OAuthButton provider next=next.clone() returned_error=returned_error.take()/>
+                            }).collect_view()}
+                        </div>
                     })
                 })
             }}
@@ -68,32 +74,22 @@ pub(super) fn OAuthChoices(next: String) -> impl IntoView {
     }
 }
 
-/// The provider buttons: each starts a sign-in with its provider.
-#[island]
-fn OAuthButtons(
-    providers: Vec<String>,
-    next: String,
-    returned_error: Option<AppError>,
-) -> impl IntoView {
-    let start = ServerAction::<StartOauth>::new();
+/// Starts a sign-in with `provider`.
+#[component]
+fn OAuthButton(provider: String, next: String, returned_error: Option<AppError>) -> impl IntoView {
+    let button = SubmitButton::new(&format!("Continue with {}", provider_label(&provider)))
+        .class(&format!("oauth-button {provider}"));
     view! {
-        <div class="oauth">
-            <p class="divider">"or continue with"</p>
-            {providers.into_iter().map(|provider| {
-                let label = provider_label(&provider);
-                let next = next.clone();
-                view! {
-                    <ActionForm action=start attr:class="oauth-form">
-                        <input type="hidden" name="provider" value=provider.clone()/>
-                        <input type="hidden" name="next" value=next/>
-                        <button type="submit" class=format!("oauth-button {provider}")>
-                            {format!("Continue with {label}")}
-                        </button>
-                    </ActionForm>
-                }
-            }).collect_view()}
-            <ActionError value=start.value() returned=returned_error/>
-        </div>
+        <ServerForm
+            action=StartOauth::url()
+            class="oauth-form"
+            button
+            after_success=AfterSuccess::Reload
+            returned_error
+        >
+            <input type="hidden" name="provider" value=provider/>
+            <input type="hidden" name="next" value=next/>
+        </ServerForm>
     }
 }
 

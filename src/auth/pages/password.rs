@@ -1,11 +1,14 @@
 //! Forgotten and new passwords: the pages and their server functions.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{returned_error, ActionError, RequireUser};
-use crate::error::AppError;
+use super::{returned_error, RequireUser};
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 #[server(endpoint = "auth/recover")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
@@ -49,41 +52,26 @@ pub async fn update_password(password: String, confirm_password: String) -> Resu
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
+    // The same words whether or not the address has an account.
+    let sent = AfterSuccess::Notice(
+        "If an account exists for that address, we have sent it a link to reset the password."
+            .into(),
+    );
     view! {
         <Title text="Reset your password"/>
         <section class="auth-card">
             <h1>"Reset your password"</h1>
-            <ResetRequestForm returned_error={returned_error::<RequestPasswordReset>()}/>
+            <ServerForm
+                action=RequestPasswordReset::url()
+                class="auth-form"
+                button=SubmitButton::new("Send reset link").class("primary")
+                after_success=sent
+                returned_error={returned_error::<RequestPasswordReset>()}
+            >
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+            </ServerForm>
             <p class="auth-links"><A href="/login">"Back to sign in"</A></p>
         </section>
-    }
-}
-
-/// Asks for a reset link; says it was sent whether or not the address has an account.
-#[island]
-fn ResetRequestForm(returned_error: Option<AppError>) -> impl IntoView {
-    let reset = ServerAction::<RequestPasswordReset>::new();
-    let sent = move || matches!(reset.value().get(), Some(Ok(())));
-    view! {
-        <Show
-            when=sent
-            fallback=move || {
-                let returned_error = returned_error.clone();
-                view! {
-                    <ActionForm action=reset attr:class="auth-form" attr:novalidate=true>
-                        <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-                        <ActionError value=reset.value() returned=returned_error/>
-                        <button type="submit" class="primary" disabled=move || reset.pending().get()>
-                            "Send reset link"
-                        </button>
-                    </ActionForm>
-                }
-            }
-        >
-            <p class="form-notice" role="status">
-                "If an account exists for that address, we have sent it a link to reset the password."
-            </p>
-        </Show>
     }
 }
 
@@ -94,28 +82,23 @@ pub fn ResetPasswordPage() -> impl IntoView {
         <RequireUser>
             <section class="auth-card">
                 <h1>"Choose a new password"</h1>
-                <NewPasswordForm returned_error={returned_error::<UpdatePassword>()}/>
+                <ServerForm
+                    action=UpdatePassword::url()
+                    class="auth-form"
+                    button=SubmitButton::new("Save password").class("primary")
+                    after_success=AfterSuccess::Reload
+                    returned_error={returned_error::<UpdatePassword>()}
+                >
+                    <label>
+                        "New password"
+                        <input type="password" name="password" autocomplete="new-password" required/>
+                    </label>
+                    <label>
+                        "Confirm password"
+                        <input type="password" name="confirm_password" autocomplete="new-password" required/>
+                    </label>
+                </ServerForm>
             </section>
         </RequireUser>
-    }
-}
-
-/// The new password, twice.
-#[island]
-fn NewPasswordForm(returned_error: Option<AppError>) -> impl IntoView {
-    let update = ServerAction::<UpdatePassword>::new();
-    view! {
-        <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
-            <label>
-                "New password"
-                <input type="password" name="password" autocomplete="new-password" required/>
-            </label>
-            <label>
-                "Confirm password"
-                <input type="password" name="confirm_password" autocomplete="new-password" required/>
-            </label>
-            <ActionError value=update.value() returned=returned_error/>
-            <button type="submit" class="primary">"Save password"</button>
-        </ActionForm>
     }
 }

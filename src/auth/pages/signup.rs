@@ -1,12 +1,15 @@
 //! The sign-up page and its server function.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, ActionError};
-use crate::error::AppError;
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next};
+use crate::{
+    error::AppError,
+    server_form::{AfterSuccess, ServerForm, SubmitButton},
+};
 
 #[server(endpoint = "auth/signup")]
 pub async fn signup(
@@ -55,46 +58,41 @@ pub enum SignupOutcome {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let next = next_from_query();
+    let next_field = next.clone();
+    let button = SubmitButton::new("Sign up")
+        .pending("Creating account…")
+        .class("primary");
+    // A success that does not redirect is an address to confirm (SignupOutcome::CheckEmail).
+    let check_email = AfterSuccess::Notice(
+        "Check your email: we have sent you a link to confirm your address.".into(),
+    );
     view! {
         <Title text="Sign up"/>
         <section class="auth-card">
             <h1>"Create your account"</h1>
-            <SignupForm next=next.clone() returned_error={returned_error::<Signup>()}/>
+            <ServerForm
+                action=Signup::url()
+                class="auth-form"
+                button
+                after_success=check_email
+                returned_error={returned_error::<Signup>()}
+            >
+                <input type="hidden" name="next" value=next_field/>
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+                <label>
+                    "Password"
+                    <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
+                </label>
+                <label>
+                    "Confirm password"
+                    <input type="password" name="confirm_password" autocomplete="new-password" required/>
+                </label>
+            </ServerForm>
             <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 "Already have an account? "
                 <A href=with_next("/login", &next)>"Sign in"</A>
             </p>
         </section>
-    }
-}
-
-/// The sign-up form, and the notice to check one's email when the address needs confirming.
-#[island]
-fn SignupForm(next: String, returned_error: Option<AppError>) -> impl IntoView {
-    let signup = ServerAction::<Signup>::new();
-    let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
-    view! {
-        <Show when=check_email>
-            <p class="form-notice" role="status">
-                "Check your email: we have sent you a link to confirm your address."
-            </p>
-        </Show>
-        <ActionForm action=signup attr:class="auth-form" attr:novalidate=true>
-            <input type="hidden" name="next" value=next/>
-            <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-            <label>
-                "Password"
-                <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
-            </label>
-            <label>
-                "Confirm password"
-                <input type="password" name="confirm_password" autocomplete="new-password" required/>
-            </label>
-            <ActionError value=signup.value() returned=returned_error/>
-            <button type="submit" class="primary" disabled=move || signup.pending().get()>
-                {move || if signup.pending().get() { "Creating account…" } else { "Sign up" }}
-            </button>
-        </ActionForm>
     }
 }
