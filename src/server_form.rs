@@ -11,50 +11,8 @@
 //! each: see docs/PERFORMANCE.md.)
 
 use leptos::{ev::SubmitEvent, prelude::*};
-use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-
-/// The submit button of a [`ServerForm`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmitButton {
-    label: String,
-    /// Shown instead of the label while the call is under way.
-    pending_label: Option<String>,
-    class: Option<String>,
-}
-
-impl SubmitButton {
-    /// A button reading `label`.
-    pub fn new(label: &str) -> Self {
-        SubmitButton {
-            label: label.to_owned(),
-            pending_label: None,
-            class: None,
-        }
-    }
-
-    /// What the button reads while the call is under way.
-    pub fn pending(mut self, label: &str) -> Self {
-        self.pending_label = Some(label.to_owned());
-        self
-    }
-
-    /// The button's class.
-    pub fn class(mut self, class: &str) -> Self {
-        self.class = Some(class.to_owned());
-        self
-    }
-}
-
-/// What a call leads to when it succeeds without redirecting.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AfterSuccess {
-    /// The page loads again: what the call changed is rendered by the server.
-    Reload,
-    /// The form gives way to this notice.
-    Notice(String),
-}
 
 /// A form posting its fields (`children`, rendered on the server) to the server function at
 /// `action`, with an error slot and the submit button after them.
@@ -66,8 +24,17 @@ pub fn ServerForm(
     /// The form's class.
     #[prop(into)]
     class: String,
-    button: SubmitButton,
-    after_success: AfterSuccess,
+    /// What the submit button reads.
+    #[prop(into)]
+    label: String,
+    /// What it reads while the call is under way, if not the same.
+    #[prop(optional, into)]
+    pending_label: Option<String>,
+    #[prop(optional, into)] button_class: Option<String>,
+    /// What the form gives way to after a call that succeeds without redirecting; without it,
+    /// the page loads again (what the call changed is rendered by the server).
+    #[prop(optional, into)]
+    notice: Option<String>,
     /// The refusal a post of this form without JavaScript came back with (see
     /// `auth::pages::returned_error`).
     returned_error: Option<AppError>,
@@ -78,11 +45,6 @@ pub fn ServerForm(
         error: RwSignal::new(returned_error),
         notice: RwSignal::new(None),
     };
-    let SubmitButton {
-        label,
-        pending_label,
-        class: button_class,
-    } = button;
     let label = move || match (&pending_label, state.pending.get()) {
         (Some(pending_label), true) => pending_label.clone(),
         _ => label.clone(),
@@ -91,7 +53,7 @@ pub fn ServerForm(
     let on_submit = move |event: SubmitEvent| {
         event.prevent_default();
         if !state.pending.get_untracked() {
-            submit_in_place(&event, &submit_to, &after_success, state);
+            submit_in_place(&event, &submit_to, notice.clone(), state);
         }
     };
     view! {
@@ -129,12 +91,7 @@ struct FormState {
 
 /// Makes the call of a submitted form in place. (Only the browser runs event handlers.)
 #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-fn submit_in_place(
-    event: &SubmitEvent,
-    action: &str,
-    after_success: &AfterSuccess,
-    state: FormState,
-) {
+fn submit_in_place(event: &SubmitEvent, action: &str, notice: Option<String>, state: FormState) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -146,14 +103,14 @@ fn submit_in_place(
         };
         state.pending.set(true);
         state.error.set(None);
-        let (action, after_success) = (action.to_owned(), after_success.clone());
+        let action = action.to_owned();
         leptos::task::spawn_local(async move {
             match browser::submit(&action, &form).await {
                 // The next page is loading: the button stays pending until it replaces this one.
                 Ok(browser::Reply::Redirect) => return,
-                Ok(browser::Reply::Done(_)) => match after_success {
-                    AfterSuccess::Reload => browser::reload(),
-                    AfterSuccess::Notice(text) => state.notice.set(Some(text)),
+                Ok(browser::Reply::Done(_)) => match notice {
+                    None => browser::reload(),
+                    Some(text) => state.notice.set(Some(text)),
                 },
                 Err(refusal) => state.error.set(Some(refusal)),
             }

@@ -6,10 +6,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use super::{returned_error, Banner, RequireUser};
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 /// One of the user's sessions, as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,8 +200,7 @@ fn RevokeSessionButton(session_id: String) -> impl IntoView {
         <ServerForm
             action=RevokeSession::url()
             class="inline-form"
-            button=SubmitButton::new("Sign out this one")
-            after_success=AfterSuccess::Reload
+            label="Sign out this one"
             returned_error=None
         >
             <input type="hidden" name="session_id" value=session_id/>
@@ -222,8 +218,7 @@ fn SignOutSessionsButtons() -> impl IntoView {
             <ServerForm
                 action=SignOutSessions::url()
                 class="inline-form"
-                button=SubmitButton::new("Sign out all others")
-                after_success=AfterSuccess::Reload
+                label="Sign out all others"
                 returned_error
             >
                 <input type="hidden" name="scope" value="others"/>
@@ -231,8 +226,7 @@ fn SignOutSessionsButtons() -> impl IntoView {
             <ServerForm
                 action=SignOutSessions::url()
                 class="inline-form"
-                button=SubmitButton::new("Sign out everywhere")
-                after_success=AfterSuccess::Reload
+                label="Sign out everywhere"
                 returned_error=None
             >
                 <input type="hidden" name="scope" value="global"/>
@@ -248,8 +242,8 @@ fn DeleteAccountForm() -> impl IntoView {
         <ServerForm
             action=DeleteAccount::url()
             class="auth-form"
-            button=SubmitButton::new("Delete my account").class("danger")
-            after_success=AfterSuccess::Reload
+            label="Delete my account"
+                button_class="danger"
             returned_error={returned_error::<DeleteAccount>()}
         >
             <label>

@@ -5,10 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, Banner};
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
@@ -32,9 +29,6 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 pub fn LoginPage() -> impl IntoView {
     let next = next_from_query();
     let next_field = next.clone();
-    let button = SubmitButton::new("Sign in")
-        .pending("Signing in…")
-        .class("primary");
     view! {
         <Title text="Sign in"/>
         <section class="auth-card">
@@ -43,8 +37,9 @@ pub fn LoginPage() -> impl IntoView {
             <ServerForm
                 action=Login::url()
                 class="auth-form"
-                button
-                after_success=AfterSuccess::Reload
+                label="Sign in"
+                pending_label="Signing in…"
+                button_class="primary"
                 returned_error={returned_error::<Login>()}
             >
                 <input type="hidden" name="next" value=next_field/>

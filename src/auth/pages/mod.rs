@@ -27,10 +27,7 @@ use leptos_router::{
 };
 
 use super::{context::use_auth, SignInError, UserInfo};
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 /// The signed-in user of this request, verified on the server.
 #[server(endpoint = "auth/current_user")]
@@ -164,8 +161,8 @@ fn SignOutButton() -> impl IntoView {
         <ServerForm
             action=Logout::url()
             class="inline-form"
-            button=SubmitButton::new("Sign out").class("link-button")
-            after_success=AfterSuccess::Reload
+            label="Sign out"
+                button_class="link-button"
             returned_error={returned_error::<Logout>()}
         >
             // No fields: the session is in the cookies.

@@ -3,10 +3,7 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use super::returned_error;
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 /// Starts an OAuth sign-in: the PKCE verifier goes into an HttpOnly cookie, the browser to the
 /// provider through the auth service.
@@ -77,14 +74,14 @@ pub(super) fn OAuthChoices(next: String) -> impl IntoView {
 /// Starts a sign-in with `provider`.
 #[component]
 fn OAuthButton(provider: String, next: String, returned_error: Option<AppError>) -> impl IntoView {
-    let button = SubmitButton::new(&format!("Continue with {}", provider_label(&provider)))
-        .class(&format!("oauth-button {provider}"));
+    let label = format!("Continue with {}", provider_label(&provider));
+    let button_class = format!("oauth-button {provider}");
     view! {
         <ServerForm
             action=StartOauth::url()
             class="oauth-form"
-            button
-            after_success=AfterSuccess::Reload
+            label
+            button_class
             returned_error
         >
             <input type="hidden" name="provider" value=provider/>

@@ -5,10 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::{returned_error, RequireUser};
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/recover")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
@@ -52,11 +49,6 @@ pub async fn update_password(password: String, confirm_password: String) -> Resu
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    // The same words whether or not the address has an account.
-    let sent = AfterSuccess::Notice(
-        "If an account exists for that address, we have sent it a link to reset the password."
-            .into(),
-    );
     view! {
         <Title text="Reset your password"/>
         <section class="auth-card">
@@ -64,8 +56,10 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             <ServerForm
                 action=RequestPasswordReset::url()
                 class="auth-form"
-                button=SubmitButton::new("Send reset link").class("primary")
-                after_success=sent
+                label="Send reset link"
+                button_class="primary"
+                // The same words whether or not the address has an account.
+                notice="If an account exists for that address, we have sent it a link to reset the password."
                 returned_error={returned_error::<RequestPasswordReset>()}
             >
                 <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
@@ -85,8 +79,8 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <ServerForm
                     action=UpdatePassword::url()
                     class="auth-form"
-                    button=SubmitButton::new("Save password").class("primary")
-                    after_success=AfterSuccess::Reload
+                    label="Save password"
+                button_class="primary"
                     returned_error={returned_error::<UpdatePassword>()}
                 >
                     <label>

@@ -6,10 +6,7 @@ use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
 use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next};
-use crate::{
-    error::AppError,
-    server_form::{AfterSuccess, ServerForm, SubmitButton},
-};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/signup")]
 pub async fn signup(
@@ -59,13 +56,6 @@ pub enum SignupOutcome {
 pub fn SignupPage() -> impl IntoView {
     let next = next_from_query();
     let next_field = next.clone();
-    let button = SubmitButton::new("Sign up")
-        .pending("Creating account…")
-        .class("primary");
-    // A success that does not redirect is an address to confirm (SignupOutcome::CheckEmail).
-    let check_email = AfterSuccess::Notice(
-        "Check your email: we have sent you a link to confirm your address.".into(),
-    );
     view! {
         <Title text="Sign up"/>
         <section class="auth-card">
@@ -73,8 +63,11 @@ pub fn SignupPage() -> impl IntoView {
             <ServerForm
                 action=Signup::url()
                 class="auth-form"
-                button
-                after_success=check_email
+                label="Sign up"
+                pending_label="Creating account…"
+                button_class="primary"
+                // A success without a redirect is an address to confirm (CheckEmail).
+                notice="Check your email: we have sent you a link to confirm your address."
                 returned_error={returned_error::<Signup>()}
             >
                 <input type="hidden" name="next" value=next_field/>
