@@ -166,8 +166,7 @@ pub mod browser {
         let headers = response.headers();
         if headers.has("serverfnredirect").unwrap_or(false) {
             if let Ok(Some(location)) = headers.get("location") {
-                crate::auth::context::announce_auth_change();
-                let _ = leptos::prelude::window().location().set_href(&location);
+                crate::auth::context::leave_after_session_change(&location);
                 return Ok(Reply::Redirect);
             }
         }

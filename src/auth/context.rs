@@ -63,13 +63,17 @@ pub fn use_auth() -> AuthContext {
     expect_context::<AuthContext>()
 }
 
-/// Tells the other tabs that the session changed (they check who is signed in).
+/// Loads `location` in full after a server function changed the session (so the server renders
+/// it for the new session), and tells the other tabs.
 #[cfg(feature = "hydrate")]
-pub fn announce_auth_change() {
-    if let Ok(channel) = web_sys::BroadcastChannel::new(AUTH_CHANNEL) {
-        let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("changed"));
-        channel.close();
-    }
+pub fn leave_after_session_change(location: &str) {
+    browser::LEAVING.set(true);
+    browser::CHANNEL.with(|channel| {
+        if let Some(channel) = channel {
+            let _ = channel.post_message(&wasm_bindgen::JsValue::from_str("changed"));
+        }
+    });
+    let _ = window().location().set_href(location);
 }
 
 /// Asks the server who is signed in on focus and on other tabs' announcements; loads the page
@@ -79,6 +83,9 @@ fn reload_when_session_changes(rendered_for: Option<UserInfo>) {
     use wasm_bindgen::{closure::Closure, JsCast};
 
     let check = move || {
+        if browser::LEAVING.get() {
+            return;
+        }
         let rendered_for = rendered_for.clone();
         leptos::task::spawn_local(async move {
             use crate::server_form::browser::{post, reload, Reply};
@@ -87,7 +94,7 @@ fn reload_when_session_changes(rendered_for: Option<UserInfo>) {
             // An error means the session cannot be checked just now: keep the page as it is.
             if let Ok(Reply::Done(body)) = post(url, &"".into()).await {
                 match serde_json::from_str::<Option<UserInfo>>(&body) {
-                    Ok(user) if user != rendered_for => reload(),
+                    Ok(user) if user != rendered_for && !browser::LEAVING.get() => reload(),
                     _ => {}
                 }
             }
@@ -96,11 +103,25 @@ fn reload_when_session_changes(rendered_for: Option<UserInfo>) {
     let on_focus = Closure::<dyn Fn()>::new(check.clone());
     let _ = window().add_event_listener_with_callback("focus", on_focus.as_ref().unchecked_ref());
     on_focus.forget();
-    if let Ok(channel) = web_sys::BroadcastChannel::new(AUTH_CHANNEL) {
-        let on_message = Closure::<dyn Fn()>::new(check);
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
-        // Keep the channel open for the page's lifetime.
-        std::mem::forget(channel);
+    browser::CHANNEL.with(|channel| {
+        if let Some(channel) = channel {
+            let on_message = Closure::<dyn Fn()>::new(check);
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            on_message.forget();
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The page's one channel, kept open for its lifetime. A message is not delivered to
+        /// the object that posted it, so the page does not hear its own announcements.
+        pub(super) static CHANNEL: Option<web_sys::BroadcastChannel> =
+            web_sys::BroadcastChannel::new(super::AUTH_CHANNEL).ok();
+        /// Set once the page is on its way to another: nothing reloads it then.
+        pub(super) static LEAVING: Cell<bool> = const { Cell::new(false) };
     }
 }
