@@ -30,7 +30,9 @@ pub fn ServerForm(
     /// What it reads while the call is under way, if not the same.
     #[prop(optional, into)]
     pending_label: Option<String>,
-    #[prop(optional, into)] button_class: Option<String>,
+    /// The submit button's class.
+    #[prop(optional, into)]
+    button_class: Option<String>,
     /// What the form gives way to after a call that succeeds without redirecting; without it,
     /// the page loads again (what the call changed is rendered by the server).
     #[prop(optional, into)]
