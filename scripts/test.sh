@@ -49,9 +49,13 @@ if run setup scripts/setup.sh; then
   run cargo-test cargo test --features ssr
   count_tests "$logs/cargo-test.log"
   if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
+    # First-load bytes of the budgeted pages against the release build (end2end/size/).
+    run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
+    count_tests "$logs/size-budget.log"
     run playwright bash -c 'cd end2end && npx playwright test'
     count_tests "$logs/playwright.log"
   else
+    skip size-budget "no release build"
     skip playwright "no release build"
   fi
 else

@@ -1,7 +1,8 @@
-//! The app shell, its routes and its layout, shared by the server renderer and the browser.
+//! The app shell, its routes and its layout. Rendered on the server only: what runs in the
+//! browser are the islands inside it (the auth provider, the forms, the theme switcher).
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
     path, SsrMode,
@@ -9,19 +10,23 @@ use leptos_router::{
 
 use crate::{
     auth::{
-        context::{provide_auth_context, use_auth},
+        context::{request_user, use_auth, AuthProvider},
         pages::{
-            AccountPage, Banner, ForgotPasswordPage, LoginPage, RequireUser, ResetPasswordPage,
-            SignupPage, UserMenu,
+            current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage, RequireUser,
+            ResetPasswordPage, SignupPage, UserMenu,
         },
     },
     theme::{current_theme, ThemeSwitcher},
 };
 
-/// The HTML document around the app; rendered on the server only.
+/// The HTML document around the app.
+#[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
+    use leptos_meta::MetaTags;
     set_page_security_policy(&options);
+    let stylesheet = expect_context::<std::sync::Arc<crate::assets::SiteAssets>>()
+        .stylesheet_href()
+        .to_owned();
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=current_theme().as_str()>
@@ -29,8 +34,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                // `id="leptos"`: the stylesheet `cargo leptos watch` swaps when the CSS changes.
+                <link id="leptos" rel="stylesheet" href=stylesheet/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -55,35 +62,35 @@ fn set_page_security_policy(options: &LeptosOptions) {
     }
 }
 
-/// The root component: layout and routes.
+/// The root component: layout and routes, inside the island that knows who is signed in.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_auth_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/ferrochat.css"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Title formatter=|page: String| {
             if page.is_empty() { "ferrochat".to_owned() } else { format!("{page} · ferrochat") }
         }/>
-        <Router>
-            <Navbar/>
-            <main>
-                <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
-                    // In order: the user menu and every page's data are in the HTML itself, so
-                    // pages work without JavaScript (out-of-order streaming needs it).
-                    <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/signup") view=SignupPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
-                        <Route path=path!("/chat") view=ChatHome ssr=SsrMode::InOrder/>
-                    </Routes>
-                </ErrorBoundary>
-            </main>
-        </Router>
+        <AuthProvider user=request_user()>
+            <Router>
+                <Navbar/>
+                <main>
+                    <ErrorBoundary fallback=|errors| view! { <ErrorPage errors/> }>
+                        // In order: the user menu and every page's data are in the HTML itself,
+                        // so pages work without JavaScript (out-of-order streaming needs it).
+                        <Routes fallback=NotFound>
+                            <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/signup") view=SignupPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/chat") view=ChatHome ssr=SsrMode::InOrder/>
+                        </Routes>
+                    </ErrorBoundary>
+                </main>
+            </Router>
+        </AuthProvider>
     }
 }
 
@@ -96,7 +103,7 @@ fn Navbar() -> impl IntoView {
             </A>
             <nav class="navbar-actions">
                 <UserMenu/>
-                <ThemeSwitcher/>
+                <ThemeSwitcher theme=current_theme() return_to=current_path()/>
             </nav>
         </header>
     }
@@ -127,18 +134,13 @@ fn HomePage() -> impl IntoView {
 /// confirms who is signed in.
 #[component]
 fn ChatHome() -> impl IntoView {
-    let auth = use_auth();
+    let email = use_auth().signed_in_user().map(|user| user.email);
     view! {
         <Title text="Chats"/>
         <RequireUser>
             <section class="chat-home">
                 <h1>"Your chats"</h1>
-                <p>
-                    "Signed in as "
-                    <strong data-testid="signed-in-email">
-                        {move || auth.signed_in_user().map(|user| user.email)}
-                    </strong>
-                </p>
+                <p>"Signed in as " <strong data-testid="signed-in-email">{email}</strong></p>
             </section>
         </RequireUser>
     }

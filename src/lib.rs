@@ -2,14 +2,20 @@
 //!
 //! The crate builds twice: with `ssr` as the Axum server binary, with `hydrate` as the WASM bundle
 //! that makes the server-rendered pages interactive. Modules without a `cfg` are shared by both.
+//!
+//! Pages are Leptos islands: the server renders everything, and only the `#[island]` components
+//! (the forms, the theme switcher, the auth provider) are compiled into the bundle and hydrated.
 
 pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod error;
 pub mod local_path;
+pub mod server_form;
 pub mod theme;
 
+#[cfg(feature = "ssr")]
+pub mod assets;
 #[cfg(feature = "ssr")]
 pub mod auth_service;
 #[cfg(feature = "ssr")]
@@ -29,21 +35,23 @@ pub mod store;
 #[cfg(feature = "ssr")]
 pub mod upkeep;
 
-/// Entry point of the WASM bundle: hydrates the server-rendered body.
+/// Entry point of the WASM bundle, called before the loader hydrates the islands of the page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    // Server functions redirect only when the session changed (sign-in, sign-out, account
-    // deletion): load the next page in full, so it renders with the new session on the server,
-    // and tell the other tabs. Set before the router, which would otherwise navigate in place.
-    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
-        auth::context::announce_auth_change();
-        let _ = leptos::prelude::window().location().set_href(location);
-    });
-    leptos::mount::hydrate_body(app::App);
-    // Lets CSS and end-to-end tests tell a page that merely rendered from one that is interactive.
-    if let Some(root) = leptos::prelude::document().document_element() {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    leptos::mount::hydrate_islands();
+    // The loader hydrates every island right after this returns, without giving the event loop a
+    // turn in between (islands are not lazy); a task queued now runs once they all are
+    // interactive. The marker lets CSS and end-to-end tests tell a page that merely rendered from
+    // one that is interactive.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(root) = leptos::prelude::document().document_element() {
+                let _ = root.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

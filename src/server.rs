@@ -22,6 +22,7 @@ use tower_http::{
 
 use crate::{
     app::{shell, App},
+    assets::{self, SiteAssets},
     auth::{
         self,
         actions::{ReauthWindow, SiteUrl},
@@ -55,6 +56,8 @@ pub struct AppState {
     pub chat: ChatRelay,
     /// When the auth service wants the current password for a password change.
     pub reauth_window: ReauthWindow,
+    /// The bundle's file names and their cache policy.
+    pub assets: Arc<SiteAssets>,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
         if settings.site_url.port() == Some(0) {
             let _ = settings.site_url.set_port(Some(local_addr.port()));
         }
+        let assets = Arc::new(SiteAssets::load(&mut settings.leptos)?);
         let site_url = SiteUrl(settings.site_url.clone());
         let origins = Arc::new(security::TrustedOrigins::new(
             &settings.site_url,
@@ -131,6 +135,7 @@ impl AppState {
             origins,
             chat,
             reauth_window,
+            assets,
         })
     }
 
@@ -140,6 +145,7 @@ impl AppState {
         provide_context(self.site_url.clone());
         provide_context(self.chat.clone());
         provide_context(self.reauth_window);
+        provide_context(self.assets.clone());
     }
 }
 
@@ -151,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
+    let cache_policy = state.assets.clone();
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let mut chat_routes = chat_api::router(state.chat.clone());
     if let Some(cors) = state.origins.cors() {
@@ -194,6 +201,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
         // Layers run bottom-up on the way in: the id is set first so every log line carries it.
+        .layer(middleware::from_fn_with_state(
+            cache_policy,
+            assets::cache_headers,
+        ))
         .layer(middleware::from_fn(security::security_headers))
         .layer(CompressionLayer::new())
         .layer(

@@ -33,6 +33,16 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "directory of the built site (WASM, JS, CSS, public files)",
     },
     Setting {
+        name: "LEPTOS_HASH_FILES",
+        default: "true",
+        meaning: "the bundle has content-hashed file names (cargo-leptos `hash-files`), cached for a year",
+    },
+    Setting {
+        name: "LEPTOS_HASH_FILE_NAME",
+        default: "hash.txt",
+        meaning: "the hash file cargo-leptos writes, relative to the executable's directory",
+    },
+    Setting {
         name: "LEPTOS_ENV",
         default: "PROD",
         meaning: "DEV adds the live-reload script (set by `cargo leptos watch`)",
@@ -233,6 +243,14 @@ impl Settings {
         if let Some(site_addr) = site_addr {
             leptos.site_addr = site_addr;
         }
+        // Read here as well, so that every way of passing settings (tests too) reaches them.
+        if let Some(site_root) = vars.get("LEPTOS_SITE_ROOT") {
+            leptos.site_root = site_root.into();
+        }
+        leptos.hash_files = vars.flag("LEPTOS_HASH_FILES", leptos.hash_files)?;
+        if let Some(hash_file) = vars.get("LEPTOS_HASH_FILE_NAME") {
+            leptos.hash_file = hash_file.into();
+        }
         let data_dir = PathBuf::from(
             vars.get("FERROCHAT_DATA_DIR")
                 .unwrap_or_else(|| "data".into()),
@@ -415,6 +433,7 @@ mod tests {
             "site-pkg-dir",
             "site-addr",
             "reload-port",
+            "hash-files",
         ] {
             assert_eq!(build[key], runtime[key], "{key} differs");
         }

@@ -2,10 +2,10 @@
 //!
 //! The choice lives in a cookie, so the server renders `<html data-theme=…>` before the first
 //! paint: no script has to run early and the page never flashes the wrong theme. The switcher is
-//! a form that works without JavaScript and is handled in place once the app has hydrated.
+//! a form that works without JavaScript and, as an island, is handled in place once it has
+//! hydrated.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 use serde::{Deserialize, Serialize};
 
 /// Name of the cookie that remembers the theme.
@@ -110,19 +110,11 @@ fn apply_in_browser(theme: Theme) {
     }
 }
 
-/// Three buttons (system, light, dark) in the navbar.
-#[component]
-pub fn ThemeSwitcher() -> impl IntoView {
-    let theme = RwSignal::new(current_theme());
-    let location = use_location();
-    let return_to = move || {
-        let search = location.search.get();
-        match search.as_str() {
-            "" => location.pathname.get(),
-            s if s.starts_with('?') => format!("{}{s}", location.pathname.get()),
-            s => format!("{}?{s}", location.pathname.get()),
-        }
-    };
+/// Three buttons (system, light, dark) in the navbar, showing `theme`; without JavaScript the
+/// form posts the choice and comes back to `return_to`.
+#[island]
+pub fn ThemeSwitcher(theme: Theme, return_to: String) -> impl IntoView {
+    let theme = RwSignal::new(theme);
     let buttons = Theme::ALL.map(|option| {
         view! {
             <button

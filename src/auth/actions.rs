@@ -139,7 +139,9 @@ pub fn user_message(error: AuthApiError) -> AppError {
             "Too many attempts. Please wait a few minutes and try again."
         }
         "same_password" => "The new password must differ from the current one.",
-        "current_password_required" => "Please enter your current password.",
+        "current_password_required" => {
+            "Please enter your current password (reload the page if the form does not ask for it)."
+        }
         "current_password_invalid" => "Your current password is not correct.",
         "reauthentication_needed" => {
             "For your security, please sign in again, then change your password right away."

@@ -702,3 +702,37 @@ async fn the_user_menu_is_in_the_html_itself_for_browsers_without_javascript() {
     assert!(menu < signed_out.find("</main>").unwrap());
     assert!(signed_out[menu..].contains("Sign up"));
 }
+
+#[tokio::test]
+async fn the_page_hands_the_browser_its_user_but_never_a_token() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session = app.sign_up(&email, "password one").await;
+    let user_id = session["user"]["id"].as_str().unwrap().to_owned();
+    let cookies = cookies_from(&app.submit_login(&email, "password one").await);
+    let html = app
+        .page_with_cookies("/chat", &cookies)
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The auth provider island gets the signed-in user as its props, to tell later whether the
+    // session changed behind the page.
+    let island = html
+        .find(r#"<leptos-island data-component="AuthProvider_"#)
+        .expect("the auth provider island");
+    let props_start = island + html[island..].find(r#"data-props=""#).unwrap();
+    let props_end = props_start + html[props_start..].find('>').unwrap();
+    let props = html[props_start..props_end].replace("&quot;", "\"");
+    assert!(
+        props.contains(&format!(r#""user":{{"id":"{user_id}","email":"{email}"}}"#)),
+        "{props}"
+    );
+    // Tokens stay in HttpOnly cookies: no JWT (base64 of `{"`) anywhere in the page.
+    assert!(!html.contains("eyJ"), "a token in the page");
+    assert!(!html.contains("refresh_token"));
+    assert!(!html.contains("access_token"));
+
+    let signed_out = app.get("/").await.text().await.unwrap();
+    assert!(signed_out.contains(r#"data-props="{&quot;user&quot;:null}""#));
+}

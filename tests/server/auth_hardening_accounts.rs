@@ -840,7 +840,9 @@ async fn the_password_page_asks_for_the_current_password_after_an_old_sign_in() 
         .await
         .unwrap();
     assert!(
-        html.contains("Please enter your current password."),
+        html.contains(
+            "Please enter your current password (reload the page if the form does not ask for it)."
+        ),
         "{html}"
     );
     app.sign_in(&email, "password one").await;

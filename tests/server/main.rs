@@ -8,6 +8,7 @@ mod key_confusion;
 mod proxy;
 
 mod app_auth;
+mod assets;
 mod auth_accounts;
 mod auth_github;
 mod auth_hardening_accounts;

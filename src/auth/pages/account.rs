@@ -1,12 +1,12 @@
 //! The account page: sign-in methods, sessions, sign out elsewhere, delete the account.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{ActionError, Banner, RequireUser};
-use crate::error::AppError;
+use super::{returned_error, Banner, RequireUser};
+use crate::{error::AppError, server_form::ServerForm};
 
 /// One of the user's sessions, as the account page lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,79 +142,120 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let revoke = ServerAction::<RevokeSession>::new();
-    let sign_out = ServerAction::<SignOutSessions>::new();
-    let delete = ServerAction::<DeleteAccount>::new();
-    let overview = Resource::new(
-        move || (revoke.version().get(), sign_out.version().get()),
-        |_| account_overview(),
-    );
+    let overview = Resource::new(|| (), |_| account_overview());
     view! {
         <Title text="Account"/>
         <RequireUser>
             <section class="account">
                 <h1>"Your account"</h1>
                 <Banner/>
-                <Transition fallback=|| view! { <p>"Loading…"</p> }>
-                    {move || overview.get().map(|result| match result {
-                        Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
-                        Ok(overview) => view! {
-                            <dl class="account-facts">
-                                <dt>"Email"</dt>
-                                <dd data-testid="account-email">{overview.email}</dd>
-                                <dt>"Sign-in methods"</dt>
-                                <dd>{overview.providers.join(", ")}</dd>
-                            </dl>
-                            <h2>"Active sessions"</h2>
-                            {match overview.sessions {
-                                None => view! { <p>"This auth service does not list sessions."</p> }.into_any(),
-                                Some(list) => view! {
-                                    <ul class="sessions">
-                                        {list.into_iter().map(|session| view! {
-                                            <li>
-                                                <span class="device">{session.device}</span>
-                                                <span class="last-used">{format!("last used {}", session.last_used)}</span>
-                                                {if session.current {
-                                                    view! { <strong>"this device"</strong> }.into_any()
-                                                } else {
-                                                    view! {
-                                                        <ActionForm action=revoke attr:class="inline-form">
-                                                            <input type="hidden" name="session_id" value=session.id/>
-                                                            <button type="submit">"Sign out this one"</button>
-                                                        </ActionForm>
-                                                    }.into_any()
-                                                }}
-                                            </li>
-                                        }).collect_view()}
-                                    </ul>
-                                }.into_any(),
-                            }}
-                        }.into_any(),
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match overview.await {
+                            Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                            Ok(overview) => view! { <AccountFacts overview/> }.into_any(),
+                        }
                     })}
-                </Transition>
-                <div class="account-actions">
-                    <ActionForm action=sign_out attr:class="inline-form">
-                        <input type="hidden" name="scope" value="others"/>
-                        <button type="submit">"Sign out all others"</button>
-                    </ActionForm>
-                    <ActionForm action=sign_out attr:class="inline-form">
-                        <input type="hidden" name="scope" value="global"/>
-                        <button type="submit">"Sign out everywhere"</button>
-                    </ActionForm>
-                </div>
-                <ActionError value=sign_out.value()/>
+                </Suspense>
+                <SignOutSessionsButtons/>
                 <p><A href="/reset-password">"Change password"</A></p>
                 <h2>"Delete account"</h2>
                 <p>"This removes your account and all of your chats. It cannot be undone."</p>
-                <ActionForm action=delete attr:class="auth-form" attr:novalidate=true>
-                    <label>
-                        "Type your email address to confirm"
-                        <input type="email" name="confirm_email" autocomplete="off" required/>
-                    </label>
-                    <ActionError value=delete.value()/>
-                    <button type="submit" class="danger">"Delete my account"</button>
-                </ActionForm>
+                <DeleteAccountForm/>
             </section>
         </RequireUser>
+    }
+}
+
+/// The email, the sign-in methods and the sessions, each other session with its own sign-out.
+#[component]
+fn AccountFacts(overview: AccountSummary) -> impl IntoView {
+    view! {
+        <dl class="account-facts">
+            <dt>"Email"</dt>
+            <dd data-testid="account-email">{overview.email}</dd>
+            <dt>"Sign-in methods"</dt>
+            <dd>{overview.providers.join(", ")}</dd>
+        </dl>
+        <h2>"Active sessions"</h2>
+        {match overview.sessions {
+            None => view! { <p>"This auth service does not list sessions."</p> }.into_any(),
+            Some(list) => view! {
+                <ul class="sessions">
+                    {list.into_iter().map(|session| view! {
+                        <li>
+                            <span class="device">{session.device}</span>
+                            <span class="last-used">{format!("last used {}", session.last_used)}</span>
+                            {if session.current {
+                                view! { <strong>"this device"</strong> }.into_any()
+                            } else {
+                                view! { <RevokeSessionButton session_id=session.id/> }.into_any()
+                            }}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
+    }
+}
+
+/// Signs out one other session; the page then shows the list without it.
+#[component]
+fn RevokeSessionButton(session_id: String) -> impl IntoView {
+    view! {
+        <ServerForm
+            action=RevokeSession::url()
+            class="inline-form"
+            label="Sign out this one"
+            returned_error=None
+        >
+            <input type="hidden" name="session_id" value=session_id/>
+        </ServerForm>
+    }
+}
+
+/// "Sign out all others" (the page then shows this session alone) and "Sign out everywhere"
+/// (which redirects to the login page).
+#[component]
+fn SignOutSessionsButtons() -> impl IntoView {
+    let returned_error = returned_error::<SignOutSessions>();
+    view! {
+        <div class="account-actions">
+            <ServerForm
+                action=SignOutSessions::url()
+                class="inline-form"
+                label="Sign out all others"
+                returned_error
+            >
+                <input type="hidden" name="scope" value="others"/>
+            </ServerForm>
+            <ServerForm
+                action=SignOutSessions::url()
+                class="inline-form"
+                label="Sign out everywhere"
+                returned_error=None
+            >
+                <input type="hidden" name="scope" value="global"/>
+            </ServerForm>
+        </div>
+    }
+}
+
+/// Deletes the account once the person typed their email address.
+#[component]
+fn DeleteAccountForm() -> impl IntoView {
+    view! {
+        <ServerForm
+            action=DeleteAccount::url()
+            class="auth-form"
+            label="Delete my account"
+                button_class="danger"
+            returned_error={returned_error::<DeleteAccount>()}
+        >
+            <label>
+                "Type your email address to confirm"
+                <input type="email" name="confirm_email" autocomplete="off" required/>
+            </label>
+        </ServerForm>
     }
 }

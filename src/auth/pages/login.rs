@@ -1,11 +1,11 @@
 //! The sign-in page and its server function.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError, Banner};
-use crate::error::AppError;
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, Banner};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: String) -> Result<(), AppError> {
@@ -27,30 +27,33 @@ pub async fn login(email: String, password: String, next: String) -> Result<(), 
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let login = ServerAction::<Login>::new();
     let next = next_from_query();
+    let next_field = next.clone();
     view! {
         <Title text="Sign in"/>
         <section class="auth-card">
             <h1>"Sign in"</h1>
             <Banner/>
-            <ActionForm action=login attr:class="auth-form" attr:novalidate=true>
-                <input type="hidden" name="next" value=next/>
+            <ServerForm
+                action=Login::url()
+                class="auth-form"
+                label="Sign in"
+                pending_label="Signing in…"
+                button_class="primary"
+                returned_error={returned_error::<Login>()}
+            >
+                <input type="hidden" name="next" value=next_field/>
                 <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
                 <label>
                     "Password"
                     <input type="password" name="password" autocomplete="current-password" required/>
                 </label>
-                <ActionError value=login.value()/>
-                <button type="submit" class="primary" disabled=move || login.pending().get()>
-                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </ActionForm>
-            <OAuthButtons next=next/>
+            </ServerForm>
+            <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 <A href="/forgot-password">"Forgot your password?"</A>
                 " · "
-                <A href=move || with_next("/signup", &next())>"Create an account"</A>
+                <A href=with_next("/signup", &next)>"Create an account"</A>
             </p>
         </section>
     }

@@ -1,7 +1,9 @@
 //! Sign-in pages and their server functions: login, signup, OAuth buttons, password reset,
-//! account, one file each; this file holds what they share. Every form is an `ActionForm`: a
-//! plain POST without JavaScript (errors come back in the redirect), an in-place call with it
-//! (inline errors, pending state).
+//! account, one file each; this file holds what they share.
+//!
+//! The pages are rendered on the server only; each form is a [`ServerForm`] island: a plain POST
+//! without JavaScript (refusals come back in the redirect and are rendered by the server), an
+//! in-place call with it (inline errors, pending state).
 
 mod account;
 mod login;
@@ -14,14 +16,18 @@ pub use login::LoginPage;
 pub use password::{ForgotPasswordPage, ResetPasswordPage};
 pub use signup::SignupPage;
 
-use leptos::prelude::*;
+use leptos::{
+    prelude::*,
+    server::ServerActionError,
+    server_fn::{error::ServerFnUrlError, ServerFn},
+};
 use leptos_router::{
     components::{Redirect, A},
     hooks::{use_location, use_query_map},
 };
 
 use super::{context::use_auth, SignInError, UserInfo};
-use crate::error::AppError;
+use crate::{error::AppError, server_form::ServerForm};
 
 /// The signed-in user of this request, verified on the server.
 #[server(endpoint = "auth/current_user")]
@@ -49,46 +55,40 @@ pub async fn logout() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Shows an action's error, if its last call failed.
-#[component]
-pub(crate) fn ActionError<T, S>(value: S) -> impl IntoView
-where
-    T: Send + Sync + Clone + 'static,
-    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || {
-        value.get().and_then(Result::err).map(|error| {
-            view! { <p class="form-error" role="alert">{error.to_string()}</p> }
-        })
-    }
+/// The refusal a form post of `S` without JavaScript came back with (`?__err=` in the URL the
+/// server function redirected to), for the server to hand to the form's island as a prop: the
+/// browser's copy of the island cannot read the URL through the router.
+pub(crate) fn returned_error<S: ServerFn<Error = AppError>>() -> Option<AppError> {
+    let error = use_context::<ServerActionError>()?;
+    (error.path() == S::PATH).then(|| ServerFnUrlError::<AppError>::decode_err(error.err()))
 }
 
 /// A message from the query string (`?notice=` or `?error=`), in words a person understands.
 #[component]
 pub fn Banner() -> impl IntoView {
     let query = use_query_map();
-    move || {
-        let query = query.read();
-        if let Some(code) = query.get("error") {
-            let message = SignInError::from_code(&code).message();
-            return Some(view! { <p class="form-error" role="alert">{message}</p> }.into_any());
-        }
-        let text = match query.get("notice").as_deref() {
-            Some("check-email") => "Check your email for a link to continue.",
-            Some("email-verified") => "Your email address is verified. Please sign in.",
-            Some("password-changed") => "Your password has been changed.",
-            Some("account-deleted") => "Your account and all its data have been deleted.",
-            Some("signed-out") => "You have been signed out.",
-            _ => return None,
-        };
-        Some(view! { <p class="form-notice" role="status">{text}</p> }.into_any())
+    let query = query.read_untracked();
+    if let Some(code) = query.get("error") {
+        let message = SignInError::from_code(&code).message();
+        return Some(view! { <p class="form-error" role="alert">{message}</p> }.into_any());
     }
+    let text = match query.get("notice").as_deref() {
+        Some("check-email") => "Check your email for a link to continue.",
+        Some("email-verified") => "Your email address is verified. Please sign in.",
+        Some("password-changed") => "Your password has been changed.",
+        Some("account-deleted") => "Your account and all its data have been deleted.",
+        Some("signed-out") => "You have been signed out.",
+        _ => return None,
+    };
+    Some(view! { <p class="form-notice" role="status">{text}</p> }.into_any())
 }
 
 /// `next` from the query, for links and hidden fields.
-pub(crate) fn next_from_query() -> impl Fn() -> String + Copy {
-    let query = use_query_map();
-    move || query.read().get("next").unwrap_or_default()
+pub(crate) fn next_from_query() -> String {
+    use_query_map()
+        .read_untracked()
+        .get("next")
+        .unwrap_or_default()
 }
 
 pub(crate) fn with_next(path: &str, next: &str) -> String {
@@ -111,52 +111,63 @@ fn urlencoding(value: &str) -> String {
         .collect()
 }
 
-/// Renders its children for a signed-in user; sends anyone else to the login page. (The server
-/// redirects before rendering too; this covers navigation inside the hydrated app.)
+/// Renders its children for a signed-in user; sends anyone else to the login page. (The guard
+/// middleware redirects signed-out visitors of private pages before rendering; this keeps a page
+/// that forgot to be listed there private all the same.)
 #[component]
-pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
-    let auth = use_auth();
+pub fn RequireUser(children: Children) -> impl IntoView {
+    if use_auth().signed_in_user().is_some() {
+        return children().into_any();
+    }
+    view! { <Redirect path=with_next("/login", &current_path())/> }.into_any()
+}
+
+/// The path and query of the page being rendered, e.g. `/chat?x=1`.
+pub fn current_path() -> String {
     let location = use_location();
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                let children = children.clone();
-                auth.user.get().map(move |result| match result {
-                    Ok(Some(_)) => children().into_any(),
-                    _ => {
-                        let here = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
-                        view! { <Redirect path=with_next("/login", &here)/> }.into_any()
-                    }
-                })
-            }}
-        </Transition>
+    let path = location.pathname.get_untracked();
+    // The router keeps the query without its `?`.
+    match location.search.get_untracked().trim_start_matches('?') {
+        "" => path,
+        query => format!("{path}?{query}"),
     }
 }
 
 /// The navbar's part: the user menu, or the sign-in and sign-up links.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let auth = use_auth();
-    let logout = ServerAction::<Logout>::new();
+    match use_auth().signed_in_user() {
+        Some(user) => view! {
+            <div class="user-menu">
+                <A href="/chat">"Chats"</A>
+                <A href="/account" attr:class="user-email">{user.email}</A>
+                <SignOutButton/>
+            </div>
+        }
+        .into_any(),
+        None => view! {
+            <div class="user-menu">
+                <A href="/login">"Sign in"</A>
+                <A href="/signup" attr:class="button">"Sign up"</A>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// The navbar's "Sign out" (its redirect tells the other tabs).
+#[component]
+fn SignOutButton() -> impl IntoView {
     view! {
-        <Transition fallback=|| ()>
-            {move || match auth.signed_in_user() {
-                Some(user) => view! {
-                    <div class="user-menu">
-                        <A href="/chat">"Chats"</A>
-                        <A href="/account" attr:class="user-email">{user.email}</A>
-                        <ActionForm action=logout attr:class="inline-form">
-                            <button type="submit" class="link-button">"Sign out"</button>
-                        </ActionForm>
-                    </div>
-                }.into_any(),
-                None => view! {
-                    <div class="user-menu">
-                        <A href="/login">"Sign in"</A>
-                        <A href="/signup" attr:class="button">"Sign up"</A>
-                    </div>
-                }.into_any(),
-            }}
-        </Transition>
+        <ServerForm
+            action=Logout::url()
+            class="inline-form"
+            label="Sign out"
+                button_class="link-button"
+            returned_error={returned_error::<Logout>()}
+        >
+            // No fields: the session is in the cookies.
+            ""
+        </ServerForm>
     }
 }

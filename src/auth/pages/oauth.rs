@@ -1,9 +1,9 @@
 //! The OAuth buttons and the server functions that list providers and start a sign-in.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 
-use super::ActionError;
-use crate::error::AppError;
+use super::returned_error;
+use crate::{error::AppError, server_form::ServerForm};
 
 /// Starts an OAuth sign-in: the PKCE verifier goes into an HttpOnly cookie, the browser to the
 /// provider through the auth service.
@@ -44,37 +44,49 @@ pub async fn oauth_providers() -> Result<Vec<String>, AppError> {
         .map_err(actions::user_message)
 }
 
-/// One button per provider the auth service reports enabled.
+/// One button per provider the auth service reports enabled; nothing if there are none.
 #[component]
-pub(super) fn OAuthButtons(
-    next: impl Fn() -> String + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+pub(super) fn OAuthChoices(next: String) -> impl IntoView {
+    // Asked on the server while it renders: the browser gets the buttons as HTML.
     let providers = Resource::new(|| (), |_| oauth_providers());
-    let start = ServerAction::<StartOauth>::new();
     view! {
         <Suspense fallback=|| ()>
             {move || {
-                let providers = providers.get().and_then(Result::ok).unwrap_or_default();
-                (!providers.is_empty()).then(|| view! {
-                    <div class="oauth">
-                        <p class="divider">"or continue with"</p>
-                        {providers.into_iter().map(|provider| {
-                            let label = provider_label(&provider);
-                            view! {
-                                <ActionForm action=start attr:class="oauth-form">
-                                    <input type="hidden" name="provider" value=provider.clone()/>
-                                    <input type="hidden" name="next" value=next/>
-                                    <button type="submit" class=format!("oauth-button {provider}")>
-                                        {format!("Continue with {label}")}
-                                    </button>
-                                </ActionForm>
-                            }
-                        }).collect_view()}
-                        <ActionError value=start.value()/>
-                    </div>
+                let next = next.clone();
+                Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    // A refusal of a post without JavaScript is shown once, under the first.
+                    let mut returned_error = returned_error::<StartOauth>();
+                    (!providers.is_empty()).then(|| view! {
+                        <div class="oauth">
+                            <p class="divider">"or continue with"</p>
+                            {providers.into_iter().map(|provider| view! {
+                                <OAuthButton provider next=next.clone() returned_error=returned_error.take()/>
+                            }).collect_view()}
+                        </div>
+                    })
                 })
             }}
         </Suspense>
+    }
+}
+
+/// Starts a sign-in with `provider`.
+#[component]
+fn OAuthButton(provider: String, next: String, returned_error: Option<AppError>) -> impl IntoView {
+    let label = format!("Continue with {}", provider_label(&provider));
+    let button_class = format!("oauth-button {provider}");
+    view! {
+        <ServerForm
+            action=StartOauth::url()
+            class="oauth-form"
+            label
+            button_class
+            returned_error
+        >
+            <input type="hidden" name="provider" value=provider/>
+            <input type="hidden" name="next" value=next/>
+        </ServerForm>
     }
 }
 

@@ -1,11 +1,11 @@
 //! Forgotten and new passwords: the pages and their server functions.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{ActionError, RequireUser};
-use crate::error::AppError;
+use super::{returned_error, RequireUser};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/recover")]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
@@ -69,28 +69,21 @@ pub async fn update_password(
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let reset = ServerAction::<RequestPasswordReset>::new();
-    let sent = move || matches!(reset.value().get(), Some(Ok(())));
     view! {
         <Title text="Reset your password"/>
         <section class="auth-card">
             <h1>"Reset your password"</h1>
-            <Show
-                when=sent
-                fallback=move || view! {
-                    <ActionForm action=reset attr:class="auth-form" attr:novalidate=true>
-                        <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
-                        <ActionError value=reset.value()/>
-                        <button type="submit" class="primary" disabled=move || reset.pending().get()>
-                            "Send reset link"
-                        </button>
-                    </ActionForm>
-                }
+            <ServerForm
+                action=RequestPasswordReset::url()
+                class="auth-form"
+                label="Send reset link"
+                button_class="primary"
+                // The same words whether or not the address has an account.
+                notice="If an account exists for that address, we have sent it a link to reset the password."
+                returned_error={returned_error::<RequestPasswordReset>()}
             >
-                <p class="form-notice" role="status">
-                    "If an account exists for that address, we have sent it a link to reset the password."
-                </p>
-            </Show>
+                <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
+            </ServerForm>
             <p class="auth-links"><A href="/login">"Back to sign in"</A></p>
         </section>
     }
@@ -98,16 +91,22 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
-    let update = ServerAction::<UpdatePassword>::new();
-    // Asked again after each attempt: a sign-in can age past the window while the form is open.
-    let needs_current = Resource::new(move || update.version().get(), |_| needs_current_password());
+    // Decided when the page is rendered; a sign-in that ages past the window while the form is
+    // open is told to reload (see `user_message`).
+    let needs_current = Resource::new_blocking(|| (), |_| needs_current_password());
     view! {
         <Title text="Choose a new password"/>
         <RequireUser>
             <section class="auth-card">
                 <h1>"Choose a new password"</h1>
-                <ActionForm action=update attr:class="auth-form" attr:novalidate=true>
-                    <Transition fallback=|| ()>
+                <ServerForm
+                    action=UpdatePassword::url()
+                    class="auth-form"
+                    label="Save password"
+                    button_class="primary"
+                    returned_error={returned_error::<UpdatePassword>()}
+                >
+                    <Suspense fallback=|| ()>
                         {move || needs_current.get().and_then(|needs| matches!(needs, Ok(true)).then(|| view! {
                             <label>
                                 "Current password"
@@ -117,7 +116,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                                 "You signed in a while ago, so we ask for it again. Never set a password? Sign out, sign in again, and set it right away."
                             </p>
                         }))}
-                    </Transition>
+                    </Suspense>
                     <label>
                         "New password"
                         <input type="password" name="password" autocomplete="new-password" required/>
@@ -126,9 +125,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         "Confirm password"
                         <input type="password" name="confirm_password" autocomplete="new-password" required/>
                     </label>
-                    <ActionError value=update.value()/>
-                    <button type="submit" class="primary">"Save password"</button>
-                </ActionForm>
+                </ServerForm>
             </section>
         </RequireUser>
     }

@@ -1,12 +1,12 @@
 //! The sign-up page and its server function.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{next_from_query, oauth::OAuthButtons, with_next, ActionError};
-use crate::error::AppError;
+use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next};
+use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/signup")]
 pub async fn signup(
@@ -54,20 +54,23 @@ pub enum SignupOutcome {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
-    let signup = ServerAction::<Signup>::new();
     let next = next_from_query();
-    let check_email = move || matches!(signup.value().get(), Some(Ok(SignupOutcome::CheckEmail)));
+    let next_field = next.clone();
     view! {
         <Title text="Sign up"/>
         <section class="auth-card">
             <h1>"Create your account"</h1>
-            <Show when=check_email>
-                <p class="form-notice" role="status">
-                    "Check your email: we have sent you a link to confirm your address."
-                </p>
-            </Show>
-            <ActionForm action=signup attr:class="auth-form" attr:novalidate=true>
-                <input type="hidden" name="next" value=next/>
+            <ServerForm
+                action=Signup::url()
+                class="auth-form"
+                label="Sign up"
+                pending_label="Creating account…"
+                button_class="primary"
+                // A success without a redirect is an address to confirm (CheckEmail).
+                notice="Check your email: we have sent you a link to confirm your address."
+                returned_error={returned_error::<Signup>()}
+            >
+                <input type="hidden" name="next" value=next_field/>
                 <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
                 <label>
                     "Password"
@@ -77,15 +80,11 @@ pub fn SignupPage() -> impl IntoView {
                     "Confirm password"
                     <input type="password" name="confirm_password" autocomplete="new-password" required/>
                 </label>
-                <ActionError value=signup.value()/>
-                <button type="submit" class="primary" disabled=move || signup.pending().get()>
-                    {move || if signup.pending().get() { "Creating account…" } else { "Sign up" }}
-                </button>
-            </ActionForm>
-            <OAuthButtons next=next/>
+            </ServerForm>
+            <OAuthChoices next=next.clone()/>
             <p class="auth-links">
                 "Already have an account? "
-                <A href=move || with_next("/login", &next())>"Sign in"</A>
+                <A href=with_next("/login", &next)>"Sign in"</A>
             </p>
         </section>
     }
