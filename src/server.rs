@@ -34,6 +34,7 @@ use crate::{
     chat::{api as chat_api, llm::Models, relay::ChatRelay, store::ChatStore},
     config::{AuthMode, Config},
     contract::cookies::CookieJar,
+    form_errors::{self, FormErrorKey},
     security,
     settings::{LogFormat, Settings},
     store::Store,
@@ -58,6 +59,8 @@ pub struct AppState {
     pub reauth_window: ReauthWindow,
     /// The bundle's file names and their cache policy.
     pub assets: Arc<SiteAssets>,
+    /// Signs the refusals of forms posted without JavaScript.
+    pub form_errors: FormErrorKey,
 }
 
 impl AppState {
@@ -121,6 +124,11 @@ impl AppState {
                 (sessions, Some(embedded), reauth_window)
             }
         };
+        let form_errors = FormErrorKey::new(
+            crate::store::secret(store.pool(), "form_error_key")
+                .await
+                .map_err(|error| format!("cannot read the server secrets: {error}"))?,
+        );
         let chat = ChatRelay::new(
             ChatStore::new(store.pool().clone()),
             Arc::new(Models::new(&chat)),
@@ -136,6 +144,7 @@ impl AppState {
             chat,
             reauth_window,
             assets,
+            form_errors,
         })
     }
 
@@ -146,6 +155,7 @@ impl AppState {
         provide_context(self.chat.clone());
         provide_context(self.reauth_window);
         provide_context(self.assets.clone());
+        provide_context(self.form_errors.clone());
     }
 }
 
@@ -190,6 +200,10 @@ pub fn router(state: AppState) -> Router {
             _,
         >(context, shell))
         .layer(middleware::from_fn(crate::error::server_fn_status))
+        .layer(middleware::from_fn_with_state(
+            state.form_errors.clone(),
+            form_errors::sign_refusals,
+        ))
         .layer(middleware::from_fn(auth::routes::guard_pages))
         .layer(middleware::from_fn_with_state(
             state.sessions.clone(),

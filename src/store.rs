@@ -99,6 +99,20 @@ impl Store {
     }
 }
 
+/// A random secret, made on first use and kept in the database, so that every instance on the
+/// database shares it (keys for refresh-token chains, rate-limit keys, signed form errors).
+pub async fn secret(pool: &AnyPool, name: &str) -> Result<Vec<u8>, sqlx::Error> {
+    sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(crate::crypto::random_bytes::<32>().to_vec())
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}
+
 /// A SQLite file, created if missing, in WAL mode with foreign keys on.
 async fn open_sqlite(url: &str) -> Result<AnyPool, StoreError> {
     use std::str::FromStr;

@@ -173,18 +173,9 @@ async fn jwks(
     Json(state.keys.jwks().await)
 }
 
-/// A random secret generated on first start and kept in the database.
+/// A server secret shared by every instance (see [`crate::store::secret`]).
 async fn server_secret(pool: &Pool, name: &str) -> AuthResult<Vec<u8>> {
-    sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(crypto::random_bytes::<32>().to_vec())
-        .execute(pool)
-        .await?;
-    let (value,): (Vec<u8>,) = sqlx::query_as("SELECT value FROM secrets WHERE name = $1")
-        .bind(name)
-        .fetch_one(pool)
-        .await?;
-    Ok(value)
+    Ok(crate::store::secret(pool, name).await?)
 }
 
 /// Seconds since the Unix epoch.

@@ -82,6 +82,39 @@ async fn a_wrong_password_comes_back_to_the_form_with_a_message_that_reveals_not
 }
 
 #[tokio::test]
+async fn a_crafted_refusal_in_a_link_never_puts_its_authors_words_in_the_page() {
+    use base64::Engine as _;
+    let app = spawn_app().await;
+    let words = "Your account is locked. Call +1 555 0100 to unlock it.";
+    let forged = base64::engine::general_purpose::URL_SAFE
+        .encode(serde_json::to_string(&json!({ "Refused": words })).unwrap());
+    for signature in ["", "&__sig=AAAA", "&__sig=not-base64!"] {
+        let page = app
+            .get(&format!(
+                "/login?__path=/api/auth/login&__err={forged}{signature}"
+            ))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("Call +1 555"), "{signature}: {page}");
+        assert!(
+            page.contains("That did not work. Please check the form and try again."),
+            "{signature}"
+        );
+    }
+    // The server's own refusal of a real post carries its signature and is shown word for word.
+    let response = app
+        .submit_login("nobody@example.test", "wrong password")
+        .await;
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(location.contains("__sig="), "{location}");
+}
+
+#[tokio::test]
 async fn private_pages_send_signed_out_visitors_to_login_with_next() {
     let app = spawn_app().await;
     for (path, next) in [

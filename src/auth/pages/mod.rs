@@ -58,9 +58,27 @@ pub async fn logout() -> Result<(), AppError> {
 /// The refusal a form post of `S` without JavaScript came back with (`?__err=` in the URL the
 /// server function redirected to), for the server to hand to the form's island as a prop: the
 /// browser's copy of the island cannot read the URL through the router.
+///
+/// Only refusals this server signed are shown (see `form_errors`): a crafted URL gets a plain
+/// "did not work" instead of its author's words.
 pub(crate) fn returned_error<S: ServerFn<Error = AppError>>() -> Option<AppError> {
     let error = use_context::<ServerActionError>()?;
-    (error.path() == S::PATH).then(|| ServerFnUrlError::<AppError>::decode_err(error.err()))
+    if error.path() != S::PATH {
+        return None;
+    }
+    #[cfg(feature = "ssr")]
+    {
+        let signature = use_query_map().read_untracked().get("__sig");
+        let signed = use_context::<crate::form_errors::FormErrorKey>()
+            .zip(signature)
+            .is_some_and(|(key, signature)| key.verify(error.path(), error.err(), &signature));
+        if !signed {
+            return Some(AppError::Refused(
+                "That did not work. Please check the form and try again.".into(),
+            ));
+        }
+    }
+    Some(ServerFnUrlError::<AppError>::decode_err(error.err()))
 }
 
 /// A message from the query string (`?notice=` or `?error=`), in words a person understands.
