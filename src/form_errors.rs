@@ -45,22 +45,36 @@ impl FormErrorKey {
         ring::hmac::verify(&key, format!("{path}\n{error}").as_bytes(), &tag).is_ok()
     }
 
-    /// The `Location` of a form redirect with its refusal signed (and any `__sig` that came in
-    /// with the page's own URL dropped); None if it carries no refusal.
+    /// The `Location` of a form redirect with its refusal signed; None if it carries no refusal.
+    ///
+    /// Leptos appends `__path` and `__err` to the URL the form was posted from, which may carry
+    /// an earlier refusal: the last pair is the new one (the one the page reads), so only it is
+    /// kept, signed, and every older pair and signature dropped.
     fn signed_location(&self, location: &str) -> Option<String> {
         // Locations may be relative; parse against a stand-in origin and give back what came in.
         let base = Url::parse("http://form.invalid").expect("a valid URL");
         let mut url = base.join(location).ok()?;
         let pairs: Vec<(String, String)> = url
             .query_pairs()
-            .filter(|(key, _)| key != SIGNATURE)
             .map(|(key, value)| (key.into_owned(), value.into_owned()))
             .collect();
-        let find = |name: &str| pairs.iter().find(|(key, _)| key == name).map(|(_, v)| v);
-        let signature = self.sign(find("__path")?, find("__err")?);
+        let last = |name: &str| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| key == name)
+                .map(|(_, v)| v)
+        };
+        let (path, error) = (last("__path")?.clone(), last("__err")?.clone());
+        let signature = self.sign(&path, &error);
+        let kept = pairs
+            .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "__path" | "__err" | SIGNATURE));
         url.query_pairs_mut()
             .clear()
-            .extend_pairs(&pairs)
+            .extend_pairs(kept)
+            .append_pair("__path", &path)
+            .append_pair("__err", &error)
             .append_pair(SIGNATURE, &signature);
         let signed = url.as_str();
         Some(match signed.strip_prefix("http://form.invalid") {
@@ -129,5 +143,21 @@ mod tests {
             &get("__sig")
         ));
         assert_eq!(key.signed_location("/chat?x=1"), None);
+    }
+
+    #[test]
+    fn a_second_refusal_replaces_the_first_and_only_it_is_signed() {
+        let key = FormErrorKey::new(vec![7; 32]);
+        // What Leptos answers a post from a page that already shows a refusal.
+        let location = key
+            .signed_location("/signup?__path=%2Fa&__err=b2xk&__sig=old&__path=%2Fa&__err=bmV3")
+            .unwrap();
+        assert_eq!(
+            location,
+            format!(
+                "/signup?__path=%2Fa&__err=bmV3&__sig={}",
+                key.sign("/a", "bmV3")
+            )
+        );
     }
 }
