@@ -25,6 +25,28 @@ run() {
   return "$status"
 }
 
+# start NAME COMMAND...: starts a step in the background, its output to its log only.
+declare -A started_at pids
+start() {
+  local name=$1
+  shift
+  started_at[$name]=$SECONDS
+  "$@" >"$logs/$name.log" 2>&1 &
+  pids[$name]=$!
+}
+
+# finish NAME: waits for a step started with `start`, prints its output, records it like `run`.
+finish() {
+  local name=$1 status=0
+  wait "${pids[$name]}" || status=$?
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  cat "$logs/$name.log"
+  names+=("$name")
+  times+=($((SECONDS - ${started_at[$name]})))
+  if [ "$status" = 0 ]; then results+=(ok); else results+=(FAILED); fi
+  return "$status"
+}
+
 skip() {
   names+=("$1")
   times+=(0)
@@ -40,11 +62,14 @@ count_tests() {
   tests_failed=$((tests_failed + failed))
 }
 
-if run setup scripts/setup.sh; then
+# The installs (minutes on a fresh machine, much of it network) run beside the checks that need
+# nothing but Rust.
+start setup scripts/setup.sh
+run fmt cargo fmt --all -- --check
+run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
+if finish setup; then
   source scripts/env.sh
-  run fmt cargo fmt --all -- --check
   run e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
-  run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
   run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
   run cargo-test cargo test --features ssr
   count_tests "$logs/cargo-test.log"
