@@ -107,10 +107,13 @@ pub mod sql {
     pub const SESSIONS_NEWEST: &str = "SELECT id, title, created_at, updated_at
         FROM chat_sessions WHERE user_id = $1
         ORDER BY updated_at DESC, id DESC LIMIT $2";
-    /// The page after a cursor: `$1` user, `$2` updated_at, `$3` id, `$4` limit.
+    /// The page after a cursor: `$1` user, `$2` updated_at, `$3` id, `$4` limit. The redundant
+    /// `updated_at <= $2` is the index range: Postgres cannot make one of the `OR` alone and
+    /// would walk the user's sessions from the newest to the cursor (bench/RESULTS.md).
     pub const SESSIONS_AFTER: &str = "SELECT id, title, created_at, updated_at
         FROM chat_sessions
-        WHERE user_id = $1 AND (updated_at < $2 OR (updated_at = $2 AND id < $3))
+        WHERE user_id = $1 AND updated_at <= $2
+          AND (updated_at < $2 OR (updated_at = $2 AND id < $3))
         ORDER BY updated_at DESC, id DESC LIMIT $4";
     /// The newest page of a session's messages: `$1` session, `$2` user, `$3` limit.
     pub const MESSAGES_NEWEST: &str = "SELECT m.id, m.chat_session_id, m.role, m.content,

@@ -611,6 +611,16 @@ async fn the_hot_queries_use_their_indexes(store: Store) {
     )
     .await;
     assert!(after.contains("chat_sessions_by_user_recency"), "{after}");
+    // The cursor bounds the index range: a page deep in the list reads only its own rows.
+    let bound = match store.backend() {
+        Backend::Sqlite => "updated_at<?",
+        Backend::Postgres => "Index Cond: ((user_id = ",
+    };
+    let range = after
+        .lines()
+        .find(|line| line.contains(bound))
+        .unwrap_or_else(|| panic!("no index range in {after}"));
+    assert!(range.contains("updated_at"), "{after}");
     let messages = plan(&store, sql::MESSAGES_NEWEST, &[&session.id, user, "50"]).await;
     assert!(messages.contains("messages_by_session_order"), "{messages}");
     let before = plan(
