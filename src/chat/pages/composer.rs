@@ -1,20 +1,22 @@
-//! The composer, and the island around the conversation that streams answers in place.
+//! The composer, and the script that streams answers into the page.
 //!
 //! Without JavaScript the composer is a plain form: it posts to `send_message` (or `start_chat`
 //! on `/chat`), which answers once the whole answer is stored, and the page comes back with it.
-//! With JavaScript, [`ChatIsland`] takes over the same form: it posts to the starter's streaming
-//! route, `POST /api/sessions/{id}`, and writes each piece of the answer into the page as it
-//! arrives (see `stream.rs`). The island renders no markup of its own besides one wrapper: the
-//! form and the messages are its server-rendered children, and it listens to the events that
-//! bubble up from them. That keeps it small, which matters because every island ships in the
-//! one bundle every page loads (docs/PERFORMANCE.md).
+//! With JavaScript, the chat pages' own script (`stream.js`, inline with the CSP nonce) takes
+//! over the same form: it posts to the starter's streaming route, `POST /api/sessions/{id}`, and
+//! writes each piece of the answer into the page as it arrives.
+//!
+//! Why a page script and not a WASM island: every island ships in the one bundle every page
+//! loads, and the same logic as an island (web-sys/js-sys, no serde) added 10.2 kB of brotli
+//! WASM and 0.7 kB of JS glue to every page, `/login` included, which had 4.2 kB left of its
+//! budget (docs/PERFORMANCE.md). Inline on the chat pages it costs `/login` nothing.
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use crate::{
     auth::pages::returned_error,
     chat::{
-        functions::{ModelChoice, SendMessage, StartChat},
+        functions::{ModelChoice, SendMessage, StartChat, BUSY},
         types::MAX_MESSAGE_CHARS,
     },
 };
@@ -93,53 +95,25 @@ pub fn Composer(
     }
 }
 
-/// What the island remembers between events (read only by the browser's event handlers).
-#[derive(Clone, Copy)]
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-pub struct ChatState {
-    /// The chat's id; on `/chat`, None until the first message picks one.
-    pub session: StoredValue<Option<String>>,
-    /// Whether an answer is streaming (a second send is refused until it ends).
-    pub streaming: StoredValue<bool>,
-}
-
-/// Streams answers into the conversation it wraps (`children`: the messages and the composer,
-/// rendered on the server). `session` is the chat's id, None on `/chat`.
-#[island]
-pub fn ChatIsland(session: Option<String>, children: Children) -> impl IntoView {
-    let state = ChatState {
-        session: StoredValue::new(session),
-        streaming: StoredValue::new(false),
-    };
+/// The conversation and composer (`children`), with what the page's script needs to know:
+/// the chat's id (none on `/chat`: the script picks one with the first message).
+#[component]
+pub fn ChatMain(session: Option<String>, children: Children) -> impl IntoView {
     view! {
-        <div
-            class="chat-main"
-            on:submit=move |event| on_submit(event, state)
-            on:keydown=move |event| on_keydown(event, state)
-            on:click=move |event| on_click(event, state)
-        >
+        <div id="chat-main" class="chat-main" data-session=session data-busy=BUSY>
             {children()}
         </div>
+        <ChatScript/>
     }
 }
 
-/// A form in the conversation was submitted (the composer, or a retry): stream its message.
-#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-fn on_submit(event: leptos::ev::SubmitEvent, state: ChatState) {
-    #[cfg(feature = "hydrate")]
-    super::stream::on_submit(&event, state);
-}
-
-/// Enter sends, Shift+Enter is a new line, Esc stops.
-#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-fn on_keydown(event: leptos::ev::KeyboardEvent, state: ChatState) {
-    #[cfg(feature = "hydrate")]
-    super::stream::on_keydown(&event, state);
-}
-
-/// Stop, and the retry of an answer that failed while streaming.
-#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-fn on_click(event: leptos::ev::MouseEvent, state: ChatState) {
-    #[cfg(feature = "hydrate")]
-    super::stream::on_click(&event, state);
+/// The page's script (stream.js), inline with the response's CSP nonce.
+#[component]
+fn ChatScript() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let script = include_str!("stream.js");
+    #[cfg(not(feature = "ssr"))]
+    let script = "";
+    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
+    view! { <script nonce=nonce inner_html=script></script> }
 }

@@ -1,13 +1,11 @@
 //! The chat pages, `/chat` (a new chat) and `/chat/:id` (one of the person's chats), rendered on
 //! the server: the sidebar and the history are in the HTML before any script runs, and the
-//! composer is a plain form. One island, [`composer::ChatIsland`], streams answers in place
-//! when JavaScript runs.
+//! composer is a plain form. With JavaScript, the pages' script streams answers in place
+//! (see `composer.rs`).
 
 mod composer;
 mod conversation;
 mod sidebar;
-#[cfg(feature = "hydrate")]
-mod stream;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -70,7 +68,7 @@ fn ChatLayout() -> impl IntoView {
                         (Ok(opened), Ok(list)) => view! {
                             <div class="chat-layout">
                                 <Sidebar sessions=list.sessions current=id/>
-                                <ChatMain opened prompt/>
+                                <ChatColumn opened prompt/>
                             </div>
                         }
                         .into_any(),
@@ -90,10 +88,9 @@ enum Opened {
     New(Vec<ModelChoice>),
 }
 
-/// The conversation (or the invitation to start one) and the composer, inside the island that
-/// streams answers.
+/// The conversation (or the invitation to start one) and the composer.
 #[component]
-fn ChatMain(opened: Opened, prompt: String) -> impl IntoView {
+fn ChatColumn(opened: Opened, prompt: String) -> impl IntoView {
     let (title, messages, has_older, models, model, target) = match opened {
         Opened::Chat(chat) => (
             chat.session.title,
@@ -119,14 +116,14 @@ fn ChatMain(opened: Opened, prompt: String) -> impl IntoView {
     let empty = messages.is_empty();
     view! {
         <Title text=title.clone()/>
-        <composer::ChatIsland session>
+        <composer::ChatMain session>
             <section class="conversation" aria-labelledby="chat-title">
                 <h1 id="chat-title">{title}</h1>
                 <Conversation messages has_older/>
                 {empty.then(|| view! { <Examples/> })}
                 <Composer target models model prompt/>
             </section>
-        </composer::ChatIsland>
+        </composer::ChatMain>
     }
 }
 
