@@ -337,7 +337,9 @@ pub fn data_stream_response(
             };
             Some((Ok(part), events))
         },
-    ));
+    ))
+    // Hyper may poll a body once more after its end (seen with browsers); `unfold` panics then.
+    .fuse();
     let (name, value) = data_stream::HEADER;
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -39,6 +39,14 @@
     item.append(el('span', 'message-author', author), el('div', 'message-content', text));
     return item;
   };
+  // A UUID v4. (crypto.randomUUID exists only in secure contexts: not on a plain-HTTP host.)
+  const newId = () => {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
   // The server's rule for a chat's title (title_from_message in src/chat/types.rs).
   const titleOf = (text) => {
     const line = text.split(/\s+/).filter(Boolean).join(' ');
@@ -128,7 +136,7 @@
   const send = (content) => {
     if (streaming) return showError(BUSY);
     if (!content.trim()) return showError('Type a message first.');
-    const id = session || crypto.randomUUID();
+    const id = session || newId();
     const isNew = !session;
     showError('');
     const question = message('user', 'You', content, 'complete');
