@@ -12,8 +12,8 @@ use crate::{
     auth::{
         context::{request_user, AuthProvider},
         pages::{
-            current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage,
-            ResetPasswordPage, SignupPage, UserMenu,
+            current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage, ResetPasswordPage,
+            SignupPage, UserMenu,
         },
     },
     chat::pages::ChatPage,

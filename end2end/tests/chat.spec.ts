@@ -306,6 +306,7 @@ test.describe('with JavaScript', () => {
 
     await signOutInUi(page);
     await signInInUi(page, ada);
+    await expectOnChatAs(page, ada.email);
     expect(await (await page.request.get(`/api/sessions/${id}`)).json()).toEqual(adaMessages);
     const listed = await (await page.request.get('/api/sessions')).json();
     expect(listed.map((s: { id: string; title: string }) => [s.id, s.title])).toEqual([

@@ -2113,7 +2113,10 @@ async fn the_form_of_chat_without_javascript_starts_a_chat_with_the_whole_answer
     .await;
     assert_eq!(started.status(), StatusCode::FOUND);
     let location = started.headers()[header::LOCATION].to_str().unwrap();
-    let session = location.strip_prefix("/chat/").expect("/chat/<id>").to_owned();
+    let session = location
+        .strip_prefix("/chat/")
+        .expect("/chat/<id>")
+        .to_owned();
     let stored = stored_messages(&app, &session).await;
     let summary: Vec<(&str, &str, &str)> = stored
         .iter()
@@ -2133,7 +2136,10 @@ async fn the_form_of_chat_without_javascript_starts_a_chat_with_the_whole_answer
     let page = app.page_with_cookies(location, &cookies).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Hello &lt;b&gt;from&lt;/b&gt; /chat"), "{html}");
+    assert!(
+        html.contains("Hello &lt;b&gt;from&lt;/b&gt; /chat"),
+        "{html}"
+    );
     assert!(!html.contains("<b>from</b>"), "{html}");
     assert!(html.contains("<title>Hello &lt;b>from&lt;/b> /chat · ferrochat</title>"));
     assert!(html.contains(OFFLINE_PREFACE));
@@ -2153,8 +2159,16 @@ async fn the_form_of_chat_refuses_a_bad_message_or_model_and_leaves_no_chat_behi
     let before = all_chat_rows(&app).await;
     for (content, model, refusal) in [
         ("   ", "", "Type a message first."),
-        ("a\0b", "", "The text contains a character that cannot be stored (a NUL byte)."),
-        ("Hello", "no-such-model", "That model is not available. Choose another one."),
+        (
+            "a\0b",
+            "",
+            "The text contains a character that cannot be stored (a NUL byte).",
+        ),
+        (
+            "Hello",
+            "no-such-model",
+            "That model is not available. Choose another one.",
+        ),
     ] {
         // As the page's script calls it: the refusal in the app's JSON error.
         let response = app
@@ -2165,7 +2179,11 @@ async fn the_form_of_chat_refuses_a_bad_message_or_model_and_leaves_no_chat_behi
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{content:?} {model}");
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{content:?} {model}"
+        );
         assert_eq!(
             response.json::<Value>().await.unwrap(),
             json!({ "Refused": refusal })
@@ -2184,7 +2202,10 @@ async fn the_form_of_chat_refuses_a_bad_message_or_model_and_leaves_no_chat_behi
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
-    let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let location = location.strip_prefix(&app.url("")).unwrap_or(&location);
     assert!(location.starts_with("/chat?__path="), "{location}");
     let page = app.page_with_cookies(location, &cookies).await;
@@ -2206,10 +2227,7 @@ async fn the_form_of_chat_refuses_a_bad_message_or_model_and_leaves_no_chat_behi
 #[tokio::test]
 async fn another_users_chat_page_is_the_404_page_exactly_like_a_missing_one() {
     let app = spawn_app().await;
-    let (ada, bob) = (
-        signed_in_cookies(&app).await,
-        signed_in_cookies(&app).await,
-    );
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
     let started = form_post(
         &app,
         "/api/chat/start",
@@ -2218,7 +2236,10 @@ async fn another_users_chat_page_is_the_404_page_exactly_like_a_missing_one() {
         &[("content", "My private question"), ("model", "")],
     )
     .await;
-    let location = started.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let location = started.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
 
     let own = app.page_with_cookies(&location, &ada).await;
     assert_eq!(own.status(), StatusCode::OK);

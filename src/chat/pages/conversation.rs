@@ -21,7 +21,10 @@ pub fn Conversation(messages: Vec<ChatMessage>, has_older: bool) -> impl IntoVie
         .then(|| messages.first().map(|first| first.id.clone()))
         .flatten()
         .map(|before| {
-            let href = format!("{}?before={before}", use_location().pathname.get_untracked());
+            let href = format!(
+                "{}?before={before}",
+                use_location().pathname.get_untracked()
+            );
             view! { <a class="older-messages" href=href>"Show older messages"</a> }
         });
     let last_question = messages
@@ -46,10 +49,12 @@ pub fn Conversation(messages: Vec<ChatMessage>, has_older: bool) -> impl IntoVie
 fn Message(message: ChatMessage, last_question: String) -> impl IntoView {
     let status = match message.status {
         MessageStatus::Complete => None,
-        MessageStatus::Streaming => Some(view! {
-            <p class="message-status">"Still being written… reload to see more."</p>
-        }
-        .into_any()),
+        MessageStatus::Streaming => Some(
+            view! {
+                <p class="message-status">"Still being written… reload to see more."</p>
+            }
+            .into_any(),
+        ),
         MessageStatus::Stopped => {
             Some(view! { <p class="message-status">"Stopped"</p> }.into_any())
         }
