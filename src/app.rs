@@ -10,12 +10,13 @@ use leptos_router::{
 
 use crate::{
     auth::{
-        context::{request_user, use_auth, AuthProvider},
+        context::{request_user, AuthProvider},
         pages::{
-            current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage, RequireUser,
-            ResetPasswordPage, SignupPage, UserMenu,
+            current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage, ResetPasswordPage,
+            SignupPage, UserMenu,
         },
     },
+    chat::pages::ChatPage,
     theme::{current_theme, ThemeSwitcher},
 };
 
@@ -85,7 +86,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/chat") view=ChatHome ssr=SsrMode::InOrder/>
+                            <Route path=path!("/chat") view=ChatPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/chat/:id") view=ChatPage ssr=SsrMode::InOrder/>
                         </Routes>
                     </ErrorBoundary>
                 </main>
@@ -130,24 +132,9 @@ fn HomePage() -> impl IntoView {
     }
 }
 
-/// Where signing in leads. The chat itself lands with the chat work; until then this page
-/// confirms who is signed in.
+/// The page of an address with nothing at it (and of a chat that is not the visitor's).
 #[component]
-fn ChatHome() -> impl IntoView {
-    let email = use_auth().signed_in_user().map(|user| user.email);
-    view! {
-        <Title text="Chats"/>
-        <RequireUser>
-            <section class="chat-home">
-                <h1>"Your chats"</h1>
-                <p>"Signed in as " <strong data-testid="signed-in-email">{email}</strong></p>
-            </section>
-        </RequireUser>
-    }
-}
-
-#[component]
-fn NotFound() -> impl IntoView {
+pub fn NotFound() -> impl IntoView {
     view! {
         <Title text="Page not found"/>
         <section class="message-page">

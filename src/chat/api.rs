@@ -320,9 +320,8 @@ pub fn data_stream_response(
     events: tokio::sync::mpsc::Receiver<AnswerEvent>,
 ) -> Response {
     let first = data_stream::start(answer_id);
-    let parts = stream::once(async move { Ok::<_, Infallible>(first) }).chain(stream::unfold(
-        events,
-        |mut events| async move {
+    let parts = stream::once(async move { Ok::<_, Infallible>(first) })
+        .chain(stream::unfold(events, |mut events| async move {
             let part = match events.recv().await? {
                 AnswerEvent::Token(token) => data_stream::text(&token),
                 AnswerEvent::Ended {
@@ -336,8 +335,9 @@ pub fn data_stream_response(
                 }
             };
             Some((Ok(part), events))
-        },
-    ));
+        }))
+        // Hyper may poll a body once more after its end (seen with browsers); `unfold` panics then.
+        .fuse();
     let (name, value) = data_stream::HEADER;
     Response::builder()
         .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")

@@ -92,6 +92,27 @@ mod server {
         }
     }
 
+    /// Sends `content` with `model` (the default if empty) and waits until the answer ends.
+    pub async fn send_and_wait(
+        relay: &ChatRelay,
+        user: &UserId,
+        id: &str,
+        content: &str,
+        model: &str,
+    ) -> Result<(), AppError> {
+        use crate::chat::relay::AnswerEvent;
+        let mut exchange = relay
+            .send(user, id, content, Some(model).filter(|m| !m.is_empty()))
+            .await?;
+        // The answer is saved by the relay whatever happens; this only waits for its end.
+        while let Some(event) = exchange.events.recv().await {
+            if let AnswerEvent::Ended { .. } = event {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     pub fn models(relay: &ChatRelay) -> Vec<ModelChoice> {
         relay
             .models()
@@ -132,14 +153,16 @@ pub async fn list_chats(cursor: Option<String>) -> Result<ChatList, AppError> {
     })
 }
 
-/// One chat with its newest messages; `NotFound` if it is not the user's.
+/// One chat with its newest messages, or the page of them before `before` (a message id);
+/// `NotFound` if it is not the user's.
 #[server(endpoint = "chat/open")]
-pub async fn open_chat(id: String) -> Result<ChatView, AppError> {
+pub async fn open_chat(id: String, before: Option<String>) -> Result<ChatView, AppError> {
     let (user, relay) = server::caller().await?;
     let store = relay.store();
     let session = store.session(&user, &id).await?.ok_or(AppError::NotFound)?;
+    let before = before.filter(|before| !before.is_empty());
     let page = store
-        .messages(&user, &id, None, MESSAGES_PER_PAGE)
+        .messages(&user, &id, before.as_deref(), MESSAGES_PER_PAGE)
         .await?
         .ok_or(AppError::NotFound)?;
     let models = server::models(&relay);
@@ -216,34 +239,42 @@ pub async fn delete_chat(id: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Deletes the user's chats that have no messages; how many.
+/// Deletes the user's chats that have no messages, and goes to the chat list (the chat on
+/// screen may have been one of them); how many.
 #[server(endpoint = "chat/delete_empty")]
 pub async fn delete_empty_chats() -> Result<u64, AppError> {
     let (user, relay) = server::caller().await?;
-    Ok(relay.store().delete_empty(&user).await?)
+    let deleted = relay.store().delete_empty(&user).await?;
+    leptos_axum::redirect("/chat");
+    Ok(deleted)
 }
 
 /// Sends a message and waits for the whole answer, then shows the chat again: the form that
 /// works without JavaScript (with it, the page streams through `POST /api/sessions/{id}`).
 #[server(endpoint = "chat/send")]
 pub async fn send_message(id: String, content: String, model: String) -> Result<(), AppError> {
-    use crate::chat::relay::AnswerEvent;
     let (user, relay) = server::caller().await?;
     let content = crate::chat::types::valid_message(&content)?;
-    let mut exchange = relay
-        .send(
-            &user,
-            &id,
-            content,
-            Some(model.as_str()).filter(|m| !m.is_empty()),
-        )
-        .await?;
-    // The answer is saved by the relay whatever happens; this only waits for its end.
-    while let Some(event) = exchange.events.recv().await {
-        if let AnswerEvent::Ended { .. } = event {
-            break;
-        }
-    }
+    server::send_and_wait(&relay, &user, &id, content, &model).await?;
     leptos_axum::redirect(&format!("/chat/{id}"));
+    Ok(())
+}
+
+/// Starts a chat with its first message, waits for the whole answer and goes to the chat: the
+/// composer of `/chat` without JavaScript (with it, the page picks the new chat's id itself and
+/// streams).
+#[server(endpoint = "chat/start")]
+pub async fn start_chat(content: String, model: String) -> Result<(), AppError> {
+    use crate::chat::types::DEFAULT_TITLE;
+    let (user, relay) = server::caller().await?;
+    // Checked before the chat exists: a refused message leaves no empty chat behind.
+    let content = crate::chat::types::valid_message(&content)?;
+    relay.model_id(Some(model.as_str()))?;
+    let session = relay
+        .store()
+        .create_session(&user, None, DEFAULT_TITLE)
+        .await?;
+    server::send_and_wait(&relay, &user, &session.id, content, &model).await?;
+    leptos_axum::redirect(&format!("/chat/{}", session.id));
     Ok(())
 }

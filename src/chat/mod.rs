@@ -3,6 +3,7 @@
 //! server.
 
 pub mod functions;
+pub mod pages;
 pub mod types;
 
 #[cfg(feature = "ssr")]

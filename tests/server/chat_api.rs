@@ -2082,3 +2082,185 @@ async fn an_allow_listed_origin_may_call_the_chat_api_and_others_may_not() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(stored_messages(&app, &session).await.len(), 2);
 }
+
+/// A signed-up person's browser cookies, from the app's login form.
+async fn signed_in_cookies(app: &TestApp) -> String {
+    let email = unique_email();
+    app.sign_up(&email, PASSWORD).await;
+    cookies_from(&app.submit_login(&email, PASSWORD).await)
+}
+
+/// The `<main>` of a page: what differs between two pages, without the per-response nonce.
+fn main_of(html: &str) -> &str {
+    let start = html.find("<main>").expect("a <main>");
+    let end = html.find("</main>").expect("a </main>");
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_form_of_chat_without_javascript_starts_a_chat_with_the_whole_answer() {
+    let app = spawn_app().await;
+    let cookies = signed_in_cookies(&app).await;
+    let before = all_chat_rows(&app).await;
+
+    let started = form_post(
+        &app,
+        "/api/chat/start",
+        &cookies,
+        "same-origin",
+        &[("content", "Hello <b>from</b> /chat"), ("model", "")],
+    )
+    .await;
+    assert_eq!(started.status(), StatusCode::FOUND);
+    let location = started.headers()[header::LOCATION].to_str().unwrap();
+    let session = location
+        .strip_prefix("/chat/")
+        .expect("/chat/<id>")
+        .to_owned();
+    let stored = stored_messages(&app, &session).await;
+    let summary: Vec<(&str, &str, &str)> = stored
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str(), m.status.as_str()))
+        .collect();
+    let echo = echo_of("Hello <b>from</b> /chat");
+    assert_eq!(
+        summary,
+        [
+            ("user", "Hello <b>from</b> /chat", "complete"),
+            ("assistant", echo.as_str(), "complete"),
+        ]
+    );
+    assert_eq!(all_chat_rows(&app).await.len(), before.len() + 3);
+
+    // The chat's page has the exchange (escaped), the sidebar entry marked current, its title.
+    let page = app.page_with_cookies(location, &cookies).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Hello &lt;b&gt;from&lt;/b&gt; /chat"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>from</b>"), "{html}");
+    assert!(html.contains("<title>Hello &lt;b>from&lt;/b> /chat · ferrochat</title>"));
+    assert!(html.contains(OFFLINE_PREFACE));
+    assert!(
+        html.contains(&format!(
+            r#"<a href="/chat/{session}" aria-current="page">Hello &lt;b&gt;from&lt;/b&gt; /chat</a>"#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"action="/api/chat/send""#));
+}
+
+#[tokio::test]
+async fn the_form_of_chat_refuses_a_bad_message_or_model_and_leaves_no_chat_behind() {
+    let app = spawn_app().await;
+    let cookies = signed_in_cookies(&app).await;
+    let before = all_chat_rows(&app).await;
+    for (content, model, refusal) in [
+        ("   ", "", "Type a message first."),
+        (
+            "a\0b",
+            "",
+            "The text contains a character that cannot be stored (a NUL byte).",
+        ),
+        (
+            "Hello",
+            "no-such-model",
+            "That model is not available. Choose another one.",
+        ),
+    ] {
+        // As the page's script calls it: the refusal in the app's JSON error.
+        let response = app
+            .client
+            .post(app.url("/api/chat/start"))
+            .header(header::COOKIE, &cookies)
+            .form(&[("content", content), ("model", model)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{content:?} {model}"
+        );
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({ "Refused": refusal })
+        );
+    }
+    // Without JavaScript: back to /chat with the refusal to show.
+    let response = app
+        .client
+        .post(app.url("/api/chat/start"))
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, app.url("/chat"))
+        .header("sec-fetch-site", "same-origin")
+        .header(header::COOKIE, &cookies)
+        .form(&[("content", ""), ("model", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let location = location.strip_prefix(&app.url("")).unwrap_or(&location);
+    assert!(location.starts_with("/chat?__path="), "{location}");
+    let page = app.page_with_cookies(location, &cookies).await;
+    assert!(page.text().await.unwrap().contains("Type a message first."));
+    assert_eq!(all_chat_rows(&app).await, before);
+
+    // Signed out: refused, nothing stored.
+    let response = app
+        .client
+        .post(app.url("/api/chat/start"))
+        .form(&[("content", "Hello"), ("model", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(all_chat_rows(&app).await, before);
+}
+
+#[tokio::test]
+async fn another_users_chat_page_is_the_404_page_exactly_like_a_missing_one() {
+    let app = spawn_app().await;
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
+    let started = form_post(
+        &app,
+        "/api/chat/start",
+        &ada,
+        "same-origin",
+        &[("content", "My private question"), ("model", "")],
+    )
+    .await;
+    let location = started.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    let own = app.page_with_cookies(&location, &ada).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    assert!(own.text().await.unwrap().contains("My private question"));
+
+    let theirs = app.page_with_cookies(&location, &bob).await;
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let theirs = theirs.text().await.unwrap();
+    assert!(theirs.contains("Page not found"), "{theirs}");
+    assert!(!theirs.contains("My private question"));
+    for missing in [format!("/chat/{}", new_id()), "/chat/not-a-uuid".to_owned()] {
+        let response = app.page_with_cookies(&missing, &bob).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(main_of(&response.text().await.unwrap()), main_of(&theirs));
+    }
+
+    // Signed out: to the login page, and back after it.
+    let response = app.get(&location).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?next="));
+}

@@ -117,7 +117,8 @@ pub(crate) fn with_next(path: &str, next: &str) -> String {
     }
 }
 
-fn urlencoding(value: &str) -> String {
+/// Percent-encodes a query value (`/` is allowed there and kept).
+pub(crate) fn urlencoding(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
