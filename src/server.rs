@@ -130,7 +130,7 @@ impl AppState {
                 .map_err(|error| format!("cannot read the server secrets: {error}"))?,
         );
         let chat = ChatRelay::new(
-            ChatStore::new(store.pool().clone()),
+            ChatStore::new(store.pool().clone()).with_streams_per_user(chat.streams_per_user),
             Arc::new(Models::new(&chat)),
             chat.history_budget_chars,
         );

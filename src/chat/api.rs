@@ -93,6 +93,9 @@ impl From<ChatStoreError> for ApiError {
         match error {
             ChatStoreError::NotFound => ApiError::not_found(),
             ChatStoreError::Busy => ApiError::new(StatusCode::CONFLICT, BUSY),
+            ChatStoreError::TooManyStreams(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
+            }
             ChatStoreError::Database(error) => {
                 tracing::error!(%error, "chat store failure");
                 ApiError::new(
@@ -290,6 +293,7 @@ async fn send(
         .map_err(|error| ApiError::invalid(&["body", "messages", "content"], error.to_string()))?;
     // Checked before the session is created: a refused request leaves nothing behind.
     let model = relay.model_id(body.model.as_deref())?;
+    relay.store().has_stream_room(&user).await?;
     // The starter created a session for an id it did not know; so does this, for the caller.
     relay
         .store()

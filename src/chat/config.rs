@@ -46,6 +46,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "how much of a conversation goes to the model with each message (oldest turns dropped first; about 4 characters a token)",
     },
     Setting {
+        name: "FERROCHAT_CHAT_STREAMS_PER_USER",
+        default: "3",
+        meaning: "answers one person may have being written at once, across all their chats (each costs a model request)",
+    },
+    Setting {
         name: "FERROCHAT_OFFLINE_TOKEN_DELAY_MS",
         default: "30",
         meaning: "pause between the words of the offline echo model (always offered, the only model without a provider)",
@@ -67,6 +72,8 @@ pub struct ChatConfig {
     pub offline_token_delay: Duration,
     /// The conversation sent with each message, at most, in characters.
     pub history_budget_chars: usize,
+    /// Answers one person may have being written at once.
+    pub streams_per_user: usize,
 }
 
 /// An OpenAI-compatible Chat Completions provider.
@@ -143,8 +150,20 @@ impl ChatConfig {
             "FERROCHAT_CONTEXT_BUDGET_TOKENS",
             "a whole number of tokens",
         )?;
+        let streams_per_user: Option<usize> = vars.parse(
+            "FERROCHAT_CHAT_STREAMS_PER_USER",
+            "a whole number of answers, at least 1",
+        )?;
+        if streams_per_user == Some(0) {
+            return Err(SettingsError::new(
+                "FERROCHAT_CHAT_STREAMS_PER_USER",
+                "0",
+                "a whole number of answers, at least 1",
+            ));
+        }
         Ok(ChatConfig {
             provider,
+            streams_per_user: streams_per_user.unwrap_or(3),
             offline_token_delay: Duration::from_millis(delay_ms.unwrap_or(30)),
             history_budget_chars: budget_tokens.unwrap_or(6000).saturating_mul(4),
         })

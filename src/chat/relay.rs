@@ -147,7 +147,9 @@ impl ChatRelay {
             .await
         {
             // The answer in the way may be one that a stopped server left `streaming`.
-            Err(ChatStoreError::Busy) if self.fail_abandoned_answers().await? > 0 => {
+            Err(ChatStoreError::Busy | ChatStoreError::TooManyStreams(_))
+                if self.fail_abandoned_answers().await? > 0 =>
+            {
                 self.store
                     .begin_exchange(user, session_id, content, &model)
                     .await?

@@ -42,6 +42,9 @@ pub enum ChatStoreError {
     /// An answer is still being written in this session.
     #[error("an answer is still streaming in this session")]
     Busy,
+    /// The person has this many answers being written already, the most they may.
+    #[error("You have {0} answers being written already. Wait for one to finish, or stop one, then send again.")]
+    TooManyStreams(usize),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -163,11 +166,55 @@ fn message_from(row: &sqlx::any::AnyRow) -> Result<ChatMessage, sqlx::Error> {
 #[derive(Clone, Debug)]
 pub struct ChatStore {
     pool: Pool,
+    /// Answers one person may have `streaming` at once; None: no limit.
+    streams_per_user: Option<usize>,
 }
 
 impl ChatStore {
     pub fn new(pool: Pool) -> Self {
-        ChatStore { pool }
+        ChatStore {
+            pool,
+            streams_per_user: None,
+        }
+    }
+
+    /// Limits how many answers one person may have being written at once: each is a model
+    /// request someone pays for, and one stream per chat alone lets a person (or a stolen token)
+    /// open a thousand chats and stream in all of them.
+    pub fn with_streams_per_user(mut self, limit: usize) -> Self {
+        self.streams_per_user = Some(limit);
+        self
+    }
+
+    /// Refuses when the user already has as many answers streaming as they may. Inside
+    /// `begin_exchange` it runs after the session's update, which on SQLite holds the write
+    /// lock, so the count is exact there; on Postgres two sends racing in the same instant may
+    /// both pass (at most one extra answer per concurrent request).
+    pub async fn check_stream_room(
+        &self,
+        executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+        user: &UserId,
+    ) -> Result<(), ChatStoreError> {
+        let Some(limit) = self.streams_per_user else {
+            return Ok(());
+        };
+        let streaming: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages m JOIN chat_sessions s ON s.id = m.chat_session_id
+             WHERE s.user_id = $1 AND m.status = 'streaming'",
+        )
+        .bind(user.as_str())
+        .fetch_one(executor)
+        .await?;
+        if streaming >= limit as i64 {
+            return Err(ChatStoreError::TooManyStreams(limit));
+        }
+        Ok(())
+    }
+
+    /// [`Self::check_stream_room`] on its own, before anything is written: a send that will be
+    /// refused must not create its chat first.
+    pub async fn has_stream_room(&self, user: &UserId) -> Result<(), ChatStoreError> {
+        self.check_stream_room(&self.pool, user).await
     }
 
     /// The user's sessions, most recently active first, `limit` at a time.
@@ -384,6 +431,7 @@ impl ChatStore {
         if touched.rows_affected() == 0 {
             return Err(ChatStoreError::NotFound);
         }
+        self.check_stream_room(&mut *tx, user).await?;
         let question = insert_message(
             &mut tx,
             session_id,

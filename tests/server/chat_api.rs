@@ -1242,6 +1242,57 @@ async fn one_answer_streams_per_session_while_other_sessions_stream() {
     assert_eq!(parts.last().unwrap().code, "d");
 }
 
+/// `POST /api/sessions/{session}/stop` as `token`; its JSON answer.
+async fn stop_answer(app: &TestApp, token: &str, session: &str) -> Value {
+    let path = format!("/api/sessions/{session}/stop");
+    let (status, body) = json_reply(call(app, Method::POST, &path, Some(token), None).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn a_person_streams_three_answers_at_once_and_a_fourth_waits_for_one_to_end() {
+    let (reply, _) = slow_answer(200, 50);
+    let fake = FakeProvider::start(reply).await;
+    // Default settings: three answers at once per person.
+    let app = app_with_fake(&fake, &[]).await;
+    let (ada, bob) = (person(&app).await, person(&app).await);
+    let sessions: Vec<String> = (0..3).map(|_| new_id()).collect();
+    let mut streams = Vec::new();
+    for session in &sessions {
+        let mut stream = DataStream::new(post_message(&app, &ada.token, session, "Count").await);
+        stream.read_texts(1).await;
+        streams.push(stream);
+    }
+    let before = all_chat_rows(&app).await;
+
+    let fourth = new_id();
+    let (status, refused) =
+        json_reply(post_message(&app, &ada.token, &fourth, "One more").await).await;
+    assert_eq!(
+        (status, refused),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({ "detail": "You have 3 answers being written already. Wait for one to finish, or stop one, then send again." })
+        )
+    );
+    assert_eq!(all_chat_rows(&app).await, before, "no chat created for it");
+
+    // Someone else is not held back by Ada's answers.
+    let mut bobs = DataStream::new(post_message(&app, &bob.token, &new_id(), "Mine").await);
+    bobs.read_texts(1).await;
+
+    // Once Ada stops one, the fourth goes through.
+    assert_eq!(
+        stop_answer(&app, &ada.token, &sessions[0]).await,
+        json!({ "stopped": true })
+    );
+    let stopped = streams.remove(0).finish().await;
+    assert_eq!(stopped.last().unwrap().code, "d");
+    let mut fourth = DataStream::new(post_message(&app, &ada.token, &fourth, "One more").await);
+    fourth.read_texts(1).await;
+}
+
 #[tokio::test]
 async fn an_answer_abandoned_by_a_stopped_server_does_not_block_its_chat_forever() {
     let fake = FakeProvider::start(answer(&["Back", " again"], 0)).await;

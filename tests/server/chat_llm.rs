@@ -485,6 +485,7 @@ async fn an_unreachable_provider_is_a_connect_error() {
         }),
         offline_token_delay: Duration::ZERO,
         history_budget_chars: 24_000,
+        streams_per_user: 3,
     });
     let items = collect(models.stream(request(MODEL)).unwrap()).await;
     assert_eq!(items.len(), 1);
@@ -540,6 +541,7 @@ fn offline_models(token_delay: Duration) -> Models {
         provider: None,
         offline_token_delay: token_delay,
         history_budget_chars: 24_000,
+        streams_per_user: 3,
     })
 }
 

@@ -15,6 +15,7 @@ on_both_databases!(
     another_users_session_behaves_exactly_like_a_missing_one,
     messages_come_in_order_newest_page_first,
     one_answer_streams_per_session_at_a_time,
+    a_person_has_at_most_their_limit_of_answers_streaming,
     the_first_message_titles_a_new_session_and_nothing_else_does,
     deleting_a_session_deletes_its_messages,
     deleting_empty_sessions_touches_only_the_callers_empty_ones,
@@ -197,6 +198,66 @@ async fn messages_come_in_order_newest_page_first(store: Store) {
         .unwrap();
     assert_eq!(texts(&oldest), ["q0", "a0"]);
     assert!(!oldest.has_older);
+}
+
+async fn a_person_has_at_most_their_limit_of_answers_streaming(store: Store) {
+    let chats = ChatStore::new(store.pool().clone()).with_streams_per_user(2);
+    let (ada, bob) = users();
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        sessions.push(
+            chats
+                .create_session(&ada, None, DEFAULT_TITLE)
+                .await
+                .unwrap(),
+        );
+    }
+    let (_, first) = chats
+        .begin_exchange(&ada, &sessions[0].id, "one", "m")
+        .await
+        .unwrap();
+    chats
+        .begin_exchange(&ada, &sessions[1].id, "two", "m")
+        .await
+        .unwrap();
+    assert_eq!(chats.has_stream_room(&ada).await.unwrap_err().to_string(),
+        "You have 2 answers being written already. Wait for one to finish, or stop one, then send again.");
+    assert!(matches!(
+        chats
+            .begin_exchange(&ada, &sessions[2].id, "three", "m")
+            .await,
+        Err(ChatStoreError::TooManyStreams(2))
+    ));
+    let third = chats
+        .messages(&ada, &sessions[2].id, None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        third.messages.is_empty(),
+        "nothing of the refused send is stored"
+    );
+
+    // Another person's answers are theirs to count.
+    let bobs = chats
+        .create_session(&bob, None, DEFAULT_TITLE)
+        .await
+        .unwrap();
+    chats
+        .begin_exchange(&bob, &bobs.id, "mine", "m")
+        .await
+        .unwrap();
+
+    // Once one of Ada's answers has ended, she may send again.
+    chats
+        .finish_answer(&first.id, &ended("done", MessageStatus::Stopped))
+        .await
+        .unwrap();
+    chats.has_stream_room(&ada).await.unwrap();
+    chats
+        .begin_exchange(&ada, &sessions[2].id, "three", "m")
+        .await
+        .unwrap();
 }
 
 async fn one_answer_streams_per_session_at_a_time(store: Store) {
