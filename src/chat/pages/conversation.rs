@@ -14,7 +14,7 @@ const EXAMPLES: [&str; 3] = [
 ];
 
 /// The messages, in a live region: screen readers hear the answer as it is written. The
-/// streaming island appends to this list (`id="chat-messages"`).
+/// page script (`stream.js`) appends to this list (`id="chat-messages"`).
 #[component]
 pub fn Conversation(messages: Vec<ChatMessage>, has_older: bool) -> impl IntoView {
     let older = has_older
@@ -101,7 +101,7 @@ pub fn author(role: Role) -> &'static str {
     }
 }
 
-/// The example prompts (`id="chat-examples"`: the island removes them once a message is sent).
+/// The example prompts (`id="chat-examples"`: the page script removes them once a message is sent).
 #[component]
 pub fn Examples() -> impl IntoView {
     let path = use_location().pathname.get_untracked();

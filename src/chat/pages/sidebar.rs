@@ -12,7 +12,7 @@ use crate::{
     server_form::ServerForm,
 };
 
-/// The list of chats (`id="chat-list"`: the island adds a chat it starts to the top).
+/// The list of chats (`id="chat-list"`: the page script adds a chat it starts to the top).
 #[component]
 pub fn Sidebar(sessions: Vec<ChatSummary>, current: Option<String>) -> impl IntoView {
     let email = use_auth().signed_in_user().map(|user| user.email);
