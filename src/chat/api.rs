@@ -401,5 +401,5 @@ async fn stop(
     if relay.store().session(&user, &id).await?.is_none() {
         return Err(ApiError::not_found());
     }
-    Ok(Json(json!({ "stopped": relay.stop(&user, &id) })))
+    Ok(Json(json!({ "stopped": relay.stop(&user, &id).await? })))
 }
