@@ -2,7 +2,8 @@
 //! keep working during a migration: the same routes, JSON shapes and stream format, with the
 //! starter's holes closed (every route needs a verified user and touches only their chats; the
 //! stream escapes its text; the model sees the conversation, not only the last message; a stop
-//! ends the model's request and keeps the partial answer). See docs/API.md.
+//! ends the model's request and keeps the partial answer, whichever instance it reaches). See
+//! docs/API.md.
 //!
 //! | route | answer |
 //! |---|---|
@@ -405,5 +406,5 @@ async fn stop(
     if relay.store().session(&user, &id).await?.is_none() {
         return Err(ApiError::not_found());
     }
-    Ok(Json(json!({ "stopped": relay.stop(&user, &id) })))
+    Ok(Json(json!({ "stopped": relay.stop(&user, &id).await? })))
 }

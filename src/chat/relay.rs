@@ -4,9 +4,11 @@
 //! Each answer is written by a task of its own, which owns the model's stream and hands tokens
 //! to whoever reads the answer through a bounded channel. The task ends the model's request
 //! (dropping its stream closes the connection) as soon as any of these happens: the stop button
-//! ([`ChatRelay::stop`]), the reader going away (a closed tab, a dropped connection), the model
-//! failing. The partial answer is then saved as `stopped` or `error`; the answer so far is also
-//! saved every second while it streams, so a crash loses little. An answer that no one has saved
+//! ([`ChatRelay::stop`], on this instance or another), the reader going away (a closed tab, a
+//! dropped connection), the chat being deleted, the model failing. The partial answer is then
+//! saved as `stopped` or `error`; the answer so far is also saved every second while it streams,
+//! so a crash loses little, and that save is where a stop taken by another instance (a mark in
+//! the database) or a chat deleted there is noticed. An answer that no one has saved
 //! for a while was left by a server that stopped mid-answer: it is failed when its session is
 //! sent to again, instead of keeping the session busy forever.
 
@@ -25,14 +27,15 @@ use crate::upkeep::{self, Upkeep};
 use super::{
     data_stream::Usage,
     llm::{ChatMessage as ModelMessage, CompletionRequest, Models, StreamEvent},
-    store::{AnswerOutcome, ChatStore, ChatStoreError, UserId},
+    store::{AnswerOutcome, ChatStore, ChatStoreError, Progress, UserId},
     types::{ChatMessage, MessageStatus},
 };
 
 /// How often abandoned answers are looked for.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How often a streaming answer is saved, whether or not the model sent anything since.
+/// How often a streaming answer is saved, whether or not the model sent anything since; also how
+/// long a stop taken by another instance may take to reach the model.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 /// A `streaming` answer untouched this long is written by no one any more (its server stopped
 /// mid-answer): it is failed, so that its session takes messages again.
@@ -237,10 +240,17 @@ impl ChatRelay {
         })
     }
 
-    /// Saves a streaming answer so far; a failure only costs what a crash would lose.
-    async fn save_progress(&self, answer_id: &str, content: &str) {
-        if let Err(error) = self.store.save_progress(answer_id, content).await {
-            tracing::warn!(%error, "cannot save a streaming answer");
+    /// Saves a streaming answer so far; whether to go on writing it. A failed save only costs
+    /// what a crash would lose, so the answer goes on; a stop asked for on another instance, or
+    /// a row gone with its deleted chat, ends it.
+    async fn save_progress(&self, answer_id: &str, content: &str) -> bool {
+        match self.store.save_progress(answer_id, content).await {
+            Ok(Progress::Saved) => true,
+            Ok(Progress::StopRequested | Progress::Gone) => false,
+            Err(error) => {
+                tracing::warn!(%error, "cannot save a streaming answer");
+                true
+            }
         }
     }
 
@@ -258,16 +268,18 @@ impl ChatRelay {
     }
 
     /// Deletes one of the user's sessions with its messages, and stops the answer being written
-    /// there: it has nowhere to go. False if the user has no such session.
+    /// there: it has nowhere to go. False if the user has no such session. An answer written by
+    /// another instance stops at its next progress save, which finds its row gone.
     pub async fn delete(&self, user: &UserId, session_id: &str) -> Result<bool, ChatStoreError> {
         let deleted = self.store.delete(user, session_id).await?;
         if deleted {
-            self.stop(user, session_id);
+            self.stop_here(user, session_id);
         }
         Ok(deleted)
     }
 
-    /// Deletes every session of the user and stops their answers; how many sessions.
+    /// Deletes every session of the user and stops their answers (those of other instances at
+    /// their next progress save); how many sessions.
     pub async fn delete_all(&self, user: &UserId) -> Result<u64, ChatStoreError> {
         let deleted = self.store.delete_all(user).await?;
         let live = self
@@ -280,8 +292,19 @@ impl ChatRelay {
         Ok(deleted)
     }
 
-    /// Stops the answer being written in one of the user's sessions; false if none is.
-    pub fn stop(&self, user: &UserId, session_id: &str) -> bool {
+    /// Stops the answer being written in one of the user's sessions, whichever instance writes
+    /// it: at once if it is this one, else at the writer's next progress save (within
+    /// [`SAVE_EVERY`]) through a mark in the database. False if the user has no answer streaming
+    /// there; another user's session is no different from a missing one.
+    pub async fn stop(&self, user: &UserId, session_id: &str) -> Result<bool, ChatStoreError> {
+        if self.stop_here(user, session_id) {
+            return Ok(true);
+        }
+        self.store.request_stop(user, session_id).await
+    }
+
+    /// Stops the user's answer in a session if this instance writes it; whether it did.
+    fn stop_here(&self, user: &UserId, session_id: &str) -> bool {
         let live = self
             .live
             .lock()
@@ -336,8 +359,11 @@ impl ChatRelay {
                 }
                 // Also while the model is silent: the save shows the answer is still written.
                 _ = save.tick() => {
-                    self.save_progress(answer_id, &outcome.content).await;
-                    continue;
+                    if self.save_progress(answer_id, &outcome.content).await {
+                        continue;
+                    }
+                    outcome.status = MessageStatus::Stopped;
+                    break;
                 }
                 event = stream.next() => event,
             };
@@ -351,7 +377,11 @@ impl ChatRelay {
                             biased;
                             _ = stop.cancelled() => break None,
                             room = sender.reserve() => break room.ok(),
-                            _ = save.tick() => self.save_progress(answer_id, &outcome.content).await,
+                            _ = save.tick() => {
+                                if !self.save_progress(answer_id, &outcome.content).await {
+                                    break None;
+                                }
+                            }
                         }
                     };
                     let Some(room) = room else {

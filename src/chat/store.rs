@@ -98,6 +98,17 @@ pub struct AnswerOutcome {
     pub error: Option<String>,
 }
 
+/// What a progress save found out about its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Saved; the answer goes on.
+    Saved,
+    /// Saved, and a stop was asked for (possibly through another instance).
+    StopRequested,
+    /// Not saved: the answer is no longer streaming or no longer exists (its chat was deleted).
+    Gone,
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
@@ -460,21 +471,55 @@ impl ChatStore {
         Ok((question, answer))
     }
 
-    /// Saves the answer written so far, while it streams (so a crash loses little).
+    /// Saves the answer written so far, while it streams (so a crash loses little), and tells
+    /// the writer whether to go on: in the same round trip it learns of a stop asked for on
+    /// another instance, and of a row that is gone (its chat was deleted anywhere).
     pub async fn save_progress(
         &self,
         message_id: &str,
         content: &str,
-    ) -> Result<(), ChatStoreError> {
-        sqlx::query(
-            "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND status = 'streaming'",
+    ) -> Result<Progress, ChatStoreError> {
+        let row = sqlx::query(
+            "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND status = 'streaming'
+             RETURNING stop_requested_at",
         )
         .bind(content)
         .bind(now_ms())
         .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            None => Progress::Gone,
+            Some(row)
+                if row
+                    .try_get::<Option<i64>, _>("stop_requested_at")?
+                    .is_some() =>
+            {
+                Progress::StopRequested
+            }
+            Some(_) => Progress::Saved,
+        })
+    }
+
+    /// Asks whichever instance writes the streaming answer of one of the user's sessions to stop
+    /// it (it looks at its next progress save); false if the user has no answer streaming there.
+    /// The first request's time is kept.
+    pub async fn request_stop(
+        &self,
+        user: &UserId,
+        session_id: &str,
+    ) -> Result<bool, ChatStoreError> {
+        let marked = sqlx::query(
+            "UPDATE messages SET stop_requested_at = COALESCE(stop_requested_at, $1)
+             WHERE chat_session_id = $2 AND status = 'streaming'
+               AND EXISTS (SELECT 1 FROM chat_sessions s WHERE s.id = $2 AND s.user_id = $3)",
+        )
+        .bind(now_ms())
+        .bind(session_id)
+        .bind(user.as_str())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(marked.rows_affected() > 0)
     }
 
     /// Saves how an answer ended.

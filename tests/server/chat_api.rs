@@ -18,7 +18,7 @@ use crate::{
     fake_provider::{
         answer, bytes, event, pause, role_event, token_event, FakeProvider, Piece, Reply, MODEL,
     },
-    harness::{cookies_from, spawn_app, spawn_app_with, unique_email, TestApp},
+    harness::{cookies_from, spawn_app, spawn_app_in, spawn_app_with, unique_email, TestApp},
 };
 
 const PASSWORD: &str = "password one";
@@ -280,7 +280,8 @@ async fn all_chat_rows(app: &TestApp) -> Vec<String> {
     .unwrap();
     let messages = sqlx::query(
         "SELECT id, chat_session_id, role, content, status, model, error, prompt_tokens,
-                completion_tokens, created_at, updated_at FROM messages ORDER BY id",
+                completion_tokens, created_at, updated_at, stop_requested_at
+         FROM messages ORDER BY id",
     )
     .fetch_all(pool)
     .await
@@ -300,7 +301,7 @@ async fn all_chat_rows(app: &TestApp) -> Vec<String> {
         .collect();
     rows.extend(messages.iter().map(|r| {
         format!(
-            "message {} {} {} {:?} {} {:?} {:?} {:?} {:?} {} {}",
+            "message {} {} {} {:?} {} {:?} {:?} {:?} {:?} {} {} {:?}",
             r.get::<String, _>("id"),
             r.get::<String, _>("chat_session_id"),
             r.get::<String, _>("role"),
@@ -312,6 +313,7 @@ async fn all_chat_rows(app: &TestApp) -> Vec<String> {
             r.get::<Option<i64>, _>("completion_tokens"),
             r.get::<i64, _>("created_at"),
             r.get::<i64, _>("updated_at"),
+            r.get::<Option<i64>, _>("stop_requested_at"),
         )
     }));
     rows
@@ -1434,6 +1436,185 @@ async fn deleting_a_chat_stops_its_answer() {
         assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
         assert!(
             all_chat_rows(&app).await.is_empty(),
+            "{path}: nothing comes back"
+        );
+    }
+}
+
+/// Two instances of the app on one database, as behind a balancer: `database_url` (None: the
+/// SQLite file of their shared data directory), one public URL (the tokens' issuer). Both talk
+/// to `fake`.
+async fn two_instances(fake: &FakeProvider, database_url: Option<&str>) -> (TestApp, TestApp) {
+    let mut vars = vec![
+        ("OPENAI_BASE_URL", fake.base_url.as_str()),
+        ("FERROCHAT_MODELS", MODEL),
+        ("FERROCHAT_SITE_URL", "http://chat.example.test"),
+    ];
+    if let Some(url) = database_url {
+        vars.push(("DATABASE_URL", url));
+    }
+    let first = spawn_app_with(&vars).await;
+    let second = spawn_app_in(first.data_dir.clone(), &vars).await;
+    (first, second)
+}
+
+/// `POST /api/sessions/{session}/stop` on `app` as the holder of `token`.
+async fn stop_on(app: &TestApp, token: &str, session: &str) -> (StatusCode, Value) {
+    json_reply(
+        call(
+            app,
+            Method::POST,
+            &format!("/api/sessions/{session}/stop"),
+            Some(token),
+            None,
+        )
+        .await,
+    )
+    .await
+}
+
+/// When a stop was asked for through the database for the answer `id`, if it was.
+async fn stop_requested_at(app: &TestApp, id: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT stop_requested_at FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap()
+}
+
+apps_on_both_databases!(
+    a_stop_that_reaches_another_instance_ends_the_answer_within_a_second,
+    another_users_stop_through_another_instance_is_a_missing_session_and_stops_nothing,
+    deleting_a_chat_through_another_instance_stops_its_answer,
+);
+
+async fn a_stop_that_reaches_another_instance_ends_the_answer_within_a_second(
+    database_url: Option<String>,
+) {
+    let (reply, full) = slow_answer(200, 50);
+    let fake = FakeProvider::start(reply).await;
+    let (writer, other) = two_instances(&fake, database_url.as_deref()).await;
+    let ada = person(&writer).await;
+    let session = new_id();
+    let mut stream = DataStream::new(post_message(&writer, &ada.token, &session, "Count").await);
+    stream.read_texts(3).await;
+    let answer_id = stored_messages(&writer, &session).await[1].id.clone();
+
+    assert!(fake.closed.borrow().is_none(), "open while streaming");
+    let stop_sent = Instant::now();
+    assert_eq!(
+        stop_on(&other, &ada.token, &session).await,
+        (StatusCode::OK, json!({ "stopped": true }))
+    );
+    // The writer sees the stop at its next progress save, at most a second away.
+    let closed_at = fake
+        .closed_within(Duration::from_secs(2))
+        .await
+        .expect("the provider's connection closes within 2 s of a stop on another instance");
+    assert!(closed_at - stop_sent < Duration::from_millis(1500));
+
+    let parts = stream.finish().await;
+    let streamed = text_of(&parts);
+    let texts = parts.iter().filter(|part| part.code == "0").count();
+    let mut ending = vec![status_part("stopped")];
+    ending.extend(closing_parts("other", 0, 0));
+    assert_eq!(parts[texts + 1..], ending[..]);
+    assert!(
+        !streamed.is_empty() && streamed.len() < full.len() && full.starts_with(&streamed),
+        "{streamed}"
+    );
+    // Exactly what the reader got, seen from either instance.
+    let answer = settled_answer(&other, &session).await;
+    assert_eq!(
+        (
+            answer.status.as_str(),
+            answer.content.as_str(),
+            answer.error
+        ),
+        ("stopped", streamed.as_str(), None)
+    );
+    assert!(stop_requested_at(&other, &answer_id).await.is_some());
+    let written = fake.pieces_written();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.pieces_written(), written, "it stopped writing");
+    // Nothing streams any more, for either instance; the chat takes the next message.
+    for app in [&writer, &other] {
+        assert_eq!(
+            stop_on(app, &ada.token, &session).await,
+            (StatusCode::OK, json!({ "stopped": false }))
+        );
+    }
+    let again = post_message(&other, &ada.token, &session, "Again").await;
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+async fn another_users_stop_through_another_instance_is_a_missing_session_and_stops_nothing(
+    database_url: Option<String>,
+) {
+    let (reply, full) = slow_answer(40, 50);
+    let fake = FakeProvider::start(reply).await;
+    let (writer, other) = two_instances(&fake, database_url.as_deref()).await;
+    let (ada, bob) = (person(&writer).await, person(&writer).await);
+    let session = new_id();
+    let mut stream = DataStream::new(post_message(&writer, &ada.token, &session, "Count").await);
+    stream.read_texts(1).await;
+    let answer_id = stored_messages(&writer, &session).await[1].id.clone();
+
+    for app in [&other, &writer] {
+        let theirs = stop_on(app, &bob.token, &session).await;
+        assert_eq!(
+            theirs,
+            (StatusCode::NOT_FOUND, json!({ "detail": NOT_FOUND }))
+        );
+        assert_eq!(theirs, stop_on(app, &bob.token, &new_id()).await);
+    }
+    // Longer than a progress save: a stop asked for would have been seen by now.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(stop_requested_at(&other, &answer_id).await, None);
+    assert!(fake.closed.borrow().is_none(), "the provider is still open");
+    let parts = stream.finish().await;
+    assert_eq!(text_of(&parts), full);
+    assert_eq!(parts.last().unwrap().value["finishReason"], "stop");
+    assert_eq!(settled_answer(&other, &session).await.status, "complete");
+}
+
+async fn deleting_a_chat_through_another_instance_stops_its_answer(database_url: Option<String>) {
+    for path in [None, Some("/api/empty-sessions")] {
+        let (reply, _) = slow_answer(200, 50);
+        let fake = FakeProvider::start(reply).await;
+        let (writer, other) = two_instances(&fake, database_url.as_deref()).await;
+        let ada = person(&writer).await;
+        let session = new_id();
+        let mut stream =
+            DataStream::new(post_message(&writer, &ada.token, &session, "Count").await);
+        stream.read_texts(2).await;
+        let path = path.map_or_else(|| format!("/api/sessions/{session}"), str::to_owned);
+        assert!(fake.closed.borrow().is_none(), "open while streaming");
+        let deleted_at = Instant::now();
+        let (status, _) = json_reply(
+            call(
+                &other,
+                Method::DELETE,
+                &path,
+                Some(ada.token.as_str()),
+                None,
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        // The writer finds its answer's row gone at its next progress save.
+        let closed_at = fake
+            .closed_within(Duration::from_secs(2))
+            .await
+            .expect("the provider's connection closes when the chat is deleted elsewhere");
+        assert!(closed_at - deleted_at < Duration::from_millis(1500));
+        let parts = stream.finish().await;
+        let mut ending = vec![status_part("stopped")];
+        ending.extend(closing_parts("other", 0, 0));
+        assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
+        assert!(
+            all_chat_rows(&writer).await.is_empty(),
             "{path}: nothing comes back"
         );
     }

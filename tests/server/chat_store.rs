@@ -3,7 +3,9 @@
 
 use ferrochat::{
     chat::{
-        store::{sql, AnswerOutcome, ChatStore, ChatStoreError, SessionCursor, UserId},
+        store::{
+            now_ms, sql, AnswerOutcome, ChatStore, ChatStoreError, Progress, SessionCursor, UserId,
+        },
         types::{MessageStatus, Role, DEFAULT_TITLE},
     },
     store::{Backend, Store},
@@ -22,6 +24,8 @@ on_both_databases!(
     deleting_an_account_deletes_all_of_its_chats,
     the_history_keeps_the_newest_turns_within_the_budget,
     an_answer_keeps_how_it_ended,
+    a_progress_save_tells_of_a_stop_asked_for_by_the_owner_only,
+    a_progress_save_tells_of_an_answer_deleted_with_its_chat,
     abandoned_streams_are_failed_but_live_ones_are_left,
     hostile_text_is_stored_verbatim_never_executed,
     the_hot_queries_use_their_indexes,
@@ -479,6 +483,105 @@ async fn the_history_keeps_the_newest_turns_within_the_budget(store: Store) {
     // The question itself always goes, even over budget.
     let tiny = chats.history(&ada, &session.id, 1).await.unwrap();
     assert_eq!(tiny, [(Role::User, "q4 the question".to_owned())]);
+}
+
+/// The stop mark of a message, as stored.
+async fn stop_mark(store: &Store, id: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT stop_requested_at FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+async fn a_progress_save_tells_of_a_stop_asked_for_by_the_owner_only(store: Store) {
+    let chats = ChatStore::new(store.pool().clone());
+    let (ada, bob) = users();
+    let session = chats
+        .create_session(&ada, None, DEFAULT_TITLE)
+        .await
+        .unwrap();
+    let quiet = chats
+        .create_session(&ada, None, DEFAULT_TITLE)
+        .await
+        .unwrap();
+    let (_, answer) = chats
+        .begin_exchange(&ada, &session.id, "tell me", "model-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        chats.save_progress(&answer.id, "Once").await.unwrap(),
+        Progress::Saved
+    );
+    // Someone else's stop, and a stop of a session with nothing streaming, mark nothing.
+    assert!(!chats.request_stop(&bob, &session.id).await.unwrap());
+    assert!(!chats.request_stop(&ada, &quiet.id).await.unwrap());
+    assert!(!chats.request_stop(&ada, "no-such-session").await.unwrap());
+    assert_eq!(stop_mark(&store, &answer.id).await, None);
+    assert_eq!(
+        chats.save_progress(&answer.id, "Once upon").await.unwrap(),
+        Progress::Saved
+    );
+
+    let before = now_ms();
+    assert!(chats.request_stop(&ada, &session.id).await.unwrap());
+    let marked = stop_mark(&store, &answer.id).await.expect("a stop mark");
+    assert!(marked >= before && marked <= now_ms());
+    // Asked again before the writer saw it: still streaming, the first time kept.
+    assert!(chats.request_stop(&ada, &session.id).await.unwrap());
+    assert_eq!(stop_mark(&store, &answer.id).await, Some(marked));
+    assert_eq!(
+        chats
+            .save_progress(&answer.id, "Once upon a")
+            .await
+            .unwrap(),
+        Progress::StopRequested
+    );
+    // The writer then ends it as it does a stop of its own.
+    chats
+        .finish_answer(&answer.id, &ended("Once upon a", MessageStatus::Stopped))
+        .await
+        .unwrap();
+    let page = chats
+        .messages(&ada, &session.id, None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.messages[1].content, "Once upon a");
+    assert_eq!(page.messages[1].status, MessageStatus::Stopped);
+    assert!(!chats.request_stop(&ada, &session.id).await.unwrap());
+    assert_eq!(
+        chats.save_progress(&answer.id, "late").await.unwrap(),
+        Progress::Gone
+    );
+    // The next answer in the session starts without a stop.
+    let (_, next) = chats
+        .begin_exchange(&ada, &session.id, "again", "model-a")
+        .await
+        .unwrap();
+    assert_eq!(
+        chats.save_progress(&next.id, "Fresh").await.unwrap(),
+        Progress::Saved
+    );
+}
+
+async fn a_progress_save_tells_of_an_answer_deleted_with_its_chat(store: Store) {
+    let chats = ChatStore::new(store.pool().clone());
+    let (ada, _) = users();
+    let session = chats
+        .create_session(&ada, None, DEFAULT_TITLE)
+        .await
+        .unwrap();
+    let (_, answer) = chats
+        .begin_exchange(&ada, &session.id, "tell me", "model-a")
+        .await
+        .unwrap();
+    assert!(chats.delete(&ada, &session.id).await.unwrap());
+    assert_eq!(
+        chats.save_progress(&answer.id, "Once").await.unwrap(),
+        Progress::Gone
+    );
+    assert_eq!(count(&store, "SELECT COUNT(*) FROM messages").await, 0);
 }
 
 async fn an_answer_keeps_how_it_ended(store: Store) {

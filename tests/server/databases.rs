@@ -38,6 +38,28 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Runs an async test body of whole apps once on SQLite and once on Postgres, as two tests named
+/// `<case>::sqlite` and `<case>::postgres`. The body gets the `DATABASE_URL` to give its apps:
+/// None for the SQLite file in their data directory, or a new Postgres database.
+#[macro_export]
+macro_rules! apps_on_both_databases {
+    ($($case:ident),+ $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$case(None).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$case(Some($crate::databases::postgres_url().await)).await;
+                }
+            }
+        )+
+    };
+}
+
 /// A store on a new SQLite file (kept while the returned directory lives).
 pub async fn sqlite() -> (Store, TempDir) {
     let dir = tempfile::tempdir().expect("temporary directory");
@@ -47,6 +69,13 @@ pub async fn sqlite() -> (Store, TempDir) {
 
 /// A store on a new database of the shared test server.
 pub async fn postgres() -> Store {
+    Store::open(&postgres_url().await)
+        .await
+        .expect("Postgres opens")
+}
+
+/// The URL of a new, empty database on the shared test server.
+pub async fn postgres_url() -> String {
     let server = server_url().await;
     let name = format!(
         "ferro_{}_{}",
@@ -64,8 +93,7 @@ pub async fn postgres() -> Store {
         .await
         .expect("create a test database");
     admin.close().await;
-    let url = replace_database(server, &name);
-    Store::open(&url).await.expect("Postgres opens")
+    replace_database(server, &name)
 }
 
 static NEXT_DATABASE: AtomicU64 = AtomicU64::new(0);
