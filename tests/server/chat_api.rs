@@ -923,17 +923,7 @@ async fn stop_ends_the_models_request_and_keeps_what_was_streamed() {
 
     assert!(fake.closed.borrow().is_none(), "open while streaming");
     let stop_sent = Instant::now();
-    let (status, stopped) = json_reply(
-        call(
-            &app,
-            Method::POST,
-            &format!("/api/sessions/{session}/stop"),
-            Some(ada.token.as_str()),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (status, stopped) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(
         (status, stopped),
         (StatusCode::OK, json!({ "stopped": true }))
@@ -973,17 +963,7 @@ async fn stop_ends_the_models_request_and_keeps_what_was_streamed() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.pieces_written(), written);
     // Nothing is streaming any more.
-    let (_, again) = json_reply(
-        call(
-            &app,
-            Method::POST,
-            &format!("/api/sessions/{session}/stop"),
-            Some(ada.token.as_str()),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, again) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(again, json!({ "stopped": false }));
 }
 
@@ -1016,17 +996,7 @@ async fn stop_works_while_a_stalled_reader_holds_the_answer_back() {
 
     assert!(fake.closed.borrow().is_none(), "open while streaming");
     let stop_sent = Instant::now();
-    let (_, stopped) = json_reply(
-        call(
-            &app,
-            Method::POST,
-            &format!("/api/sessions/{session}/stop"),
-            Some(ada.token.as_str()),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, stopped) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(stopped, json!({ "stopped": true }));
     let closed_at = fake
         .closed_within(Duration::from_millis(500))
@@ -1224,17 +1194,7 @@ async fn one_answer_streams_per_session_while_other_sessions_stream() {
     assert!(saved.starts_with("t0 t1 "), "progress saved: {saved:?}");
 
     for (session, stream) in [(&busy, first), (&other, second)] {
-        let (_, stopped) = json_reply(
-            call(
-                &app,
-                Method::POST,
-                &format!("/api/sessions/{session}/stop"),
-                Some(ada.token.as_str()),
-                None,
-            )
-            .await,
-        )
-        .await;
+        let (_, stopped) = stop_on(&app, &ada.token, session).await;
         assert_eq!(stopped, json!({ "stopped": true }));
         let parts = stream.finish().await;
         assert_eq!(settled_answer(&app, session).await.content, text_of(&parts));
@@ -1242,14 +1202,6 @@ async fn one_answer_streams_per_session_while_other_sessions_stream() {
     // Once the first answer ended, the session takes a message again.
     let parts = exchange(&app, &ada.token, &busy, "Again").await;
     assert_eq!(parts.last().unwrap().code, "d");
-}
-
-/// `POST /api/sessions/{session}/stop` as `token`; its JSON answer.
-async fn stop_answer(app: &TestApp, token: &str, session: &str) -> Value {
-    let path = format!("/api/sessions/{session}/stop");
-    let (status, body) = json_reply(call(app, Method::POST, &path, Some(token), None).await).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
 }
 
 #[tokio::test]
@@ -1286,8 +1238,8 @@ async fn a_person_streams_three_answers_at_once_and_a_fourth_waits_for_one_to_en
 
     // Once Ada stops one, the fourth goes through.
     assert_eq!(
-        stop_answer(&app, &ada.token, &sessions[0]).await,
-        json!({ "stopped": true })
+        stop_on(&app, &ada.token, &sessions[0]).await,
+        (StatusCode::OK, json!({ "stopped": true }))
     );
     let stopped = streams.remove(0).finish().await;
     assert_eq!(stopped.last().unwrap().code, "d");
@@ -1393,17 +1345,7 @@ async fn a_live_answer_is_kept_fresh_while_the_model_is_silent_and_is_never_take
     assert!(touched, "a live answer is saved every second");
     let (status, _) = json_reply(post_message(&app, &ada.token, &session, "Hello?").await).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, stopped) = json_reply(
-        call(
-            &app,
-            Method::POST,
-            &format!("/api/sessions/{session}/stop"),
-            Some(ada.token.as_str()),
-            None,
-        )
-        .await,
-    )
-    .await;
+    let (_, stopped) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(stopped, json!({ "stopped": true }));
     assert_eq!(text_of(&stream.finish().await), "");
 }
