@@ -1122,7 +1122,7 @@ async fn a_provider_refusing_before_any_token_is_an_error_with_nothing_written()
         ),
     ];
     for (status, message) in cases {
-        let fake = FakeProvider::start(Reply::Error {
+        let fake = FakeProvider::start(Reply::Json {
             status,
             body: json!({ "error": {
                 "message": "Incorrect API key provided: sk-test***-key.",

@@ -269,7 +269,7 @@ async fn an_error_event_mid_stream_ends_the_answer_with_its_message() {
 #[tokio::test]
 async fn a_provider_redirect_is_not_followed_with_the_conversation_and_key() {
     // Where the redirect points: another server, which must never hear from us.
-    let elsewhere = FakeProvider::start(Reply::Error {
+    let elsewhere = FakeProvider::start(Reply::Json {
         status: 500,
         body: String::new(),
     })
@@ -305,7 +305,7 @@ async fn http_errors_carry_the_providers_message() {
         (500, "The server had an error while processing your request. Sorry about that!", "server_error"),
     ];
     for (status, message, code) in cases {
-        let fake = FakeProvider::start(Reply::Error {
+        let fake = FakeProvider::start(Reply::Json {
             status,
             body: json!({ "error": { "message": message, "type": "invalid_request_error", "param": null, "code": code } }).to_string(),
         })
@@ -331,7 +331,7 @@ async fn http_errors_carry_the_providers_message() {
 
 #[tokio::test]
 async fn an_error_page_that_is_not_json_is_named_by_its_status_only() {
-    let fake = FakeProvider::start(Reply::Error {
+    let fake = FakeProvider::start(Reply::Json {
         status: 502,
         body: "<html><body><h1>502 Bad Gateway</h1>\nnginx internal detail</body></html>".into(),
     })
@@ -348,6 +348,31 @@ async fn an_error_page_that_is_not_json_is_named_by_its_status_only() {
             status: 502,
             message: "Bad Gateway".into()
         })]
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_stream_true_is_a_protocol_error_not_a_drop() {
+    let fake = FakeProvider::start(Reply::Json {
+        status: 200,
+        body: json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "model": MODEL,
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Hi" }, "finish_reason": "stop" }]
+        })
+        .to_string(),
+    })
+    .await;
+    let items = collect(
+        fake.models(Some(KEY), RELAXED)
+            .stream(request(MODEL))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        items,
+        [Err(LlmError::Protocol(
+            "expected text/event-stream, got application/json".into()
+        ))]
     );
 }
 
@@ -585,7 +610,7 @@ async fn the_offline_echo_is_paced_and_stops_when_dropped() {
 
 #[tokio::test]
 async fn models_list_the_providers_then_the_offline_echo() {
-    let fake = FakeProvider::start(Reply::Error {
+    let fake = FakeProvider::start(Reply::Json {
         status: 500,
         body: String::new(),
     })

@@ -46,8 +46,9 @@ pub(crate) enum Piece {
 pub(crate) enum Reply {
     /// 200 `text/event-stream`, written piece by piece after `delay`.
     Stream { delay: Duration, pieces: Vec<Piece> },
-    /// An HTTP error with a JSON (or other) body.
-    Error { status: u16, body: String },
+    /// One `application/json` document: an HTTP error (its body may be anything), or an
+    /// answer from a server that ignored `"stream": true`.
+    Json { status: u16, body: String },
     /// A redirect elsewhere, which a client must not follow with the conversation and key.
     Redirect { location: String },
 }
@@ -177,7 +178,7 @@ async fn completions(
         }
     };
     match reply {
-        Reply::Error { status, body } => Response::builder()
+        Reply::Json { status, body } => Response::builder()
             .status(status)
             .header("content-type", "application/json")
             .body(Body::from(body))
