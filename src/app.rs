@@ -86,8 +86,13 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/chat") view=ChatPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/chat/:id") view=ChatPage ssr=SsrMode::InOrder/>
+                            // Whole: the chat's `<title>` and the 404 status come from its data.
+                            // leptos_meta injects the title into the first chunk of a stream, and
+                            // an in-order stream's first chunk sometimes left before the data's
+                            // Suspense had rendered its `Title` (seen: a chat page without a
+                            // title); an async render sends nothing until all of it is done.
+                            <Route path=path!("/chat") view=ChatPage ssr=SsrMode::Async/>
+                            <Route path=path!("/chat/:id") view=ChatPage ssr=SsrMode::Async/>
                         </Routes>
                     </ErrorBoundary>
                 </main>
