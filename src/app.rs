@@ -69,9 +69,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
-        <Title formatter=|page: String| {
-            if page.is_empty() { "ferrochat".to_owned() } else { format!("{page} · ferrochat") }
-        }/>
+        <Title formatter=page_title/>
         <AuthProvider user=request_user()>
             <Router>
                 <Navbar/>
@@ -99,6 +97,18 @@ pub fn App() -> impl IntoView {
             </Router>
         </AuthProvider>
     }
+}
+
+/// The document title of a page titled `page`, as `<title>` text. leptos_meta writes it into the
+/// server's HTML as it is, and some titles are people's own words (a chat's): `</title><script>`
+/// must stay text, so every title is escaped here, once.
+fn page_title(page: String) -> String {
+    let title = if page.is_empty() {
+        "ferrochat".to_owned()
+    } else {
+        format!("{page} · ferrochat")
+    };
+    title.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 #[component]

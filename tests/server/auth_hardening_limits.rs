@@ -9,7 +9,8 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    claims_of, cookies_from, spawn_app, spawn_app_in, spawn_app_with, unique_email, TestApp,
+    claims_of, cookies_from, sign_in_from, spawn_app, spawn_app_in, spawn_app_with, unique_email,
+    TestApp,
 };
 
 const DAY: i64 = 24 * 3600;
@@ -42,20 +43,6 @@ async fn redeem_forged_link(app: &TestApp, client: &reqwest::Client) -> reqwest:
     client
         .post(app.url("/auth/v1/verify"))
         .json(&json!({ "type": "magiclink", "token": "forged" }))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn sign_in_from(
-    app: &TestApp,
-    client: &reqwest::Client,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    client
-        .post(app.url("/auth/v1/token?grant_type=password"))
-        .json(&json!({ "email": email, "password": password }))
         .send()
         .await
         .unwrap()

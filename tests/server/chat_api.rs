@@ -210,6 +210,13 @@ fn closing_parts(reason: &str, prompt_tokens: u64, completion_tokens: u64) -> Ve
     ]
 }
 
+/// The parts that end an answer stopped before the model reported any usage.
+fn stopped_ending() -> Vec<Part> {
+    let mut ending = vec![status_part("stopped")];
+    ending.extend(closing_parts("other", 0, 0));
+    ending
+}
+
 fn status_part(status: &str) -> Part {
     Part {
         code: "2".into(),
@@ -939,8 +946,7 @@ async fn stop_ends_the_models_request_and_keeps_what_was_streamed() {
     let texts = parts.iter().filter(|part| part.code == "0").count();
     assert_eq!(parts[0].code, "f");
     assert!(parts[1..=texts].iter().all(|part| part.code == "0"));
-    let mut ending = vec![status_part("stopped")];
-    ending.extend(closing_parts("other", 0, 0));
+    let ending = stopped_ending();
     assert_eq!(parts[texts + 1..], ending[..]);
     assert!(
         !streamed.is_empty() && streamed.len() < full.len(),
@@ -1007,8 +1013,7 @@ async fn stop_works_while_a_stalled_reader_holds_the_answer_back() {
     // The reader gets what it was sent, then the stop; the answer kept is exactly that.
     let parts = stream.finish().await;
     let texts = parts.iter().filter(|part| part.code == "0").count();
-    let mut ending = vec![status_part("stopped")];
-    ending.extend(closing_parts("other", 0, 0));
+    let ending = stopped_ending();
     assert_eq!(parts[texts + 1..], ending[..]);
     let answer = settled_answer(&app, &session).await;
     assert_eq!(answer.status, "stopped");
@@ -1373,8 +1378,7 @@ async fn deleting_a_chat_stops_its_answer() {
             .expect("the provider's connection closes when the chat is deleted");
         assert!(closed_at - deleted_at < Duration::from_millis(500));
         let parts = stream.finish().await;
-        let mut ending = vec![status_part("stopped")];
-        ending.extend(closing_parts("other", 0, 0));
+        let ending = stopped_ending();
         assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
         assert!(
             all_chat_rows(&app).await.is_empty(),
@@ -1458,8 +1462,7 @@ async fn a_stop_that_reaches_another_instance_ends_the_answer_within_a_second(
     let parts = stream.finish().await;
     let streamed = text_of(&parts);
     let texts = parts.iter().filter(|part| part.code == "0").count();
-    let mut ending = vec![status_part("stopped")];
-    ending.extend(closing_parts("other", 0, 0));
+    let ending = stopped_ending();
     assert_eq!(parts[texts + 1..], ending[..]);
     assert!(
         !streamed.is_empty() && streamed.len() < full.len() && full.starts_with(&streamed),
@@ -1552,8 +1555,7 @@ async fn deleting_a_chat_through_another_instance_stops_its_answer(database_url:
             .expect("the provider's connection closes when the chat is deleted elsewhere");
         assert!(closed_at - deleted_at < Duration::from_millis(1500));
         let parts = stream.finish().await;
-        let mut ending = vec![status_part("stopped")];
-        ending.extend(closing_parts("other", 0, 0));
+        let ending = stopped_ending();
         assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
         assert!(
             all_chat_rows(&writer).await.is_empty(),

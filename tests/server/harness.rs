@@ -217,6 +217,22 @@ pub fn cookies_from(response: &reqwest::Response) -> String {
 }
 
 /// The claims of a JWT, read without verifying it (tests check verification elsewhere).
+/// `POST /auth/v1/token?grant_type=password` through `client` (a client of its own address, see
+/// [`TestApp::client_from`]); the response as it came.
+pub async fn sign_in_from(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(app.url("/auth/v1/token?grant_type=password"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).expect("a JWT has three parts");

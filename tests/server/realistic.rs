@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use crate::{
     auth_github::{fake_github, github_settings},
-    harness::{claims_of, cookies_from, spawn_public_app, unique_email, TestApp, PUBLIC_HOST},
+    harness::{
+        claims_of, cookies_from, sign_in_from, spawn_public_app, unique_email, TestApp, PUBLIC_HOST,
+    },
 };
 
 /// What the sign-in page says to someone over the sign-in limit.
@@ -48,21 +50,6 @@ async fn get_with_cookies(client: &reqwest::Client, url: &str, cookies: &str) ->
 /// The session a browser holds in these cookies.
 fn session_in(app: &TestApp, cookies: &str) -> SessionTokens {
     app.sessions.jar.load(cookies).expect("a session cookie")
-}
-
-/// `POST /auth/v1/token?grant_type=password` from `client`.
-async fn api_sign_in(
-    app: &TestApp,
-    client: &reqwest::Client,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    client
-        .post(app.url("/auth/v1/token?grant_type=password"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -162,7 +149,7 @@ async fn a_client_of_the_api_signs_up_in_refreshes_and_out_behind_the_proxy() {
     .await
     .unwrap();
     assert_eq!(signed_up.status(), StatusCode::OK);
-    let signed_in = api_sign_in(&app, &client, &email, "password one").await;
+    let signed_in = sign_in_from(&app, &client, &email, "password one").await;
     assert_eq!(signed_in.status(), StatusCode::OK);
     let session: Value = signed_in.json().await.unwrap();
     // Tokens name the public issuer, which is what other services verify against.
@@ -364,7 +351,7 @@ async fn thirty_one_wrong_passwords_on_the_api_stop_the_guesser_and_nobody_else(
     let guesser = app.client_from(9);
     assert_rate_limited(guess_through_the_api(&app, &guesser, |_, request| request).await).await;
     let owner = app.client_from(10);
-    let signed_in = api_sign_in(&app, &owner, &owner_email, "the owner's password").await;
+    let signed_in = sign_in_from(&app, &owner, &owner_email, "the owner's password").await;
     assert_eq!(signed_in.status(), StatusCode::OK);
 }
 

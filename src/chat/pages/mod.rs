@@ -115,7 +115,7 @@ fn ChatColumn(opened: Opened, prompt: String) -> impl IntoView {
     let session = target.session().map(str::to_owned);
     let empty = messages.is_empty();
     view! {
-        <Title text=title_text(&title)/>
+        <Title text=title.clone()/>
         <composer::ChatMain session>
             <section class="conversation" aria-labelledby="chat-title">
                 <h1 id="chat-title">{title}</h1>
@@ -125,12 +125,6 @@ fn ChatColumn(opened: Opened, prompt: String) -> impl IntoView {
             </section>
         </composer::ChatMain>
     }
-}
-
-/// A title as the `<title>` element's text. Leptos' `Title` writes its text into the HTML as it
-/// is, and a chat's title is the person's own text: `</title><script>` must stay text.
-fn title_text(title: &str) -> String {
-    title.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 /// The 404 page for a chat that is not the person's, whether or not it exists, with its status.
