@@ -515,3 +515,74 @@ async fn a_token_signed_with_a_rotated_out_key_after_its_grace_is_refused() {
         .await
         .is_err());
 }
+
+/// The session cookie's JSON with its access token replaced by `token`, re-encoded as the
+/// browser would send it.
+fn cookie_with_access_token(cookies: &str, token: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    let (name, value) = cookies
+        .split("; ")
+        .find(|c| c.contains("-auth-token="))
+        .and_then(|c| c.split_once('='))
+        .expect("one session cookie");
+    let json = URL_SAFE_NO_PAD
+        .decode(value.strip_prefix("base64-").unwrap())
+        .unwrap();
+    let mut session: Value = serde_json::from_slice(&json).unwrap();
+    session["access_token"] = json!(token);
+    format!(
+        "{name}=base64-{}",
+        URL_SAFE_NO_PAD.encode(session.to_string())
+    )
+}
+
+/// A forged access token in one's own session cookie (claiming another person) never shows the
+/// other person's data: at most the cookie's own refresh token signs its owner back in.
+#[tokio::test]
+async fn a_forged_token_in_the_session_cookie_never_shows_anothers_data() {
+    let victim = Victim::new().await;
+    let victim_email = victim.claims["email"].as_str().unwrap().to_owned();
+    let attacker_email = unique_email();
+    victim.app.sign_up(&attacker_email, "password two").await;
+    let cookies = crate::harness::cookies_from(
+        &victim
+            .app
+            .submit_login(&attacker_email, "password two")
+            .await,
+    );
+    let parts = victim.parts();
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT", "kid": victim.kid })),
+        parts[1]
+    );
+    let pem = key_confusion::spki_pem(&victim.jwk().await);
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(victim.kid.clone());
+    let confused = jsonwebtoken::encode(
+        &header,
+        &victim.claims,
+        &EncodingKey::from_secret(pem.as_bytes()),
+    )
+    .unwrap();
+    for forged in [alg_none, confused] {
+        let page = victim
+            .app
+            .page_with_cookies("/chat", &cookie_with_access_token(&cookies, &forged))
+            .await;
+        let status = page.status();
+        let html = page.text().await.unwrap();
+        assert!(!html.contains(&victim_email), "the victim's page was shown");
+        assert!(status.is_success() || status.is_redirection(), "{status}");
+        // Either the cookie's owner, refreshed by their own refresh token, or signed out.
+        assert!(
+            html.contains(&attacker_email) || page_is_sign_in(&html),
+            "{}",
+            &html[..html.len().min(400)]
+        );
+    }
+}
+
+fn page_is_sign_in(html: &str) -> bool {
+    html.is_empty() || html.contains("Sign in")
+}
