@@ -2,7 +2,8 @@
 //! signs them in), create chats, stream answers from the offline model, and stop every fourth
 //! answer, against the real binary for a bounded time. It asserts zero 5xx, zero lost messages
 //! (user messages in the database == acknowledged sends, no answer left streaming) and a bounded
-//! resident memory of the server (sampled every 250 ms).
+//! resident memory of the server (sampled every 250 ms: under a bound, and levelling off, the
+//! second half's peak near the first's).
 //!
 //! The short version runs in the test command. The soak is the same test, longer and bigger:
 //! `bench/soak.sh` (FERROCHAT_LOAD_USERS, FERROCHAT_LOAD_SECS).
@@ -22,9 +23,10 @@ use tokio::sync::Semaphore;
 
 use crate::process::{rss_kib, start_binary, stop};
 
-/// Peak resident memory the server may reach under the short run (measured: about 830 MiB for
-/// 500 users on a debug build, 2026-11-30; see docs/SECURITY.md, known gaps).
-const RSS_BOUND_KIB: u64 = 1024 * 1024;
+/// Peak resident memory the server may reach under the short run (measured: 830–990 MiB for
+/// 500 users on a debug build, reached during the sign-ups and flat after: password hashing's
+/// memory stays resident, see docs/SECURITY.md, known gaps; 2026-11-30).
+const RSS_BOUND_KIB: u64 = 1536 * 1024;
 /// Sign-ups at once: password hashing is bounded by design (a burst past the bound is shed
 /// with 503), so a well-behaved client population arrives over time rather than in one instant.
 const SIGN_UPS_AT_ONCE: usize = 4;
@@ -171,12 +173,12 @@ async fn five_hundred_users_chat_at_once_with_no_5xx_no_loss_and_bounded_memory(
     let sampler = {
         let sampling = sampling.clone();
         tokio::spawn(async move {
-            let mut peak = 0;
+            let mut samples = Vec::new();
             while sampling.load(Ordering::Relaxed) {
-                peak = peak.max(rss_kib(pid).unwrap_or(0));
+                samples.push(rss_kib(pid).unwrap_or(0));
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            peak
+            samples
         })
     };
     let users: Vec<_> = (0..users)
@@ -217,7 +219,19 @@ async fn five_hundred_users_chat_at_once_with_no_5xx_no_loss_and_bounded_memory(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     sampling.store(false, Ordering::Relaxed);
-    let peak = sampler.await.unwrap();
+    let samples = sampler.await.unwrap();
+    let peak = samples.iter().copied().max().unwrap_or(0);
+    // Memory must level off, not grow with time: the second half's peak stays near the first's.
+    let (first_half, second_half) = samples.split_at(samples.len() / 2);
+    let first_peak = first_half.iter().copied().max().unwrap_or(0);
+    let second_peak = second_half.iter().copied().max().unwrap_or(0);
+    // Every 5 s (20 samples), for the printed timeline.
+    let timeline: Vec<String> = samples
+        .iter()
+        .step_by(20)
+        .enumerate()
+        .map(|(i, rss)| format!("{}s:{}MiB", i * 5, rss / 1024))
+        .collect();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE role = 'user'")
         .fetch_one(&mut db)
         .await
@@ -238,6 +252,7 @@ async fn five_hundred_users_chat_at_once_with_no_5xx_no_loss_and_bounded_memory(
         tally.stopped.load(Ordering::Relaxed),
         peak / 1024
     );
+    println!("load: server RSS over time: {}", timeline.join(" "));
     assert!(
         failures.is_empty(),
         "{} failures: {:#?}",
@@ -254,4 +269,8 @@ async fn five_hundred_users_chat_at_once_with_no_5xx_no_loss_and_bounded_memory(
         tally.stopped.load(Ordering::Relaxed) > 0 && tally.completed.load(Ordering::Relaxed) > 0
     );
     assert!(peak > 0 && peak < RSS_BOUND_KIB, "peak RSS {peak} KiB");
+    assert!(
+        second_peak <= first_peak + first_peak / 4 + 64 * 1024,
+        "memory grows: {timeline:?}"
+    );
 }
