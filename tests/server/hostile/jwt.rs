@@ -586,3 +586,28 @@ async fn a_forged_token_in_the_session_cookie_never_shows_anothers_data() {
 fn page_is_sign_in(html: &str) -> bool {
     html.is_empty() || html.contains("Sign in")
 }
+
+/// Through the running app, as an attacker would send them: 200 tokens with made-up kids cost
+/// at most one JWKS fetch (the refetch interval is 30 s), and each is refused.
+#[tokio::test]
+async fn a_flood_of_unknown_kids_through_the_app_is_not_a_flood_of_jwks_fetches() {
+    let victim = Victim::new().await;
+    let before = victim.app.sessions.verifier.jwks_fetches();
+    let flood: Vec<_> = (0..200)
+        .map(|n| {
+            let mut header = victim.header();
+            header.kid = Some(format!("made-up-{n}"));
+            let token = victim.signed_with_header(header, &victim.claims);
+            let client = victim.app.client.clone();
+            let url = victim.app.url("/api/sessions");
+            tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    for request in flood {
+        let response = request.await.unwrap().unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let fetches = victim.app.sessions.verifier.jwks_fetches() - before;
+    assert!(fetches <= 1, "{fetches} JWKS fetches for 200 unknown kids");
+    accepted_everywhere(&victim.app, &victim.token).await;
+}
