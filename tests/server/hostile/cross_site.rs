@@ -23,7 +23,10 @@ const KNOWN_NESTS: [&str; 1] = ["\"/auth/v1\""];
 
 /// Every (method, path) of the app that changes state: HTTP routes and server functions.
 pub(crate) fn writing_routes() -> Vec<(Method, String)> {
-    let mut routes = http_routes();
+    let mut routes: Vec<(Method, String)> = http_routes()
+        .into_iter()
+        .filter(|(method, _)| *method != Method::GET)
+        .collect();
     routes.extend(
         leptos::server_fn::axum::server_fn_paths()
             .filter(|(_, method)| *method != Method::GET)
@@ -34,7 +37,8 @@ pub(crate) fn writing_routes() -> Vec<(Method, String)> {
     routes
 }
 
-fn http_routes() -> Vec<(Method, String)> {
+/// Every (method, path) of the app's HTTP routes, reads included, read from the router's source.
+pub(crate) fn http_routes() -> Vec<(Method, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut routes = Vec::new();
     for file in rust_files(&root.join("src")) {
@@ -66,6 +70,7 @@ fn http_routes() -> Vec<(Method, String)> {
                 .nth(1)
                 .unwrap_or_else(|| panic!("{relative}: a route without a literal path"));
             for (name, method) in [
+                ("get", Method::GET),
                 ("post", Method::POST),
                 ("put", Method::PUT),
                 ("patch", Method::PATCH),
@@ -117,7 +122,7 @@ fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// A route's path with each `{param}` filled in by `id`.
-fn concrete(path: &str, id: &str) -> String {
+pub(crate) fn concrete(path: &str, id: &str) -> String {
     path.split('/')
         .map(|segment| {
             if segment.starts_with('{') {

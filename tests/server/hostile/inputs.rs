@@ -381,3 +381,67 @@ async fn every_chat_server_function_answers_anothers_ids_like_missing_ones() {
     }
     assert_eq!(chat_rows(&app, &ada_chat).await, before);
 }
+
+/// Every HTTP route with an id in its path (read from the router's source), called by Bob with
+/// Ada's ids: Ada's chat for the chat routes, her sign-in session for `/auth/v1/sessions/{id}`.
+/// Each answers "not found", exactly as for an id that exists nowhere (except where the starter
+/// creates a chat for an id it does not know: there Ada's id is still "not found"), and nothing
+/// of Ada's changes.
+#[tokio::test]
+async fn every_http_route_answers_anothers_ids_like_missing_ones() {
+    let app = spawn_app().await;
+    let (ada_token, ada_chat) = person_with_chat(&app).await;
+    let ada_session = crate::harness::claims_of(&ada_token)["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = chat_rows(&app, &ada_chat).await;
+    let routes: Vec<(Method, String)> = super::cross_site::http_routes()
+        .into_iter()
+        .filter(|(_, path)| path.contains('{'))
+        .collect();
+    assert!(routes.len() >= 6, "{routes:?}");
+    for (method, route) in routes {
+        let ada_id = match route.starts_with("/auth/v1/sessions/") {
+            true => ada_session.clone(),
+            false => ada_chat.clone(),
+        };
+        let bob = app.sign_up(&unique_email(), "password one").await;
+        let bob_token = bob["access_token"].as_str().unwrap().to_owned();
+        let call = |id: String| {
+            let body = json!({
+                "title": "Mine now",
+                "sessionId": id,
+                "messages": [{ "role": "user", "content": "Let me in" }],
+            });
+            app.client
+                .request(
+                    method.clone(),
+                    app.url(&super::cross_site::concrete(&route, &id)),
+                )
+                .bearer_auth(&bob_token)
+                .json(&body)
+                .send()
+        };
+        let theirs = call(ada_id).await.unwrap();
+        let theirs = (theirs.status(), theirs.text().await.unwrap());
+        let missing = call(uuid::Uuid::new_v4().to_string()).await.unwrap();
+        let missing = (missing.status(), missing.text().await.unwrap());
+        assert_eq!(
+            theirs.0,
+            StatusCode::NOT_FOUND,
+            "{method} {route}: {theirs:?}"
+        );
+        if !missing.0.is_success() {
+            assert_eq!(theirs, missing, "{method} {route}");
+        }
+        assert!(!theirs.1.contains("A first question"), "{method} {route}");
+    }
+    assert_eq!(chat_rows(&app, &ada_chat).await, before);
+    let (status, _) = (app.get_user(&ada_token).await.status(), ());
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "Ada's sign-in session was not revoked"
+    );
+}

@@ -4,7 +4,7 @@
 //! and the older ones in the other modules) to its defence.
 
 mod cookies;
-mod cross_site;
+pub(crate) mod cross_site;
 mod headers;
 mod inputs;
 mod jwt;
