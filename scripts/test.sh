@@ -71,8 +71,14 @@ if finish setup; then
   source scripts/env.sh
   run e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
   run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
-  run cargo-test cargo test --features ssr
+  # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) are their own
+  # step: the same test binary, so no second build; run after the rest so that the load test
+  # does not compete with it for the cores.
+  suites=(hostile:: faults:: load::)
+  run cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}"
   count_tests "$logs/cargo-test.log"
+  run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
+  count_tests "$logs/hostile-suites.log"
   if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
     # First-load bytes of the budgeted pages against the release build (end2end/size/).
     run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'

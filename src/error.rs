@@ -36,6 +36,21 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        // On the server these mean the request could not be decoded: the client's mistake (a
+        // 400 with plain words), not ours, and the decoder's detail is not for the client.
+        #[cfg(feature = "ssr")]
+        if matches!(
+            error,
+            ServerFnErrorErr::Args(_)
+                | ServerFnErrorErr::MissingArg(_)
+                | ServerFnErrorErr::Deserialization(_)
+                | ServerFnErrorErr::UnsupportedRequestMethod(_)
+        ) {
+            tracing::debug!(%error, "a server function request could not be decoded");
+            return AppError::Refused(
+                "This request could not be read. Please reload the page and try again.".into(),
+            );
+        }
         AppError::Transport(error.to_string())
     }
 }

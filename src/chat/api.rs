@@ -294,7 +294,7 @@ async fn send(
         .map_err(|error| ApiError::invalid(&["body", "messages", "content"], error.to_string()))?;
     // Checked before the session is created: a refused request leaves nothing behind.
     let model = relay.model_id(body.model.as_deref())?;
-    relay.store().has_stream_room(&user).await?;
+    relay.has_stream_room(&user).await?;
     // The starter created a session for an id it did not know; so does this, for the caller.
     relay
         .store()

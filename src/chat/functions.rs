@@ -271,7 +271,7 @@ pub async fn start_chat(content: String, model: String) -> Result<(), AppError> 
     // Checked before the chat exists: a refused message leaves no empty chat behind.
     let content = crate::chat::types::valid_message(&content)?;
     relay.model_id(Some(model.as_str()))?;
-    relay.store().has_stream_room(&user).await?;
+    relay.has_stream_room(&user).await?;
     let session = relay
         .store()
         .create_session(&user, None, DEFAULT_TITLE)

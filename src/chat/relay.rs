@@ -254,6 +254,19 @@ impl ChatRelay {
         }
     }
 
+    /// Whether `user` may start another answer, checked before anything is written. Answers a
+    /// stopped server (or a save lost to a database outage) left `streaming` are failed first if
+    /// they are in the way, as [`Self::send`] does: they must not hold the person back until the
+    /// next upkeep.
+    pub async fn has_stream_room(&self, user: &UserId) -> Result<(), ChatStoreError> {
+        match self.store.has_stream_room(user).await {
+            Err(ChatStoreError::TooManyStreams(_)) if self.fail_abandoned_answers().await? > 0 => {
+                self.store.has_stream_room(user).await
+            }
+            result => result,
+        }
+    }
+
     /// Fails the answers that stopped being written without an end (see [`ABANDONED_AFTER`]);
     /// how many.
     async fn fail_abandoned_answers(&self) -> Result<u64, ChatStoreError> {

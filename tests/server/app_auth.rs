@@ -424,12 +424,12 @@ async fn refreshed_cookies_survive_a_handler_that_sets_the_pkce_verifier() {
 }
 
 /// A client of the app's embedded service over HTTP, as a remote app would have it.
-fn auth_client(app: &TestApp) -> AuthClient {
+pub(crate) fn auth_client(app: &TestApp) -> AuthClient {
     AuthClient::remote(app.url("/auth/v1").parse().unwrap(), None)
 }
 
 /// A verifier of the app's embedded service, as another app would build it.
-fn jwks_verifier(app: &TestApp) -> Verifier {
+pub(crate) fn jwks_verifier(app: &TestApp) -> Verifier {
     Verifier::new(KeySource::Jwks(auth_client(app)), app.url("/auth/v1"))
 }
 

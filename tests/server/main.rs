@@ -5,6 +5,7 @@ mod databases;
 mod fake_provider;
 mod harness;
 mod key_confusion;
+mod process;
 mod proxy;
 
 mod app_auth;
@@ -28,3 +29,8 @@ mod pages;
 mod probes;
 mod realistic;
 mod theme;
+
+// The hostile-input, fault and load suites (scripts/test.sh runs them as their own step).
+mod faults;
+mod hostile;
+mod load;
