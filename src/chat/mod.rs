@@ -4,6 +4,7 @@
 
 pub mod functions;
 pub mod pages;
+pub mod search;
 pub mod types;
 
 #[cfg(feature = "ssr")]

@@ -7,10 +7,14 @@
 
 use sqlx::Row;
 
-use super::types::{
-    title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE,
+use super::{
+    search::SearchTerms,
+    types::{title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE},
 };
-use crate::{auth::session::AuthUser, store::Pool};
+use crate::{
+    auth::session::AuthUser,
+    store::{Backend, Pool},
+};
 
 /// The owner of the rows a query may touch: the `sub` of a verified access token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +83,14 @@ pub struct SessionPage {
     pub next: Option<SessionCursor>,
 }
 
+/// A session that matched a search, with the first of its messages that matched (None when
+/// only its title did).
+#[derive(Clone, Debug)]
+pub struct SearchHit {
+    pub session: ChatSummary,
+    pub message: Option<String>,
+}
+
 /// One page of a session's messages, in order; the newest page comes first.
 #[derive(Clone, Debug)]
 pub struct MessagePage {
@@ -144,6 +156,52 @@ pub mod sql {
     /// One of a user's sessions: `$1` id, `$2` user.
     pub const SESSION: &str = "SELECT id, title, created_at, updated_at
         FROM chat_sessions WHERE id = $1 AND user_id = $2";
+    /// A user's sessions whose title or one of whose messages matches, newest activity first,
+    /// with the first matching message: `$1` FTS5 query (`SearchTerms::fts5_query`), `$2` user,
+    /// `$3` limit. The FTS tables' rowids are those of the tables they index
+    /// (migrations/sqlite/0005_chat_search.sql).
+    pub const SEARCH_SQLITE: &str = "SELECT s.id, s.title, s.created_at, s.updated_at,
+            (SELECT m.content FROM messages m
+              WHERE m.chat_session_id = s.id
+                AND m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1)
+              ORDER BY m.id LIMIT 1) AS excerpt
+        FROM chat_sessions s
+        WHERE s.user_id = $2
+          AND (s.rowid IN (SELECT rowid FROM chat_sessions_fts WHERE chat_sessions_fts MATCH $1)
+               OR s.id IN (SELECT m.chat_session_id FROM messages m
+                           WHERE m.rowid IN (SELECT rowid FROM messages_fts
+                                             WHERE messages_fts MATCH $1)))
+        ORDER BY s.updated_at DESC, s.id DESC LIMIT $3";
+    /// The same on Postgres: `$1` tsquery text (`SearchTerms::tsquery`), `$2` user, `$3` limit.
+    /// The `to_tsvector` expressions are those of the GIN indexes
+    /// (migrations/postgres/0005_chat_search.sql), or the planner cannot use them.
+    pub const SEARCH_POSTGRES: &str = "SELECT s.id, s.title, s.created_at, s.updated_at,
+            (SELECT m.content FROM messages m
+              WHERE m.chat_session_id = s.id AND m.status <> 'streaming'
+                AND to_tsvector('simple', left(m.content, 65536)) @@ to_tsquery('simple', $1)
+              ORDER BY m.id LIMIT 1) AS excerpt
+        FROM chat_sessions s
+        WHERE s.user_id = $2
+          AND (to_tsvector('simple', s.title) @@ to_tsquery('simple', $1)
+               OR s.id IN (SELECT m.chat_session_id FROM messages m
+                           WHERE m.status <> 'streaming'
+                             AND to_tsvector('simple', left(m.content, 65536))
+                                 @@ to_tsquery('simple', $1)))
+        ORDER BY s.updated_at DESC, s.id DESC LIMIT $3";
+}
+
+/// Which database the pool talks to, from its URL's scheme.
+fn backend_of(pool: &Pool) -> Backend {
+    if pool
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("sqlite")
+    {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
 }
 
 fn session_from(row: &sqlx::any::AnyRow) -> Result<ChatSummary, sqlx::Error> {
@@ -177,6 +235,8 @@ fn message_from(row: &sqlx::any::AnyRow) -> Result<ChatMessage, sqlx::Error> {
 #[derive(Clone, Debug)]
 pub struct ChatStore {
     pool: Pool,
+    /// The search query differs between the two databases; nothing else does.
+    backend: Backend,
     /// Answers one person may have `streaming` at once; None: no limit.
     streams_per_user: Option<usize>,
 }
@@ -184,6 +244,7 @@ pub struct ChatStore {
 impl ChatStore {
     pub fn new(pool: Pool) -> Self {
         ChatStore {
+            backend: backend_of(&pool),
             pool,
             streams_per_user: None,
         }
@@ -360,6 +421,39 @@ impl ChatStore {
             messages,
             has_older,
         }))
+    }
+
+    /// The user's sessions that match `terms` (by title, or by the text of a message that is not
+    /// streaming), most recently active first, at most `limit`. Other users' words never match:
+    /// the owner is part of the query, not a filter on its results.
+    pub async fn search(
+        &self,
+        user: &UserId,
+        terms: &SearchTerms,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, ChatStoreError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, query) = match self.backend {
+            Backend::Sqlite => (sql::SEARCH_SQLITE, terms.fts5_query()),
+            Backend::Postgres => (sql::SEARCH_POSTGRES, terms.tsquery()),
+        };
+        let rows = sqlx::query(sql)
+            .bind(query)
+            .bind(user.as_str())
+            .bind(limit.clamp(1, 200) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SearchHit {
+                    session: session_from(row)?,
+                    message: row.try_get("excerpt")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ChatStoreError::from)
     }
 
     /// Renames one of the user's sessions; None if there is no such session.

@@ -22,6 +22,7 @@ mod auth_sessions;
 mod binary;
 mod chat_api;
 mod chat_llm;
+mod chat_search;
 mod chat_store;
 mod cors;
 mod pages;
