@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::types::{ChatMessage, ChatSummary};
+use super::{
+    search::Snippet,
+    types::{ChatMessage, ChatSummary},
+};
 use crate::error::AppError;
 
 /// A page of the sidebar.
@@ -35,6 +38,18 @@ pub struct ChatView {
     /// The model the composer starts with: the one the last answer used, else the default.
     pub model: String,
 }
+
+/// A chat that matched a search, and where: its title with the matched words marked, and an
+/// extract of the message that matched (None when only the title did).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub session: ChatSummary,
+    pub title: Snippet,
+    pub excerpt: Option<Snippet>,
+}
+
+/// The most chats a search shows.
+pub const SEARCH_RESULTS: u32 = 50;
 
 /// Messages shown per page of a chat.
 pub const MESSAGES_PER_PAGE: u32 = 50;
@@ -152,6 +167,25 @@ pub async fn list_chats(cursor: Option<String>) -> Result<ChatList, AppError> {
         sessions: page.sessions,
         next: page.next.map(|next| next.encode()),
     })
+}
+
+/// The user's chats whose title or messages contain every word of `query` (as the start of a
+/// word), most recently active first. Any text is a valid query: what is not a letter or a
+/// digit only separates words.
+#[server(endpoint = "chat/search")]
+pub async fn search_chats(query: String) -> Result<Vec<SearchResult>, AppError> {
+    use crate::chat::search::{snippet, SearchTerms};
+    let (user, relay) = server::caller().await?;
+    let terms = SearchTerms::parse(&query);
+    let hits = relay.store().search(&user, &terms, SEARCH_RESULTS).await?;
+    Ok(hits
+        .into_iter()
+        .map(|hit| SearchResult {
+            title: snippet(&hit.session.title, &terms),
+            excerpt: hit.message.map(|message| snippet(&message, &terms)),
+            session: hit.session,
+        })
+        .collect())
 }
 
 /// One chat with its newest messages, or the page of them before `before` (a message id);

@@ -21,6 +21,7 @@ mod auth_python_interop;
 mod auth_sessions;
 mod binary;
 mod chat_api;
+mod chat_conversations;
 mod chat_llm;
 mod chat_search;
 mod chat_store;

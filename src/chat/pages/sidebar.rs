@@ -6,21 +6,32 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use crate::{
     auth::{context::use_auth, pages::returned_error},
     chat::{
-        functions::{DeleteChat, RenameChat},
+        functions::{DeleteChat, RenameChat, SearchResult},
         types::{ChatSummary, MAX_TITLE_CHARS},
     },
     server_form::ServerForm,
 };
 
+use super::search::{SearchBox, SearchResults};
+
 /// The list of chats (`id="chat-list"`: the page script adds a chat it starts to the top).
 #[component]
-pub fn Sidebar(sessions: Vec<ChatSummary>, current: Option<String>) -> impl IntoView {
+pub fn Sidebar(
+    sessions: Vec<ChatSummary>,
+    current: Option<String>,
+    /// The search being shown (`?q=`), empty if none.
+    search_query: String,
+    /// What it found.
+    found: Option<Vec<SearchResult>>,
+) -> impl IntoView {
     let email = use_auth().signed_in_user().map(|user| user.email);
     let empty = sessions.is_empty();
     view! {
         <aside class="chat-sidebar" aria-label="Your chats">
             <h2>"Your chats"</h2>
             <a class="button new-chat" href="/chat">"New chat"</a>
+            <SearchBox query=search_query.clone()/>
+            {found.map(|results| view! { <SearchResults query=search_query results/> })}
             <ul id="chat-list" class="chat-list">
                 {sessions
                     .into_iter()
