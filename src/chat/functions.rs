@@ -314,3 +314,15 @@ pub async fn start_chat(content: String, model: String) -> Result<(), AppError> 
     leptos_axum::redirect(&format!("/chat/{}", session.id));
     Ok(())
 }
+
+/// Stores a JSON export (pasted, or read from a file by the page's script) as a new chat of
+/// the user, and goes to it.
+#[server(endpoint = "chat/import")]
+pub async fn import_chat(export: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let valid = crate::chat::transfer::parse_export(&export)
+        .map_err(|error| AppError::Refused(error.to_string()))?;
+    let session = relay.store().import(&user, &valid).await?;
+    leptos_axum::redirect(&format!("/chat/{}", session.id));
+    Ok(())
+}

@@ -5,6 +5,7 @@
 pub mod functions;
 pub mod pages;
 pub mod search;
+pub mod transfer;
 pub mod types;
 
 #[cfg(feature = "ssr")]

@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::{
     search::SearchTerms,
+    transfer::ValidImport,
     types::{title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE},
 };
 use crate::{
@@ -454,6 +455,78 @@ impl ChatStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(ChatStoreError::from)
+    }
+
+    /// All of a session's messages in order, read a page at a time; None if the user has no
+    /// such session.
+    pub async fn all_messages(
+        &self,
+        user: &UserId,
+        session_id: &str,
+    ) -> Result<Option<Vec<ChatMessage>>, ChatStoreError> {
+        const PAGE: u32 = 500;
+        let mut pages = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let Some(page) = self
+                .messages(user, session_id, before.as_deref(), PAGE)
+                .await?
+            else {
+                return Ok(None);
+            };
+            before = page.messages.first().map(|m| m.id.clone());
+            let more = page.has_older && before.is_some();
+            pages.push(page.messages);
+            if !more {
+                break;
+            }
+        }
+        Ok(Some(pages.into_iter().rev().flatten().collect()))
+    }
+
+    /// Stores an import (validated) as a new session of the user, with new ids, together or not
+    /// at all; the new session.
+    pub async fn import(
+        &self,
+        user: &UserId,
+        import: &ValidImport,
+    ) -> Result<ChatSummary, ChatStoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO chat_sessions (id, user_id, title, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(user.as_str())
+        .bind(&import.title)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for message in &import.messages {
+            let stored = insert_message(
+                &mut tx,
+                &id,
+                message.role,
+                &message.content,
+                message.status,
+                message.model.as_deref(),
+                now,
+            )
+            .await?;
+            if message.error.is_some() {
+                sqlx::query("UPDATE messages SET error = $1 WHERE id = $2")
+                    .bind(&message.error)
+                    .bind(&stored.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.session(user, &id)
+            .await?
+            .ok_or(ChatStoreError::Database(sqlx::Error::RowNotFound))
     }
 
     /// Renames one of the user's sessions; None if there is no such session.

@@ -127,3 +127,296 @@ async fn the_sidebar_search_takes_any_text(url: Option<String>) {
     let html = page(&app, &ada, "/chat?q=%22%3A*").await;
     assert!(!results_of(&html).contains("<li"), "{html}");
 }
+
+/// A same-origin request of the signed-in page (as its script or a download link makes it).
+fn as_page(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    cookies: &str,
+) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header(header::COOKIE, cookies)
+        .header("sec-fetch-site", "same-origin")
+}
+
+/// The caller's chats as `(id, title)`, newest first.
+async fn chats_of(app: &TestApp, cookies: &str) -> Vec<(String, String)> {
+    let list: serde_json::Value = as_page(app, reqwest::Method::GET, "/api/sessions", cookies)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["title"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every stored message of a session: `(id, role, content, status, model, error)`.
+async fn rows_of(app: &TestApp, session: &str) -> Vec<[Option<String>; 6]> {
+    use sqlx::Row;
+    sqlx::query(
+        "SELECT id, role, content, status, model, error FROM messages
+         WHERE chat_session_id = $1 ORDER BY id",
+    )
+    .bind(session)
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| {
+        [
+            row.get("id"),
+            row.get("role"),
+            row.get("content"),
+            row.get("status"),
+            row.get("model"),
+            row.get("error"),
+        ]
+    })
+    .collect()
+}
+
+/// The rows without their ids: what an import must reproduce.
+fn without_ids(rows: &[[Option<String>; 6]]) -> Vec<[Option<String>; 5]> {
+    rows.iter()
+        .map(|[_, role, content, status, model, error]| {
+            [
+                role.clone(),
+                content.clone(),
+                status.clone(),
+                model.clone(),
+                error.clone(),
+            ]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_json_export_imports_as_a_new_chat_of_whoever_imports_it() {
+    let app = spawn_app_with(&[]).await;
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
+    let adas = start_chat(
+        &app,
+        &ada,
+        "Plan a **trip** <b>now</b>\n\n```rust\nfn main() {}\n```",
+    )
+    .await;
+    let adas_rows = rows_of(&app, &adas).await;
+
+    let download = as_page(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/sessions/{adas}/export?format=json"),
+        &ada,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(download.status(), StatusCode::OK);
+    assert_eq!(download.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        download.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"chat-plan-a-trip-b-now-b-rust-fn-main.json\""
+    );
+    assert_eq!(download.headers()[header::CACHE_CONTROL], "no-store");
+    let export = download.text().await.unwrap();
+    assert!(
+        !export.contains(&adas),
+        "an export carries no ids: {export}"
+    );
+
+    // Bob cannot download Ada's chat: it does not exist for him.
+    let refused = as_page(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/sessions/{adas}/export?format=json"),
+        &bob,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+
+    // Ada's export, imported by Bob: a new chat of his with the same messages, new ids.
+    let imported = as_page(&app, reqwest::Method::POST, "/api/sessions/import", &bob)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(export.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), StatusCode::CREATED);
+    let session: serde_json::Value = imported.json().await.unwrap();
+    let bobs = session["id"].as_str().unwrap().to_owned();
+    assert_ne!(bobs, adas);
+    let bobs_chats = chats_of(&app, &bob).await;
+    let adas_title = chats_of(&app, &ada).await[0].1.clone();
+    assert_eq!(bobs_chats, [(bobs.clone(), adas_title)]);
+    let bobs_rows = rows_of(&app, &bobs).await;
+    assert_eq!(without_ids(&bobs_rows), without_ids(&adas_rows));
+    for (bobs_row, adas_row) in bobs_rows.iter().zip(&adas_rows) {
+        assert_ne!(bobs_row[0], adas_row[0], "new message ids");
+    }
+    // Ada's chat is untouched, and still hers alone.
+    assert_eq!(rows_of(&app, &adas).await, adas_rows);
+    assert_eq!(chats_of(&app, &ada).await.len(), 1);
+
+    // The Markdown export reads as the conversation.
+    let markdown = as_page(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/sessions/{bobs}/export?format=markdown"),
+        &bob,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(markdown.status(), StatusCode::OK);
+    assert_eq!(
+        markdown.headers()[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    assert!(markdown.headers()[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"chat-"));
+    let text = markdown.text().await.unwrap();
+    assert!(text.starts_with("# Plan a **trip** <b>now</b>"), "{text}");
+    assert!(text.contains("## You\n\nPlan a **trip** <b>now</b>\n\n```rust\nfn main() {}\n```\n\n## Answer (offline-echo)\n\n"), "{text}");
+
+    let unknown = as_page(
+        &app,
+        reqwest::Method::GET,
+        &format!("/api/sessions/{bobs}/export?format=pdf"),
+        &bob,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_import_is_validated_whole_and_never_reaches_rows_it_names() {
+    let app = spawn_app_with(&[]).await;
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
+    let adas = start_chat(&app, &ada, "mine").await;
+    let adas_rows = rows_of(&app, &adas).await;
+    let import = |body: String| {
+        as_page(&app, reqwest::Method::POST, "/api/sessions/import", &bob)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+    };
+    let refusals: [(String, StatusCode, &str); 6] = [
+        (
+            "x".repeat(1024 * 1024 + 1),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "That file is too big to import: the limit is 1 MB.",
+        ),
+        (
+            "{not json".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That is not a ferrochat JSON export (key must be a string at line 1 column 2).",
+        ),
+        (
+            r#"{"format":"other"}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That JSON is not a ferrochat chat export.",
+        ),
+        (
+            r#"{"format":"ferrochat.chat","version":2}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That export was made by a newer version of ferrochat (version 2); this one reads version 1.",
+        ),
+        (
+            r#"{"format":"ferrochat.chat","version":1,"title":"t","messages":[]}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "That export has no messages.",
+        ),
+        (
+            r#"{"format":"ferrochat.chat","version":1,"title":"t","messages":[{"role":"user","content":"a\u0000"}]}"#.into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Message 1 of that export contains a character that cannot be stored (a NUL byte).",
+        ),
+    ];
+    for (body, status, message) in refusals {
+        let response = import(body).await.unwrap();
+        assert_eq!(response.status(), status, "{message}");
+        let detail: serde_json::Value = response.json().await.unwrap();
+        let said = detail["detail"]
+            .as_str()
+            .or_else(|| detail["detail"][0]["msg"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(said, message);
+    }
+    assert!(chats_of(&app, &bob).await.is_empty(), "nothing stored");
+
+    // Ids in an export (Ada's session and message ids) are ignored; a streaming answer is
+    // imported as stopped, so the new chat is not busy.
+    let hostile = serde_json::json!({
+        "format": "ferrochat.chat", "version": 1, "title": "Taken over",
+        "id": adas, "chat_session_id": adas, "user_id": "someone",
+        "messages": [
+            { "id": adas_rows[0][0], "chat_session_id": adas, "role": "user", "content": "q" },
+            { "role": "assistant", "content": "partial", "status": "streaming", "model": "m" },
+        ],
+    });
+    let response = import(hostile.to_string()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(rows_of(&app, &adas).await, adas_rows);
+    assert_eq!(chats_of(&app, &ada).await.len(), 1);
+    let bobs = &chats_of(&app, &bob).await[0];
+    assert_eq!(bobs.1, "Taken over");
+    let rows = without_ids(&rows_of(&app, &bobs.0).await);
+    assert_eq!(
+        rows,
+        [
+            [
+                Some("user".into()),
+                Some("q".into()),
+                Some("complete".into()),
+                None,
+                None
+            ],
+            [
+                Some("assistant".into()),
+                Some("partial".into()),
+                Some("stopped".into()),
+                Some("m".into()),
+                None
+            ],
+        ]
+    );
+
+    // Without JavaScript: the export pasted into the form.
+    let form = form_post(
+        &app,
+        "/api/chat/import",
+        &bob,
+        "same-origin",
+        &[("export", &hostile.to_string())],
+    )
+    .await;
+    assert_eq!(form.status(), StatusCode::FOUND);
+    let location = form.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(chats_of(&app, &bob).await.len(), 2);
+    assert_eq!(
+        location,
+        format!("/chat/{}", chats_of(&app, &bob).await[0].0)
+    );
+}

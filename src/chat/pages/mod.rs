@@ -7,6 +7,7 @@ mod composer;
 mod conversation;
 mod search;
 mod sidebar;
+mod transfer;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

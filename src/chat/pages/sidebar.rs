@@ -12,7 +12,10 @@ use crate::{
     server_form::ServerForm,
 };
 
-use super::search::{SearchBox, SearchResults};
+use super::{
+    search::{SearchBox, SearchResults},
+    transfer::{ExportLinks, ImportForm},
+};
 
 /// The list of chats (`id="chat-list"`: the page script adds a chat it starts to the top).
 #[component]
@@ -42,6 +45,7 @@ pub fn Sidebar(
                     .collect_view()}
             </ul>
             {empty.then(|| view! { <p id="no-chats" class="muted">"No chats yet."</p> })}
+            <ImportForm/>
             <p class="muted signed-in">
                 "Signed in as " <strong data-testid="signed-in-email">{email}</strong>
             </p>
@@ -58,6 +62,7 @@ fn ChatItem(session: ChatSummary, is_current: bool) -> impl IntoView {
         view! {
             <RenameForm id=session.id.clone() title=session.title.clone()/>
             <DeleteForm id=session.id.clone() title=session.title.clone()/>
+            <ExportLinks id=session.id.clone()/>
         }
     });
     view! {
