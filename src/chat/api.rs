@@ -14,6 +14,7 @@
 //! | `DELETE /api/sessions/{id}` | `{detail}` |
 //! | `DELETE /api/empty-sessions` | `{detail}`: deletes all of the **caller's** chats |
 //! | `POST /api/sessions/{id}/stop` | ferrochat's addition: `{stopped}` |
+//! | `POST /api/sessions/{id}/regenerate` | ferrochat's addition: `{model?, content?}`: answers the last user message again (its text replaced by `content` if given), replacing the last answer; streams like a send |
 //! | `GET /api/sessions/{id}/export?format=markdown\|json` | ferrochat's addition: the chat as a download |
 //! | `POST /api/sessions/import` | ferrochat's addition: a JSON export becomes a new chat of the caller (201, the session) |
 //!
@@ -95,6 +96,7 @@ impl From<ChatStoreError> for ApiError {
         match error {
             ChatStoreError::NotFound => ApiError::not_found(),
             ChatStoreError::Busy => ApiError::new(StatusCode::CONFLICT, BUSY),
+            ChatStoreError::NoQuestion => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             ChatStoreError::TooManyStreams(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
             }
@@ -214,6 +216,7 @@ pub fn router<S>(relay: ChatRelay) -> Router<S> {
         )
         .route("/api/sessions/{id}/title", patch(rename))
         .route("/api/sessions/{id}/stop", post(stop))
+        .route("/api/sessions/{id}/regenerate", post(regenerate))
         .route("/api/sessions/{id}/export", get(export))
         .route(
             "/api/sessions/import",
@@ -480,4 +483,30 @@ impl From<ImportError> for ApiError {
             other => ApiError::invalid(&["body"], other.to_string()),
         }
     }
+}
+
+/// `POST /api/sessions/{id}/regenerate`: the model to answer with, and the last message's new
+/// text for an edit.
+#[derive(Deserialize)]
+pub struct RegenerateBody {
+    model: Option<String>,
+    content: Option<String>,
+}
+
+async fn regenerate(
+    State(relay): State<ChatRelay>,
+    Caller(user): Caller,
+    SessionId(id): SessionId,
+    Body422(body): Body422<RegenerateBody>,
+) -> Result<Response, ApiError> {
+    let edited = body
+        .content
+        .as_deref()
+        .map(valid_message)
+        .transpose()
+        .map_err(|error| ApiError::invalid(&["body", "content"], error.to_string()))?;
+    let exchange = relay
+        .regenerate(&user, &id, edited, body.model.as_deref())
+        .await?;
+    Ok(data_stream_response(&exchange.answer.id, exchange.events))
 }

@@ -80,7 +80,9 @@ mod server {
             match error {
                 ChatStoreError::NotFound => AppError::NotFound,
                 ChatStoreError::Busy => AppError::Refused(BUSY.into()),
-                ChatStoreError::TooManyStreams(_) => AppError::Refused(error.to_string()),
+                ChatStoreError::TooManyStreams(_) | ChatStoreError::NoQuestion => {
+                    AppError::Refused(error.to_string())
+                }
                 ChatStoreError::Database(error) => {
                     tracing::error!(%error, "chat store failure");
                     AppError::Unavailable
@@ -116,17 +118,22 @@ mod server {
         content: &str,
         model: &str,
     ) -> Result<(), AppError> {
-        use crate::chat::relay::AnswerEvent;
-        let mut exchange = relay
+        let exchange = relay
             .send(user, id, content, Some(model).filter(|m| !m.is_empty()))
             .await?;
+        wait_for_end(exchange).await;
+        Ok(())
+    }
+
+    /// Waits until an answer ends.
+    pub async fn wait_for_end(mut exchange: crate::chat::relay::Exchange) {
+        use crate::chat::relay::AnswerEvent;
         // The answer is saved by the relay whatever happens; this only waits for its end.
         while let Some(event) = exchange.events.recv().await {
             if let AnswerEvent::Ended { .. } = event {
                 break;
             }
         }
-        Ok(())
     }
 
     pub fn models(relay: &ChatRelay) -> Vec<ModelChoice> {
@@ -324,5 +331,42 @@ pub async fn import_chat(export: String) -> Result<(), AppError> {
         .map_err(|error| AppError::Refused(error.to_string()))?;
     let session = relay.store().import(&user, &valid).await?;
     leptos_axum::redirect(&format!("/chat/{}", session.id));
+    Ok(())
+}
+
+/// Answers the last message of a chat again, replacing the last answer, waits for the whole
+/// answer and shows the chat: the form that works without JavaScript.
+#[server(endpoint = "chat/regenerate")]
+pub async fn regenerate_answer(id: String, model: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let exchange = relay
+        .regenerate(
+            &user,
+            &id,
+            None,
+            Some(model.as_str()).filter(|m| !m.is_empty()),
+        )
+        .await?;
+    server::wait_for_end(exchange).await;
+    leptos_axum::redirect(&format!("/chat/{id}"));
+    Ok(())
+}
+
+/// Replaces the text of the last message of a chat and answers it again (the old answer is
+/// replaced), waits for the whole answer and shows the chat.
+#[server(endpoint = "chat/edit")]
+pub async fn edit_last_message(id: String, content: String, model: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let content = crate::chat::types::valid_message(&content)?;
+    let exchange = relay
+        .regenerate(
+            &user,
+            &id,
+            Some(content),
+            Some(model.as_str()).filter(|m| !m.is_empty()),
+        )
+        .await?;
+    server::wait_for_end(exchange).await;
+    leptos_axum::redirect(&format!("/chat/{id}"));
     Ok(())
 }

@@ -50,6 +50,9 @@ pub enum ChatStoreError {
     /// The person has this many answers being written already, the most they may.
     #[error("You have {0} answers being written already. Wait for one to finish, or stop one, then send again.")]
     TooManyStreams(usize),
+    /// A regenerate or an edit in a session without a message of the person's.
+    #[error("There is no message of yours in this chat to answer again.")]
+    NoQuestion,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -620,6 +623,86 @@ impl ChatStore {
             now,
         )
         .await?;
+        let answer = insert_message(
+            &mut tx,
+            session_id,
+            Role::Assistant,
+            "",
+            MessageStatus::Streaming,
+            Some(model),
+            now,
+        )
+        .await
+        .map_err(|error| match error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
+            other => ChatStoreError::Database(other),
+        })?;
+        tx.commit().await?;
+        Ok((question, answer))
+    }
+
+    /// Answers the person's last message again: deletes what came after it (its answer) and
+    /// starts a new answer, after replacing the message's text with `edited` if given (validated
+    /// by the caller). The old answer is replaced, not kept beside the new one. Together or not
+    /// at all, under the same rules as [`Self::begin_exchange`]: [`ChatStoreError::Busy`] while an
+    /// answer streams in the session (it is never deleted mid-stream), the per-person stream
+    /// limit, [`ChatStoreError::NoQuestion`] without a message of the person's.
+    pub async fn begin_regeneration(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        edited: Option<&str>,
+        model: &str,
+    ) -> Result<(ChatMessage, ChatMessage), ChatStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        // The owner check, and on SQLite the write lock that makes the checks below exact.
+        let touched =
+            sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(session_id)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if touched.rows_affected() == 0 {
+            return Err(ChatStoreError::NotFound);
+        }
+        let streaming: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE chat_session_id = $1 AND status = 'streaming'",
+        )
+        .bind(session_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if streaming > 0 {
+            return Err(ChatStoreError::Busy);
+        }
+        self.check_stream_room(&mut *tx, user).await?;
+        let question = sqlx::query(
+            "SELECT id, chat_session_id, role, content, status, model, error, created_at
+             FROM messages WHERE chat_session_id = $1 AND role = 'user'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut question = match question {
+            Some(row) => message_from(&row)?,
+            None => return Err(ChatStoreError::NoQuestion),
+        };
+        sqlx::query("DELETE FROM messages WHERE chat_session_id = $1 AND id > $2")
+            .bind(session_id)
+            .bind(&question.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(edited) = edited {
+            sqlx::query("UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3")
+                .bind(edited)
+                .bind(now)
+                .bind(&question.id)
+                .execute(&mut *tx)
+                .await?;
+            question.content = edited.to_owned();
+        }
         let answer = insert_message(
             &mut tx,
             session_id,

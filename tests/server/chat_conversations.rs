@@ -420,3 +420,235 @@ async fn an_import_is_validated_whole_and_never_reaches_rows_it_names() {
         format!("/chat/{}", chats_of(&app, &bob).await[0].0)
     );
 }
+
+on_both_databases!(
+    regenerating_replaces_the_last_answer_and_edits_the_last_question,
+    regenerating_keeps_the_stream_rules,
+);
+
+/// `(role, content, status)` of every message of a session, in order.
+async fn turns(
+    chats: &ferrochat::chat::store::ChatStore,
+    user: &ferrochat::chat::store::UserId,
+    session: &str,
+) -> Vec<(String, String, String)> {
+    chats
+        .all_messages(user, session)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|m| {
+            (
+                m.role.as_str().to_owned(),
+                m.content,
+                m.status.as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn turn(role: &str, content: &str, status: &str) -> (String, String, String) {
+    (role.into(), content.into(), status.into())
+}
+
+/// Finishes a streaming answer with `content`.
+async fn finish(chats: &ferrochat::chat::store::ChatStore, id: &str, content: &str) {
+    chats
+        .finish_answer(
+            id,
+            &ferrochat::chat::store::AnswerOutcome {
+                content: content.into(),
+                status: ferrochat::chat::types::MessageStatus::Complete,
+                prompt_tokens: None,
+                completion_tokens: None,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn regenerating_replaces_the_last_answer_and_edits_the_last_question(
+    store: ferrochat::store::Store,
+) {
+    use ferrochat::chat::store::{ChatStore, ChatStoreError, UserId};
+    let chats = ChatStore::new(store.pool().clone());
+    let (ada, bob) = (
+        UserId::verified(uuid::Uuid::new_v4().to_string()),
+        UserId::verified(uuid::Uuid::new_v4().to_string()),
+    );
+    let session = chats.create_session(&ada, None, "t").await.unwrap().id;
+    assert!(matches!(
+        chats.begin_regeneration(&ada, &session, None, "m").await,
+        Err(ChatStoreError::NoQuestion)
+    ));
+    for (question, answer) in [("first", "one"), ("second", "two")] {
+        let (_, started) = chats
+            .begin_exchange(&ada, &session, question, "m")
+            .await
+            .unwrap();
+        finish(&chats, &started.id, answer).await;
+    }
+
+    let (question, answer) = chats
+        .begin_regeneration(&ada, &session, None, "m")
+        .await
+        .unwrap();
+    assert_eq!(question.content, "second");
+    assert_eq!(
+        turns(&chats, &ada, &session).await,
+        [
+            turn("user", "first", "complete"),
+            turn("assistant", "one", "complete"),
+            turn("user", "second", "complete"),
+            turn("assistant", "", "streaming"),
+        ]
+    );
+    finish(&chats, &answer.id, "two again").await;
+
+    let (question, answer) = chats
+        .begin_regeneration(&ada, &session, Some("second, edited"), "m")
+        .await
+        .unwrap();
+    assert_eq!(question.content, "second, edited");
+    finish(&chats, &answer.id, "edited answer").await;
+    assert_eq!(
+        turns(&chats, &ada, &session).await,
+        [
+            turn("user", "first", "complete"),
+            turn("assistant", "one", "complete"),
+            turn("user", "second, edited", "complete"),
+            turn("assistant", "edited answer", "complete"),
+        ]
+    );
+    // The replaced answer and the old text are gone from the search too.
+    let terms = ferrochat::chat::search::SearchTerms::parse("again");
+    assert!(chats.search(&ada, &terms, 10).await.unwrap().is_empty());
+
+    // Another person's chat is a missing one, and nothing changes.
+    assert!(matches!(
+        chats
+            .begin_regeneration(&bob, &session, Some("mine now"), "m")
+            .await,
+        Err(ChatStoreError::NotFound)
+    ));
+    assert_eq!(turns(&chats, &ada, &session).await.len(), 4);
+}
+
+async fn regenerating_keeps_the_stream_rules(store: ferrochat::store::Store) {
+    use ferrochat::chat::store::{ChatStore, ChatStoreError, UserId};
+    let chats = ChatStore::new(store.pool().clone()).with_streams_per_user(1);
+    let ada = UserId::verified(uuid::Uuid::new_v4().to_string());
+    let first = chats.create_session(&ada, None, "a").await.unwrap().id;
+    let second = chats.create_session(&ada, None, "b").await.unwrap().id;
+    let (_, done) = chats.begin_exchange(&ada, &second, "q", "m").await.unwrap();
+    finish(&chats, &done.id, "answered").await;
+    let (_, live) = chats.begin_exchange(&ada, &first, "q", "m").await.unwrap();
+
+    // An answer streaming in the chat is never deleted by a regenerate or an edit.
+    assert!(matches!(
+        chats
+            .begin_regeneration(&ada, &first, Some("edit"), "m")
+            .await,
+        Err(ChatStoreError::Busy)
+    ));
+    assert_eq!(
+        turns(&chats, &ada, &first).await,
+        [
+            turn("user", "q", "complete"),
+            turn("assistant", "", "streaming")
+        ]
+    );
+    // The person's stream limit counts a regenerate like a send, and it changes nothing.
+    assert!(matches!(
+        chats.begin_regeneration(&ada, &second, None, "m").await,
+        Err(ChatStoreError::TooManyStreams(1))
+    ));
+    assert_eq!(
+        turns(&chats, &ada, &second).await,
+        [
+            turn("user", "q", "complete"),
+            turn("assistant", "answered", "complete")
+        ]
+    );
+    finish(&chats, &live.id, "done").await;
+    assert!(chats
+        .begin_regeneration(&ada, &second, None, "m")
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn regenerate_and_edit_work_as_forms_without_javascript() {
+    let app = spawn_app_with(&[]).await;
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
+    let session = start_chat(&app, &ada, "What is rust?").await;
+    let html = page(&app, &ada, &format!("/chat/{session}")).await;
+    assert!(html.contains(r#"action="/api/chat/regenerate""#), "{html}");
+    assert!(html.contains(r#"action="/api/chat/edit""#), "{html}");
+    let before = rows_of(&app, &session).await;
+
+    let regenerated = form_post(
+        &app,
+        "/api/chat/regenerate",
+        &ada,
+        "same-origin",
+        &[("id", session.as_str()), ("model", "")],
+    )
+    .await;
+    assert_eq!(regenerated.status(), StatusCode::FOUND);
+    assert_eq!(
+        regenerated.headers()[header::LOCATION],
+        format!("/chat/{session}").as_str()
+    );
+    let after = rows_of(&app, &session).await;
+    assert_eq!(without_ids(&after), without_ids(&before));
+    assert_eq!(after[0][0], before[0][0], "the question is kept");
+    assert_ne!(after[1][0], before[1][0], "the answer is a new one");
+
+    // Bob's edit of Ada's chat: refused as a missing chat, nothing changed.
+    let refused = form_post(
+        &app,
+        "/api/chat/edit",
+        &bob,
+        "same-origin",
+        &[
+            ("id", session.as_str()),
+            ("content", "hijacked"),
+            ("model", ""),
+        ],
+    )
+    .await;
+    // Without JavaScript a refusal goes back (to the referring page) rather than to the chat.
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    assert_ne!(
+        refused.headers()[header::LOCATION],
+        format!("/chat/{session}").as_str()
+    );
+    assert_eq!(rows_of(&app, &session).await, after);
+
+    let edited = form_post(
+        &app,
+        "/api/chat/edit",
+        &ada,
+        "same-origin",
+        &[
+            ("id", session.as_str()),
+            ("content", "What is Rust, really?"),
+            ("model", ""),
+        ],
+    )
+    .await;
+    assert_eq!(edited.status(), StatusCode::FOUND);
+    let rows = rows_of(&app, &session).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][2].as_deref(), Some("What is Rust, really?"));
+    assert!(
+        rows[1][2]
+            .as_deref()
+            .unwrap()
+            .ends_with("What is Rust, really?"),
+        "the echo answers the edited text: {rows:?}"
+    );
+}

@@ -5,6 +5,7 @@
 
 mod composer;
 mod conversation;
+mod revise;
 mod search;
 mod sidebar;
 mod transfer;
