@@ -652,3 +652,49 @@ async fn regenerate_and_edit_work_as_forms_without_javascript() {
         "the echo answers the edited text: {rows:?}"
     );
 }
+
+#[tokio::test]
+async fn the_sidebar_groups_chats_by_utc_day_and_has_the_toast_region() {
+    let app = spawn_app_with(&[]).await;
+    let ada = signed_in_cookies(&app).await;
+    let day = 24 * 60 * 60 * 1000_i64;
+    let now = ferrochat::chat::store::now_ms();
+    let today_start = now.div_euclid(day) * day;
+    let mut chats = Vec::new();
+    for (name, at) in [
+        ("today", now),
+        ("yesterday", today_start - day / 2),
+        ("week", today_start - 3 * day),
+        ("older", today_start - 30 * day),
+    ] {
+        let id = start_chat(&app, &ada, &format!("chat of {name}")).await;
+        sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(&id)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+        chats.push((name, id));
+    }
+    let html = page(&app, &ada, "/chat").await;
+    let mut last = 0;
+    for (name, id) in &chats {
+        // Each chat sits under its own heading, the groups in order.
+        let heading = html
+            .find(&format!(r#"id="chat-group-{name}""#))
+            .unwrap_or_else(|| panic!("no {name} group: {html}"));
+        let link = html.find(&format!(r#"href="/chat/{id}""#)).unwrap();
+        assert!(last < heading && heading < link, "{name}");
+        last = link;
+    }
+    assert!(
+        html.contains(
+            r#"<ul id="chat-list" aria-labelledby="chat-group-today" class="chat-list">"#
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<div id="toasts" role="status" aria-live="polite" class="toasts"></div>"#)
+    );
+    assert!(html.contains(r#"action="/api/chat/delete_empty""#));
+}

@@ -5,6 +5,7 @@
 
 mod composer;
 mod conversation;
+mod enhance;
 mod revise;
 mod search;
 mod sidebar;
@@ -94,6 +95,8 @@ fn ChatLayout() -> impl IntoView {
                                 <Sidebar sessions=list.sessions current=id search_query found/>
                                 <ChatColumn opened prompt/>
                             </div>
+                            <enhance::ToastRegion/>
+                            <enhance::ConversationsScript/>
                         }
                         .into_any(),
                     }
