@@ -698,3 +698,70 @@ async fn the_sidebar_groups_chats_by_utc_day_and_has_the_toast_region() {
     );
     assert!(html.contains(r#"action="/api/chat/delete_empty""#));
 }
+
+#[tokio::test]
+async fn the_regenerate_route_streams_a_new_answer_for_its_owner_only() {
+    let app = spawn_app_with(&[]).await;
+    let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
+    let session = start_chat(&app, &ada, "Tell me again").await;
+    let before = rows_of(&app, &session).await;
+    let path = format!("/api/sessions/{session}/regenerate");
+
+    let refused = as_page(&app, reqwest::Method::POST, &path, &bob)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert_eq!(rows_of(&app, &session).await, before);
+
+    let edited = as_page(&app, reqwest::Method::POST, &path, &ada)
+        .json(&serde_json::json!({ "content": "Tell me once more" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), StatusCode::OK);
+    let stream = edited.text().await.unwrap();
+    assert!(stream.contains(r#"0:"Tell"#), "{stream}");
+    assert!(stream.lines().last().unwrap().starts_with("d:"), "{stream}");
+    let after = rows_of(&app, &session).await;
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0][0], before[0][0]);
+    assert_eq!(after[0][2].as_deref(), Some("Tell me once more"));
+    assert!(after[1][2]
+        .as_deref()
+        .unwrap()
+        .ends_with("Tell me once more"));
+    assert_eq!(after[1][3].as_deref(), Some("complete"));
+
+    let blank = as_page(&app, reqwest::Method::POST, &path, &ada)
+        .json(&serde_json::json!({ "content": "  " }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blank.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let empty = form_post(&app, "/api/chat/new", &ada, "same-origin", &[]).await;
+    let empty = empty.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .strip_prefix("/chat/")
+        .unwrap()
+        .to_owned();
+    let nothing = as_page(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/sessions/{empty}/regenerate"),
+        &ada,
+    )
+    .json(&serde_json::json!({}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(nothing.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = nothing.json().await.unwrap();
+    assert_eq!(
+        body["detail"],
+        "There is no message of yours in this chat to answer again."
+    );
+}
