@@ -202,7 +202,12 @@ async fn main() {
          ownership check included), {} times after {} not counted. \
          `tests/server/chat_store.rs::the_hot_queries_use_their_indexes` asserts, on both \
          backends, that these queries use `chat_sessions_by_user_recency` and \
-         `messages_by_session_order` without a sort.\n",
+         `messages_by_session_order` without a sort. Search goes through `ChatStore::search` \
+         (titles and message text, FTS5 on SQLite, tsvector + GIN on Postgres; \
+         `tests/server/chat_search.rs::the_search_uses_its_indexes`), with every session \
+         holding one more message: a word found in one session, and a word found in every \
+         session of every account (the newest 50 are returned, each with its matching \
+         message).\n",
         thousands(store::SESSIONS),
         thousands(store::MESSAGES),
         store::PAGE,

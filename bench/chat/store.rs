@@ -2,10 +2,15 @@
 //! newest page of 10,000 sessions and a page deep in them (keyset), the newest page of a
 //! 10,000-message chat and a page deep in it. The rows are written straight into the tables in a
 //! few multi-row inserts (going through the store's writes would take minutes and measure
-//! nothing), shaped as the store writes them: UUIDv7 message ids in creation order.
+//! nothing), shaped as the store writes them: UUIDv7 message ids in creation order. Every
+//! session also has one message with a word of its own, for the search: a word found in one
+//! chat of 10,000, and a word found in all of them (and in the other accounts' too).
 
 use ferrochat::{
-    chat::store::{ChatStore, SessionCursor, UserId},
+    chat::{
+        search::SearchTerms,
+        store::{ChatStore, SessionCursor, UserId},
+    },
     store::{Backend, Store},
 };
 use sqlx::Row;
@@ -47,6 +52,17 @@ struct Seeded {
     message_ids: Vec<String>,
     /// The sessions of the account, newest activity first.
     sessions: Vec<(i64, String)>,
+    /// A word in one message of one of the account's sessions (halfway down the list), and
+    /// that session.
+    rare_word: (String, String),
+}
+
+/// A word in one message of every session, of every account.
+const COMMON_WORD: &str = "lorem";
+
+/// The word of session `n` alone.
+fn word_of(n: usize) -> String {
+    format!("marker{n:05}q")
 }
 
 /// Writes `rows` (each a list of values) into `table (columns)`, `ROWS_PER_INSERT` per statement,
@@ -100,16 +116,34 @@ async fn seed(store: &Store) -> Seeded {
     let user = UserId::verified(Uuid::new_v4().to_string());
     let mut sessions = Vec::with_capacity(SESSIONS + OTHER_SESSIONS);
     let mut own = Vec::with_capacity(SESSIONS);
+    let mut searchable = Vec::with_capacity(SESSIONS + OTHER_SESSIONS);
+    let mut rare_word = None;
     for n in 0..SESSIONS + OTHER_SESSIONS {
         let id = Uuid::new_v4().to_string();
         // Interleaved in time with the others' sessions, a minute apart.
         let at = START_MS + n as i64 * 60_000;
         let owner = if n % 2 == 0 && own.len() < SESSIONS {
+            if own.len() == SESSIONS / 2 {
+                rare_word = Some((word_of(n), id.clone()));
+            }
             own.push((at, id.clone()));
             user.as_str().to_owned()
         } else {
             format!("other-user-{}", n % OTHER_USERS)
         };
+        searchable.push(vec![
+            Value::Text(message_id(at)),
+            Value::Text(id.clone()),
+            Value::Text("user".into()),
+            Value::Text(format!(
+                "How does widget {n} work? {} {COMMON_WORD} ipsum dolor sit amet.",
+                word_of(n)
+            )),
+            Value::Text("complete".into()),
+            Value::Null,
+            Value::Int(at),
+            Value::Int(at),
+        ]);
         sessions.push(vec![
             Value::Text(id),
             Value::Text(owner),
@@ -130,7 +164,7 @@ async fn seed(store: &Store) -> Seeded {
     .await;
 
     let mut message_ids = Vec::with_capacity(MESSAGES);
-    let mut messages = Vec::with_capacity(MESSAGES);
+    let mut messages = searchable;
     for n in 0..MESSAGES {
         let at = big_chat_created + 1 + n as i64;
         let id = message_id(at);
@@ -191,6 +225,7 @@ async fn seed(store: &Store) -> Seeded {
         big_chat,
         message_ids,
         sessions: own,
+        rare_word: rare_word.expect("a session with the rare word"),
     }
 }
 
@@ -264,7 +299,30 @@ pub async fn measure(store: &Store) -> Vec<QueryTiming> {
         assert_eq!(page.messages.last().unwrap().id, seeded.message_ids[999]);
     })
     .await;
+    let rare = SearchTerms::parse(&seeded.rare_word.0);
+    let search_rare = time(|| async {
+        let hits = chats.search(user, &rare, PAGE).await.unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].session.id, seeded.rare_word.1);
+    })
+    .await;
+    let common = SearchTerms::parse(COMMON_WORD);
+    let search_common = time(|| async {
+        let hits = chats.search(user, &common, PAGE).await.unwrap();
+        assert_eq!(hits.len(), PAGE as usize);
+        assert_eq!(hits[0].session.id, seeded.sessions[0].1);
+        assert!(hits.iter().all(|hit| hit.message.is_some()));
+    })
+    .await;
     vec![
+        QueryTiming {
+            query: "search: a word in 1 of 10,000 sessions",
+            samples: search_rare,
+        },
+        QueryTiming {
+            query: "search: a word in all 10,000 sessions (newest 50)",
+            samples: search_common,
+        },
         QueryTiming {
             query: "newest 50 of 10,000 sessions",
             samples: newest_sessions,

@@ -253,10 +253,11 @@ test.describe('with JavaScript', () => {
 
     await sidebar.getByText('Delete', { exact: true }).click();
     await expect(
-      sidebar.getByText('Delete “Trip to Lisbon” and all of its messages? This cannot be undone.'),
+      sidebar.getByText('Delete “Trip to Lisbon” and all of its messages?'),
     ).toBeVisible();
     await sidebar.getByRole('button', { name: 'Delete for good' }).click();
-    await expect(page).toHaveURL(/\/chat$/);
+    // With JavaScript the deletion waits for its undo window (chat-conversations.spec.ts).
+    await expect(page).toHaveURL(/\/chat$/, { timeout: 20_000 });
     await expect(sidebar.getByText('No chats yet.')).toBeVisible();
     await expect(page.locator('#chat-list li')).toHaveCount(0);
     expect(await (await page.request.get('/api/sessions')).json()).toEqual([]);

@@ -14,6 +14,9 @@
 //! | `DELETE /api/sessions/{id}` | `{detail}` |
 //! | `DELETE /api/empty-sessions` | `{detail}`: deletes all of the **caller's** chats |
 //! | `POST /api/sessions/{id}/stop` | ferrochat's addition: `{stopped}` |
+//! | `POST /api/sessions/{id}/regenerate` | ferrochat's addition: `{model?, content?}`: answers the last user message again (its text replaced by `content` if given), replacing the last answer; streams like a send |
+//! | `GET /api/sessions/{id}/export?format=markdown\|json` | ferrochat's addition: the chat as a download |
+//! | `POST /api/sessions/import` | ferrochat's addition: a JSON export becomes a new chat of the caller (201, the session) |
 //!
 //! Errors are FastAPI's shape, `{"detail": …}`: 401 without a valid token, 404 for a session
 //! that is not the caller's (whether or not it exists), 409 while an answer streams, 422 for a
@@ -23,7 +26,7 @@ use std::convert::Infallible;
 
 use axum::{
     body::Body,
-    extract::{rejection::JsonRejection, FromRequestParts, Path, State},
+    extract::{rejection::JsonRejection, DefaultBodyLimit, FromRequestParts, Path, Query, State},
     http::{header, request::Parts, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, patch, post},
@@ -38,6 +41,7 @@ use super::{
     functions::BUSY,
     relay::{AnswerEvent, ChatRelay, SendError},
     store::{ChatStoreError, UserId},
+    transfer::{self, ChatExport, ImportError, MAX_IMPORT_BYTES},
     types::{valid_message, valid_title, ChatMessage, ChatSummary, Role, DEFAULT_TITLE},
 };
 use crate::{auth::session::AuthUser, error::AppError};
@@ -46,8 +50,6 @@ use crate::{auth::session::AuthUser, error::AppError};
 const MAX_LISTED_SESSIONS: usize = 1000;
 /// Sessions read per query when they are listed (the store's largest page).
 const SESSION_PAGE: u32 = 200;
-/// Messages read per query when a whole session is returned.
-const MESSAGE_PAGE: u32 = 500;
 
 /// An error in FastAPI's shape.
 #[derive(Debug)]
@@ -94,6 +96,7 @@ impl From<ChatStoreError> for ApiError {
         match error {
             ChatStoreError::NotFound => ApiError::not_found(),
             ChatStoreError::Busy => ApiError::new(StatusCode::CONFLICT, BUSY),
+            ChatStoreError::NoQuestion => ApiError::new(StatusCode::CONFLICT, error.to_string()),
             ChatStoreError::TooManyStreams(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
             }
@@ -213,6 +216,12 @@ pub fn router<S>(relay: ChatRelay) -> Router<S> {
         )
         .route("/api/sessions/{id}/title", patch(rename))
         .route("/api/sessions/{id}/stop", post(stop))
+        .route("/api/sessions/{id}/regenerate", post(regenerate))
+        .route("/api/sessions/{id}/export", get(export))
+        .route(
+            "/api/sessions/import",
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
         .route("/api/empty-sessions", delete(delete_all))
         .with_state(relay)
 }
@@ -244,23 +253,14 @@ async fn session_messages(
     Caller(user): Caller,
     SessionId(id): SessionId,
 ) -> Result<Json<Value>, ApiError> {
-    let store = relay.store();
-    let mut pages = Vec::new();
-    let mut before: Option<String> = None;
-    loop {
-        let page = store
-            .messages(&user, &id, before.as_deref(), MESSAGE_PAGE)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        before = page.messages.first().map(|m| m.id.clone());
-        let more = page.has_older;
-        pages.push(page.messages);
-        if !more {
-            break;
-        }
-    }
-    let messages: Vec<Value> = pages.iter().rev().flatten().map(message_json).collect();
-    Ok(Json(Value::Array(messages)))
+    let messages = relay
+        .store()
+        .all_messages(&user, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(Value::Array(
+        messages.iter().map(message_json).collect(),
+    )))
 }
 
 /// The starter's body: the whole conversation, of which only the last message is new.
@@ -407,4 +407,106 @@ async fn stop(
         return Err(ApiError::not_found());
     }
     Ok(Json(json!({ "stopped": relay.stop(&user, &id).await? })))
+}
+
+/// `?format=` of an export.
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    format: String,
+}
+
+/// One of the caller's chats as a file to download: Markdown to read, JSON to import again.
+async fn export(
+    State(relay): State<ChatRelay>,
+    Caller(user): Caller,
+    SessionId(id): SessionId,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let (extension, content_type) = match query.format.as_str() {
+        "markdown" => ("md", "text/markdown; charset=utf-8"),
+        "json" => ("json", "application/json"),
+        _ => {
+            return Err(ApiError::invalid(
+                &["query", "format"],
+                "The format must be markdown or json",
+            ))
+        }
+    };
+    let store = relay.store();
+    let session = store
+        .session(&user, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let messages = store
+        .all_messages(&user, &id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let export = ChatExport::new(&session, &messages, iso(super::store::now_ms()));
+    let body = match extension {
+        "md" => export.to_markdown(),
+        _ => serde_json::to_string_pretty(&export).expect("an export serialises"),
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        transfer::file_name(&session.title, extension)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A JSON export (someone's, maybe another person's) stored as a new chat of the caller.
+async fn import(
+    State(relay): State<ChatRelay>,
+    Caller(user): Caller,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The only way to fail reading a body here is its size (DefaultBodyLimit on the route).
+    let body = body.map_err(|_| ApiError::from(ImportError::TooBig))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid(&["body"], "The export is not UTF-8 text"))?;
+    let valid = transfer::parse_export(text).map_err(ApiError::from)?;
+    let session = relay.store().import(&user, &valid).await?;
+    Ok((StatusCode::CREATED, Json(session_json(&session))))
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::TooBig => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string()),
+            other => ApiError::invalid(&["body"], other.to_string()),
+        }
+    }
+}
+
+/// `POST /api/sessions/{id}/regenerate`: the model to answer with, and the last message's new
+/// text for an edit.
+#[derive(Deserialize)]
+pub struct RegenerateBody {
+    model: Option<String>,
+    content: Option<String>,
+}
+
+async fn regenerate(
+    State(relay): State<ChatRelay>,
+    Caller(user): Caller,
+    SessionId(id): SessionId,
+    Body422(body): Body422<RegenerateBody>,
+) -> Result<Response, ApiError> {
+    let edited = body
+        .content
+        .as_deref()
+        .map(valid_message)
+        .transpose()
+        .map_err(|error| ApiError::invalid(&["body", "content"], error.to_string()))?;
+    let exchange = relay
+        .regenerate(&user, &id, edited, body.model.as_deref())
+        .await?;
+    Ok(data_stream_response(&exchange.answer.id, exchange.events))
 }

@@ -4,7 +4,10 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::types::{ChatMessage, ChatSummary};
+use super::{
+    search::Snippet,
+    types::{ChatMessage, ChatSummary},
+};
 use crate::error::AppError;
 
 /// A page of the sidebar.
@@ -36,6 +39,18 @@ pub struct ChatView {
     pub model: String,
 }
 
+/// A chat that matched a search, and where: its title with the matched words marked, and an
+/// extract of the message that matched (None when only the title did).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub session: ChatSummary,
+    pub title: Snippet,
+    pub excerpt: Option<Snippet>,
+}
+
+/// The most chats a search shows.
+pub const SEARCH_RESULTS: u32 = 50;
+
 /// Messages shown per page of a chat.
 pub const MESSAGES_PER_PAGE: u32 = 50;
 /// Sessions shown per page of the sidebar.
@@ -65,7 +80,9 @@ mod server {
             match error {
                 ChatStoreError::NotFound => AppError::NotFound,
                 ChatStoreError::Busy => AppError::Refused(BUSY.into()),
-                ChatStoreError::TooManyStreams(_) => AppError::Refused(error.to_string()),
+                ChatStoreError::TooManyStreams(_) | ChatStoreError::NoQuestion => {
+                    AppError::Refused(error.to_string())
+                }
                 ChatStoreError::Database(error) => {
                     tracing::error!(%error, "chat store failure");
                     AppError::Unavailable
@@ -101,17 +118,22 @@ mod server {
         content: &str,
         model: &str,
     ) -> Result<(), AppError> {
-        use crate::chat::relay::AnswerEvent;
-        let mut exchange = relay
+        let exchange = relay
             .send(user, id, content, Some(model).filter(|m| !m.is_empty()))
             .await?;
+        wait_for_end(exchange).await;
+        Ok(())
+    }
+
+    /// Waits until an answer ends.
+    pub async fn wait_for_end(mut exchange: crate::chat::relay::Exchange) {
+        use crate::chat::relay::AnswerEvent;
         // The answer is saved by the relay whatever happens; this only waits for its end.
         while let Some(event) = exchange.events.recv().await {
             if let AnswerEvent::Ended { .. } = event {
                 break;
             }
         }
-        Ok(())
     }
 
     pub fn models(relay: &ChatRelay) -> Vec<ModelChoice> {
@@ -152,6 +174,25 @@ pub async fn list_chats(cursor: Option<String>) -> Result<ChatList, AppError> {
         sessions: page.sessions,
         next: page.next.map(|next| next.encode()),
     })
+}
+
+/// The user's chats whose title or messages contain every word of `query` (as the start of a
+/// word), most recently active first. Any text is a valid query: what is not a letter or a
+/// digit only separates words.
+#[server(endpoint = "chat/search")]
+pub async fn search_chats(query: String) -> Result<Vec<SearchResult>, AppError> {
+    use crate::chat::search::{snippet, SearchTerms};
+    let (user, relay) = server::caller().await?;
+    let terms = SearchTerms::parse(&query);
+    let hits = relay.store().search(&user, &terms, SEARCH_RESULTS).await?;
+    Ok(hits
+        .into_iter()
+        .map(|hit| SearchResult {
+            title: snippet(&hit.session.title, &terms),
+            excerpt: hit.message.map(|message| snippet(&message, &terms)),
+            session: hit.session,
+        })
+        .collect())
 }
 
 /// One chat with its newest messages, or the page of them before `before` (a message id);
@@ -278,5 +319,54 @@ pub async fn start_chat(content: String, model: String) -> Result<(), AppError> 
         .await?;
     server::send_and_wait(&relay, &user, &session.id, content, &model).await?;
     leptos_axum::redirect(&format!("/chat/{}", session.id));
+    Ok(())
+}
+
+/// Stores a JSON export (pasted, or read from a file by the page's script) as a new chat of
+/// the user, and goes to it.
+#[server(endpoint = "chat/import")]
+pub async fn import_chat(export: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let valid = crate::chat::transfer::parse_export(&export)
+        .map_err(|error| AppError::Refused(error.to_string()))?;
+    let session = relay.store().import(&user, &valid).await?;
+    leptos_axum::redirect(&format!("/chat/{}", session.id));
+    Ok(())
+}
+
+/// Answers the last message of a chat again, replacing the last answer, waits for the whole
+/// answer and shows the chat: the form that works without JavaScript.
+#[server(endpoint = "chat/regenerate")]
+pub async fn regenerate_answer(id: String, model: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let exchange = relay
+        .regenerate(
+            &user,
+            &id,
+            None,
+            Some(model.as_str()).filter(|m| !m.is_empty()),
+        )
+        .await?;
+    server::wait_for_end(exchange).await;
+    leptos_axum::redirect(&format!("/chat/{id}"));
+    Ok(())
+}
+
+/// Replaces the text of the last message of a chat and answers it again (the old answer is
+/// replaced), waits for the whole answer and shows the chat.
+#[server(endpoint = "chat/edit")]
+pub async fn edit_last_message(id: String, content: String, model: String) -> Result<(), AppError> {
+    let (user, relay) = server::caller().await?;
+    let content = crate::chat::types::valid_message(&content)?;
+    let exchange = relay
+        .regenerate(
+            &user,
+            &id,
+            Some(content),
+            Some(model.as_str()).filter(|m| !m.is_empty()),
+        )
+        .await?;
+    server::wait_for_end(exchange).await;
+    leptos_axum::redirect(&format!("/chat/{id}"));
     Ok(())
 }

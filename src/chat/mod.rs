@@ -4,6 +4,8 @@
 
 pub mod functions;
 pub mod pages;
+pub mod search;
+pub mod transfer;
 pub mod types;
 
 #[cfg(feature = "ssr")]

@@ -86,6 +86,15 @@ impl From<ChatStoreError> for SendError {
     }
 }
 
+/// What an answer answers.
+#[derive(Clone, Copy)]
+enum Turn<'a> {
+    /// A new message of the person's.
+    New(&'a str),
+    /// The person's last message again, with its text replaced if `edited`.
+    Again { edited: Option<&'a str> },
+}
+
 /// An answer being written, to stop it from another request.
 struct Live {
     owner: UserId,
@@ -143,19 +152,53 @@ impl ChatRelay {
         content: &str,
         model: Option<&str>,
     ) -> Result<Exchange, SendError> {
-        let model = self.model_id(model)?;
-        let (question, answer) = match self
-            .store
-            .begin_exchange(user, session_id, content, &model)
+        self.answer(user, session_id, model, Turn::New(content))
             .await
-        {
+    }
+
+    /// Answers the person's last message again, replacing the last answer; with `edited`, the
+    /// message's text is replaced first (already validated). The same rules as [`Self::send`]:
+    /// one stream per session, the person's stream limit, and the same stop.
+    pub async fn regenerate(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        edited: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Exchange, SendError> {
+        self.answer(user, session_id, model, Turn::Again { edited })
+            .await
+    }
+
+    /// Stores the turn and starts its answer (see [`Self::send`]).
+    async fn answer(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        model: Option<&str>,
+        turn: Turn<'_>,
+    ) -> Result<Exchange, SendError> {
+        let model = self.model_id(model)?;
+        let begin = || async {
+            match turn {
+                Turn::New(content) => {
+                    self.store
+                        .begin_exchange(user, session_id, content, &model)
+                        .await
+                }
+                Turn::Again { edited } => {
+                    self.store
+                        .begin_regeneration(user, session_id, edited, &model)
+                        .await
+                }
+            }
+        };
+        let (question, answer) = match begin().await {
             // The answer in the way may be one that a stopped server left `streaming`.
             Err(ChatStoreError::Busy | ChatStoreError::TooManyStreams(_))
                 if self.fail_abandoned_answers().await? > 0 =>
             {
-                self.store
-                    .begin_exchange(user, session_id, content, &model)
-                    .await?
+                begin().await?
             }
             result => result?,
         };

@@ -7,10 +7,15 @@
 
 use sqlx::Row;
 
-use super::types::{
-    title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE,
+use super::{
+    search::SearchTerms,
+    transfer::ValidImport,
+    types::{title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE},
 };
-use crate::{auth::session::AuthUser, store::Pool};
+use crate::{
+    auth::session::AuthUser,
+    store::{Backend, Pool},
+};
 
 /// The owner of the rows a query may touch: the `sub` of a verified access token.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +50,9 @@ pub enum ChatStoreError {
     /// The person has this many answers being written already, the most they may.
     #[error("You have {0} answers being written already. Wait for one to finish, or stop one, then send again.")]
     TooManyStreams(usize),
+    /// A regenerate or an edit in a session without a message of the person's.
+    #[error("There is no message of yours in this chat to answer again.")]
+    NoQuestion,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -77,6 +85,14 @@ pub struct SessionPage {
     pub sessions: Vec<ChatSummary>,
     /// Where the next (older) page starts, if there is one.
     pub next: Option<SessionCursor>,
+}
+
+/// A session that matched a search, with the first of its messages that matched (None when
+/// only its title did).
+#[derive(Clone, Debug)]
+pub struct SearchHit {
+    pub session: ChatSummary,
+    pub message: Option<String>,
 }
 
 /// One page of a session's messages, in order; the newest page comes first.
@@ -144,6 +160,52 @@ pub mod sql {
     /// One of a user's sessions: `$1` id, `$2` user.
     pub const SESSION: &str = "SELECT id, title, created_at, updated_at
         FROM chat_sessions WHERE id = $1 AND user_id = $2";
+    /// A user's sessions whose title or one of whose messages matches, newest activity first,
+    /// with the first matching message: `$1` FTS5 query (`SearchTerms::fts5_query`), `$2` user,
+    /// `$3` limit. The FTS tables' rowids are those of the tables they index
+    /// (migrations/sqlite/0005_chat_search.sql).
+    pub const SEARCH_SQLITE: &str = "SELECT s.id, s.title, s.created_at, s.updated_at,
+            (SELECT m.content FROM messages m
+              WHERE m.chat_session_id = s.id
+                AND m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1)
+              ORDER BY m.id LIMIT 1) AS excerpt
+        FROM chat_sessions s
+        WHERE s.user_id = $2
+          AND (s.rowid IN (SELECT rowid FROM chat_sessions_fts WHERE chat_sessions_fts MATCH $1)
+               OR s.id IN (SELECT m.chat_session_id FROM messages m
+                           WHERE m.rowid IN (SELECT rowid FROM messages_fts
+                                             WHERE messages_fts MATCH $1)))
+        ORDER BY s.updated_at DESC, s.id DESC LIMIT $3";
+    /// The same on Postgres: `$1` tsquery text (`SearchTerms::tsquery`), `$2` user, `$3` limit.
+    /// The `to_tsvector` expressions are those of the GIN indexes
+    /// (migrations/postgres/0005_chat_search.sql), or the planner cannot use them.
+    pub const SEARCH_POSTGRES: &str = "SELECT s.id, s.title, s.created_at, s.updated_at,
+            (SELECT m.content FROM messages m
+              WHERE m.chat_session_id = s.id AND m.status <> 'streaming'
+                AND to_tsvector('simple', left(m.content, 65536)) @@ to_tsquery('simple', $1)
+              ORDER BY m.id LIMIT 1) AS excerpt
+        FROM chat_sessions s
+        WHERE s.user_id = $2
+          AND (to_tsvector('simple', s.title) @@ to_tsquery('simple', $1)
+               OR s.id IN (SELECT m.chat_session_id FROM messages m
+                           WHERE m.status <> 'streaming'
+                             AND to_tsvector('simple', left(m.content, 65536))
+                                 @@ to_tsquery('simple', $1)))
+        ORDER BY s.updated_at DESC, s.id DESC LIMIT $3";
+}
+
+/// Which database the pool talks to, from its URL's scheme.
+fn backend_of(pool: &Pool) -> Backend {
+    if pool
+        .connect_options()
+        .database_url
+        .scheme()
+        .starts_with("sqlite")
+    {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
 }
 
 fn session_from(row: &sqlx::any::AnyRow) -> Result<ChatSummary, sqlx::Error> {
@@ -177,6 +239,8 @@ fn message_from(row: &sqlx::any::AnyRow) -> Result<ChatMessage, sqlx::Error> {
 #[derive(Clone, Debug)]
 pub struct ChatStore {
     pool: Pool,
+    /// The search query differs between the two databases; nothing else does.
+    backend: Backend,
     /// Answers one person may have `streaming` at once; None: no limit.
     streams_per_user: Option<usize>,
 }
@@ -184,6 +248,7 @@ pub struct ChatStore {
 impl ChatStore {
     pub fn new(pool: Pool) -> Self {
         ChatStore {
+            backend: backend_of(&pool),
             pool,
             streams_per_user: None,
         }
@@ -362,6 +427,111 @@ impl ChatStore {
         }))
     }
 
+    /// The user's sessions that match `terms` (by title, or by the text of a message that is not
+    /// streaming), most recently active first, at most `limit`. Other users' words never match:
+    /// the owner is part of the query, not a filter on its results.
+    pub async fn search(
+        &self,
+        user: &UserId,
+        terms: &SearchTerms,
+        limit: u32,
+    ) -> Result<Vec<SearchHit>, ChatStoreError> {
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, query) = match self.backend {
+            Backend::Sqlite => (sql::SEARCH_SQLITE, terms.fts5_query()),
+            Backend::Postgres => (sql::SEARCH_POSTGRES, terms.tsquery()),
+        };
+        let rows = sqlx::query(sql)
+            .bind(query)
+            .bind(user.as_str())
+            .bind(limit.clamp(1, 200) as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SearchHit {
+                    session: session_from(row)?,
+                    message: row.try_get("excerpt")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(ChatStoreError::from)
+    }
+
+    /// All of a session's messages in order, read a page at a time; None if the user has no
+    /// such session.
+    pub async fn all_messages(
+        &self,
+        user: &UserId,
+        session_id: &str,
+    ) -> Result<Option<Vec<ChatMessage>>, ChatStoreError> {
+        const PAGE: u32 = 500;
+        let mut pages = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let Some(page) = self
+                .messages(user, session_id, before.as_deref(), PAGE)
+                .await?
+            else {
+                return Ok(None);
+            };
+            before = page.messages.first().map(|m| m.id.clone());
+            let more = page.has_older && before.is_some();
+            pages.push(page.messages);
+            if !more {
+                break;
+            }
+        }
+        Ok(Some(pages.into_iter().rev().flatten().collect()))
+    }
+
+    /// Stores an import (validated) as a new session of the user, with new ids, together or not
+    /// at all; the new session.
+    pub async fn import(
+        &self,
+        user: &UserId,
+        import: &ValidImport,
+    ) -> Result<ChatSummary, ChatStoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO chat_sessions (id, user_id, title, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(&id)
+        .bind(user.as_str())
+        .bind(&import.title)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for message in &import.messages {
+            let stored = insert_message(
+                &mut tx,
+                &id,
+                message.role,
+                &message.content,
+                message.status,
+                message.model.as_deref(),
+                now,
+            )
+            .await?;
+            if message.error.is_some() {
+                sqlx::query("UPDATE messages SET error = $1 WHERE id = $2")
+                    .bind(&message.error)
+                    .bind(&stored.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.session(user, &id)
+            .await?
+            .ok_or(ChatStoreError::Database(sqlx::Error::RowNotFound))
+    }
+
     /// Renames one of the user's sessions; None if there is no such session.
     pub async fn rename(
         &self,
@@ -453,6 +623,86 @@ impl ChatStore {
             now,
         )
         .await?;
+        let answer = insert_message(
+            &mut tx,
+            session_id,
+            Role::Assistant,
+            "",
+            MessageStatus::Streaming,
+            Some(model),
+            now,
+        )
+        .await
+        .map_err(|error| match error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
+            other => ChatStoreError::Database(other),
+        })?;
+        tx.commit().await?;
+        Ok((question, answer))
+    }
+
+    /// Answers the person's last message again: deletes what came after it (its answer) and
+    /// starts a new answer, after replacing the message's text with `edited` if given (validated
+    /// by the caller). The old answer is replaced, not kept beside the new one. Together or not
+    /// at all, under the same rules as [`Self::begin_exchange`]: [`ChatStoreError::Busy`] while an
+    /// answer streams in the session (it is never deleted mid-stream), the per-person stream
+    /// limit, [`ChatStoreError::NoQuestion`] without a message of the person's.
+    pub async fn begin_regeneration(
+        &self,
+        user: &UserId,
+        session_id: &str,
+        edited: Option<&str>,
+        model: &str,
+    ) -> Result<(ChatMessage, ChatMessage), ChatStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        // The owner check, and on SQLite the write lock that makes the checks below exact.
+        let touched =
+            sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND user_id = $3")
+                .bind(now)
+                .bind(session_id)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if touched.rows_affected() == 0 {
+            return Err(ChatStoreError::NotFound);
+        }
+        let streaming: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE chat_session_id = $1 AND status = 'streaming'",
+        )
+        .bind(session_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if streaming > 0 {
+            return Err(ChatStoreError::Busy);
+        }
+        self.check_stream_room(&mut *tx, user).await?;
+        let question = sqlx::query(
+            "SELECT id, chat_session_id, role, content, status, model, error, created_at
+             FROM messages WHERE chat_session_id = $1 AND role = 'user'
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut question = match question {
+            Some(row) => message_from(&row)?,
+            None => return Err(ChatStoreError::NoQuestion),
+        };
+        sqlx::query("DELETE FROM messages WHERE chat_session_id = $1 AND id > $2")
+            .bind(session_id)
+            .bind(&question.id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(edited) = edited {
+            sqlx::query("UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3")
+                .bind(edited)
+                .bind(now)
+                .bind(&question.id)
+                .execute(&mut *tx)
+                .await?;
+            question.content = edited.to_owned();
+        }
         let answer = insert_message(
             &mut tx,
             session_id,

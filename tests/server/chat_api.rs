@@ -1873,7 +1873,7 @@ async fn without_a_valid_token_every_route_is_401_and_a_bad_id_is_422() {
 }
 
 /// A form post from the app's own page, as a browser without JavaScript sends it.
-async fn form_post(
+pub(crate) async fn form_post(
     app: &TestApp,
     path: &str,
     cookies: &str,
@@ -2260,7 +2260,7 @@ async fn an_allow_listed_origin_may_call_the_chat_api_and_others_may_not() {
 }
 
 /// A signed-up person's browser cookies, from the app's login form.
-async fn signed_in_cookies(app: &TestApp) -> String {
+pub(crate) async fn signed_in_cookies(app: &TestApp) -> String {
     let email = unique_email();
     app.sign_up(&email, PASSWORD).await;
     cookies_from(&app.submit_login(&email, PASSWORD).await)

@@ -33,6 +33,20 @@ pub fn Conversation(messages: Vec<ChatMessage>, has_older: bool) -> impl IntoVie
         .find(|message| message.role == Role::User)
         .map(|message| message.content.clone())
         .unwrap_or_default();
+    // Offered once the last answer has ended.
+    let revise = messages
+        .last()
+        .filter(|last| last.role == Role::Assistant && last.status != MessageStatus::Streaming)
+        .map(|last| {
+            view! {
+                <super::revise::ReviseLastTurn
+                    session=last.chat_session_id.clone()
+                    question=last_question.clone()
+                    model=last.model.clone().unwrap_or_default()
+                />
+            }
+            .into_any()
+        });
     view! {
         {older}
         <ol id="chat-messages" class="messages" role="log" aria-live="polite">
@@ -41,6 +55,7 @@ pub fn Conversation(messages: Vec<ChatMessage>, has_older: bool) -> impl IntoVie
                 .map(|message| view! { <Message message last_question=last_question.clone()/> })
                 .collect_view()}
         </ol>
+        {revise}
     }
 }
 

@@ -5,14 +5,18 @@
 
 mod composer;
 mod conversation;
+mod enhance;
+mod revise;
+mod search;
 mod sidebar;
+mod transfer;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
-    functions::{list_chats, list_models, open_chat, ChatView, ModelChoice},
+    functions::{list_chats, list_models, open_chat, search_chats, ChatView, ModelChoice},
     types::DEFAULT_TITLE,
 };
 use crate::{app::NotFound, auth::pages::RequireUser, error::AppError};
@@ -38,7 +42,23 @@ fn ChatLayout() -> impl IntoView {
     let query = use_query_map();
     let before = query.read_untracked().get("before");
     let prompt = query.read_untracked().get("prompt").unwrap_or_default();
+    let search_query = query.read_untracked().get("q").unwrap_or_default();
     let sessions = Resource::new_blocking(|| (), |_| list_chats(None));
+    let found = {
+        let search_query = search_query.clone();
+        Resource::new_blocking(
+            || (),
+            move |_| {
+                let search_query = search_query.clone();
+                async move {
+                    match search_query.trim() {
+                        "" => Ok(None),
+                        _ => search_chats(search_query).await.map(Some),
+                    }
+                }
+            },
+        )
+    };
     let chat = {
         let id = id.clone();
         Resource::new_blocking(
@@ -58,18 +78,25 @@ fn ChatLayout() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
                 let (id, prompt) = (id.clone(), prompt.clone());
+                let search_query = search_query.clone();
                 Suspend::new(async move {
-                    match (chat.await, sessions.await) {
+                    let sidebar = match (sessions.await, found.await) {
+                        (Ok(list), Ok(found)) => Ok((list, found)),
+                        (Err(error), _) | (_, Err(error)) => Err(error),
+                    };
+                    match (chat.await, sidebar) {
                         (Err(AppError::NotFound), _) => not_found().into_any(),
                         (Err(error), _) | (_, Err(error)) => {
                             view! { <p class="form-error" role="alert">{error.to_string()}</p> }
                                 .into_any()
                         }
-                        (Ok(opened), Ok(list)) => view! {
+                        (Ok(opened), Ok((list, found))) => view! {
                             <div class="chat-layout">
-                                <Sidebar sessions=list.sessions current=id/>
+                                <Sidebar sessions=list.sessions current=id search_query found/>
                                 <ChatColumn opened prompt/>
                             </div>
+                            <enhance::ToastRegion/>
+                            <enhance::ConversationsScript/>
                         }
                         .into_any(),
                     }

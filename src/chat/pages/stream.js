@@ -32,6 +32,7 @@
     $('composer-send').disabled = on;
     $('composer-stop').hidden = !on;
     $('chat-examples')?.remove();
+    $('last-turn')?.remove();
   };
   const message = (role, author, text, status) => {
     const item = el('li', `message ${role}`);
@@ -173,6 +174,8 @@
 
   // The composer and the retry forms of failed answers.
   main.addEventListener('submit', (event) => {
+    // Other forms of the conversation (regenerate, edit) post as they are.
+    if (!event.target.closest('#composer, .retry-form')) return;
     event.preventDefault();
     send(String(new FormData(event.target).get('content') ?? ''));
   });
