@@ -65,7 +65,9 @@ mod server {
             match error {
                 ChatStoreError::NotFound => AppError::NotFound,
                 ChatStoreError::Busy => AppError::Refused(BUSY.into()),
-                ChatStoreError::TooManyStreams(_) => AppError::Refused(error.to_string()),
+                ChatStoreError::TooManyStreams(_) | ChatStoreError::GuestQuotaReached(_) => {
+                    AppError::Refused(error.to_string())
+                }
                 ChatStoreError::Database(error) => {
                     tracing::error!(%error, "chat store failure");
                     AppError::Unavailable

@@ -7,29 +7,62 @@
 
 use sqlx::Row;
 
-use super::types::{
-    title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE,
+use super::{
+    quota,
+    types::{title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE},
 };
 use crate::{auth::session::AuthUser, store::Pool};
 
-/// The owner of the rows a query may touch: the `sub` of a verified access token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserId(String);
+/// The owner of the rows a query may touch: the `sub` of a verified access token, and whether
+/// that token was a guest's (`is_anonymous`), whose messages are counted (see `quota`).
+#[derive(Clone, Debug)]
+pub struct UserId {
+    id: String,
+    guest: bool,
+}
 
 impl From<&AuthUser> for UserId {
     fn from(user: &AuthUser) -> Self {
-        UserId(user.claims.sub.clone())
+        UserId {
+            id: user.claims.sub.clone(),
+            guest: user.claims.is_anonymous,
+        }
     }
 }
 
+/// The same user, whether the token was a guest's or (after adding an address) not.
+impl PartialEq for UserId {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for UserId {}
+
 impl UserId {
-    /// For code that holds a verified id by other means (tests, account deletion).
+    /// For code that holds a verified id by other means (tests, account deletion); not a guest.
     pub fn verified(id: impl Into<String>) -> Self {
-        UserId(id.into())
+        UserId {
+            id: id.into(),
+            guest: false,
+        }
+    }
+
+    /// A verified guest's id, for tests.
+    pub fn verified_guest(id: impl Into<String>) -> Self {
+        UserId {
+            id: id.into(),
+            guest: true,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// Signed in anonymously: the guest quota applies.
+    pub fn is_guest(&self) -> bool {
+        self.guest
     }
 }
 
@@ -45,6 +78,9 @@ pub enum ChatStoreError {
     /// The person has this many answers being written already, the most they may.
     #[error("You have {0} answers being written already. Wait for one to finish, or stop one, then send again.")]
     TooManyStreams(usize),
+    /// A guest has sent all the messages a guest may.
+    #[error("Guests can send {0} messages. Add an email address and a password on your account page to keep chatting: your chats stay yours.")]
+    GuestQuotaReached(u32),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -179,6 +215,8 @@ pub struct ChatStore {
     pool: Pool,
     /// Answers one person may have `streaming` at once; None: no limit.
     streams_per_user: Option<usize>,
+    /// Messages a guest may send in all; None: no limit.
+    guest_messages: Option<u32>,
 }
 
 impl ChatStore {
@@ -186,6 +224,22 @@ impl ChatStore {
         ChatStore {
             pool,
             streams_per_user: None,
+            guest_messages: None,
+        }
+    }
+
+    /// Limits how many messages a guest may send, ever: the model costs money and a guest
+    /// costs nothing to make (see `quota`).
+    pub fn with_guest_messages(mut self, limit: u32) -> Self {
+        self.guest_messages = Some(limit);
+        self
+    }
+
+    /// How many messages the user may still send: None for a user without a quota.
+    pub async fn guest_messages_left(&self, user: &UserId) -> Result<Option<u32>, ChatStoreError> {
+        match self.guest_messages.filter(|_| user.is_guest()) {
+            None => Ok(None),
+            Some(limit) => Ok(Some(quota::left(&self.pool, user, limit).await?)),
         }
     }
 
@@ -222,10 +276,17 @@ impl ChatStore {
         Ok(())
     }
 
-    /// [`Self::check_stream_room`] on its own, before anything is written: a send that will be
+    /// Whether a send may start, before anything is written: room for another stream
+    /// ([`Self::check_stream_room`]) and, for a guest, a message left. A send that will be
     /// refused must not create its chat first.
     pub async fn has_stream_room(&self, user: &UserId) -> Result<(), ChatStoreError> {
-        self.check_stream_room(&self.pool, user).await
+        self.check_stream_room(&self.pool, user).await?;
+        if self.guest_messages_left(user).await? == Some(0) {
+            return Err(ChatStoreError::GuestQuotaReached(
+                self.guest_messages.unwrap_or(0),
+            ));
+        }
+        Ok(())
     }
 
     /// The user's sessions, most recently active first, `limit` at a time.
@@ -409,6 +470,7 @@ impl ChatStore {
             .bind(user.as_str())
             .execute(&self.pool)
             .await?;
+        quota::forget(&self.pool, user).await?;
         Ok(deleted.rows_affected())
     }
 
@@ -443,6 +505,10 @@ impl ChatStore {
             return Err(ChatStoreError::NotFound);
         }
         self.check_stream_room(&mut *tx, user).await?;
+        if let Some(limit) = self.guest_messages.filter(|_| user.is_guest()) {
+            // In the transaction: a send refused below (busy) spends nothing.
+            quota::spend(&mut tx, user, limit).await?;
+        }
         let question = insert_message(
             &mut tx,
             session_id,

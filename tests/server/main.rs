@@ -10,6 +10,7 @@ mod proxy;
 mod app_auth;
 mod assets;
 mod auth_accounts;
+mod auth_anonymous;
 mod auth_github;
 mod auth_hardening_accounts;
 mod auth_hardening_limits;
