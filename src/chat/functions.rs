@@ -282,3 +282,22 @@ pub async fn start_chat(content: String, model: String) -> Result<(), AppError> 
     leptos_axum::redirect(&format!("/chat/{}", session.id));
     Ok(())
 }
+
+/// What a guest (signed in anonymously) may still send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestQuota {
+    pub left: u32,
+    pub limit: u32,
+}
+
+/// The guest's allowance; None for a person with an account.
+#[server(endpoint = "chat/guest_allowance")]
+pub async fn guest_allowance() -> Result<Option<GuestQuota>, AppError> {
+    let (user, relay) = server::caller().await?;
+    let store = relay.store();
+    let Some(limit) = store.guest_limit(&user) else {
+        return Ok(None);
+    };
+    let left = store.guest_messages_left(&user).await?.unwrap_or(0);
+    Ok(Some(GuestQuota { left, limit }))
+}

@@ -237,10 +237,15 @@ impl ChatStore {
 
     /// How many messages the user may still send: None for a user without a quota.
     pub async fn guest_messages_left(&self, user: &UserId) -> Result<Option<u32>, ChatStoreError> {
-        match self.guest_messages.filter(|_| user.is_guest()) {
+        match self.guest_limit(user) {
             None => Ok(None),
             Some(limit) => Ok(Some(quota::left(&self.pool, user, limit).await?)),
         }
+    }
+
+    /// The messages the user may send in all, if they are a guest with a quota.
+    pub fn guest_limit(&self, user: &UserId) -> Option<u32> {
+        self.guest_messages.filter(|_| user.is_guest())
     }
 
     /// Limits how many answers one person may have being written at once: each is a model
@@ -505,7 +510,7 @@ impl ChatStore {
             return Err(ChatStoreError::NotFound);
         }
         self.check_stream_room(&mut *tx, user).await?;
-        if let Some(limit) = self.guest_messages.filter(|_| user.is_guest()) {
+        if let Some(limit) = self.guest_limit(user) {
             // In the transaction: a send refused below (busy) spends nothing.
             quota::spend(&mut tx, user, limit).await?;
         }

@@ -581,3 +581,45 @@ async fn a_guest_whose_chats_cannot_be_deleted_is_kept_for_the_next_run() {
         1
     );
 }
+
+// 4. The same on Postgres: the queries are one text for both databases.
+
+apps_on_both_databases!(a_guest_signs_up_upgrades_and_an_abandoned_one_is_pruned);
+
+async fn a_guest_signs_up_upgrades_and_an_abandoned_one_is_pruned(database_url: Option<String>) {
+    let vars: Vec<(&str, &str)> = database_url
+        .as_deref()
+        .map(|url| vec![("DATABASE_URL", url)])
+        .unwrap_or_default();
+    let app = spawn_app_with(&vars).await;
+    let kept = guest(&app).await;
+    let email = unique_email();
+    let upgraded = put_user(
+        &app,
+        str_of(&kept, "access_token"),
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(upgraded.status(), StatusCode::OK);
+    let user: Value = upgraded.json().await.unwrap();
+    assert_eq!(user["is_anonymous"], false);
+    let signed_in = app.sign_in(&email, PASSWORD).await;
+    assert_eq!(signed_in["user"]["id"], kept["user"]["id"]);
+
+    let abandoned = str_of(&guest(&app).await["user"], "id").to_owned();
+    with_a_chat(&app, &abandoned).await;
+    let me = app
+        .get_user(str_of(&guest(&app).await, "access_token"))
+        .await;
+    assert_eq!(me.json::<Value>().await.unwrap()["email"], "");
+    age(&app, &abandoned, 31).await;
+    age(&app, str_of(&kept["user"], "id"), 31).await;
+    assert_eq!(
+        maintenance::prune_anonymous_users(auth(&app), &forget_chats(&app))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(chat_count(&app, &abandoned).await, 0);
+    app.sign_in(&email, PASSWORD).await;
+}

@@ -25,6 +25,7 @@ mod chat_api;
 mod chat_llm;
 mod chat_store;
 mod cors;
+mod guest_chat;
 mod pages;
 mod probes;
 mod realistic;

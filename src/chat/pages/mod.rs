@@ -5,6 +5,7 @@
 
 mod composer;
 mod conversation;
+mod guest;
 mod sidebar;
 
 use leptos::prelude::*;
@@ -121,6 +122,7 @@ fn ChatColumn(opened: Opened, prompt: String) -> impl IntoView {
                 <h1 id="chat-title">{title}</h1>
                 <Conversation messages has_older/>
                 {empty.then(|| view! { <Examples/> })}
+                <guest::GuestBanner/>
                 <Composer target models model prompt/>
             </section>
         </composer::ChatMain>
