@@ -117,6 +117,10 @@ async fn try_it_without_an_account_opens_the_chat_as_a_guest_with_the_quota_show
     assert_eq!(status, StatusCode::OK);
     assert!(login.contains("Try it without an account"), "{login}");
     assert!(login.contains("/api/auth/guest"), "a plain form post");
+    assert!(
+        !login.contains("anonymous_users"),
+        "not offered as an OAuth provider: {login}"
+    );
 
     let guest = start_as_guest(&app).await;
     let claims = claims_of(&guest.token(&app));

@@ -15,7 +15,13 @@ use crate::{
 /// The list of chats (`id="chat-list"`: the page script adds a chat it starts to the top).
 #[component]
 pub fn Sidebar(sessions: Vec<ChatSummary>, current: Option<String>) -> impl IntoView {
-    let email = use_auth().signed_in_user().map(|user| user.email);
+    let email = use_auth().signed_in_user().map(|user| {
+        if user.guest {
+            "a guest".to_owned()
+        } else {
+            user.email
+        }
+    });
     let empty = sessions.is_empty();
     view! {
         <aside class="chat-sidebar" aria-label="Your chats">
