@@ -130,7 +130,9 @@ impl AppState {
                 .map_err(|error| format!("cannot read the server secrets: {error}"))?,
         );
         let chat = ChatRelay::new(
-            ChatStore::new(store.pool().clone()).with_streams_per_user(chat.streams_per_user),
+            ChatStore::new(store.pool().clone())
+                .with_streams_per_user(chat.streams_per_user)
+                .with_guest_messages(chat.guest_messages),
             Arc::new(Models::new(&chat)),
             chat.history_budget_chars,
         );
@@ -289,6 +291,21 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// What pruning an abandoned guest deletes besides the user: their chats (and quota count).
+fn forget_chats(chat: &ChatRelay) -> auth_service::maintenance::ForgetUser {
+    let chat = chat.clone();
+    Arc::new(move |user_id| {
+        let chat = chat.clone();
+        Box::pin(async move {
+            let user = crate::chat::store::UserId::verified(user_id);
+            chat.delete_all(&user)
+                .await
+                .map(drop)
+                .map_err(|error| error.to_string())
+        })
+    })
+}
+
 /// Binds the listen address, with an error that names it.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
@@ -305,7 +322,10 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     tracing::info!("ferrochat listening on http://{}", listener.local_addr()?);
     // Background upkeep runs exactly as long as the server does.
-    let _maintenance = state.auth.clone().map(auth_service::maintenance::start);
+    let _maintenance = state
+        .auth
+        .clone()
+        .map(|auth| auth_service::maintenance::start(auth, forget_chats(&state.chat)));
     let _chat_upkeep = state.chat.start_upkeep();
     axum::serve(
         listener,

@@ -150,6 +150,9 @@ pub fn user_message(error: AuthApiError) -> AppError {
             "That verification code is invalid or has expired. Please request a new one."
         }
         "signup_disabled" => "New sign-ups are closed.",
+        "anonymous_provider_disabled" => {
+            "Trying the chat without an account is switched off here. Please create an account."
+        }
         // Not the person's doing: the service is out of reach or all its password slots are
         // taken. Nothing was lost; trying again shortly works.
         "unreachable" => return AppError::Unavailable,

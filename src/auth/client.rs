@@ -303,6 +303,20 @@ impl AuthClient {
         }
     }
 
+    /// Signs in as a new anonymous user: `POST /signup` without credentials (GoTrue's
+    /// `signInAnonymously`).
+    pub async fn sign_in_anonymously(
+        &self,
+        client: &ClientIdentity,
+    ) -> Result<SessionTokens, AuthApiError> {
+        self.session(
+            Call::new(Method::POST, "/signup")
+                .json(json!({}))
+                .for_client(client),
+        )
+        .await
+    }
+
     pub async fn refresh(
         &self,
         client: &ClientIdentity,
@@ -377,7 +391,17 @@ impl AuthClient {
             .unwrap_or_default())
     }
 
-    /// The providers switched on, from `/settings`.
+    /// Whether the service lets people sign in anonymously (`external.anonymous_users` of
+    /// `/settings`).
+    pub async fn anonymous_sign_ins(&self) -> Result<bool, AuthApiError> {
+        let settings = self
+            .send(Call::new(Method::GET, "/settings"))
+            .await?
+            .unwrap_or_default();
+        Ok(settings["external"]["anonymous_users"].as_bool() == Some(true))
+    }
+
+    /// The OAuth providers switched on, from `/settings`.
     pub async fn enabled_providers(&self) -> Result<Vec<String>, AuthApiError> {
         let settings = self
             .send(Call::new(Method::GET, "/settings"))
@@ -389,7 +413,8 @@ impl AuthClient {
                 external
                     .iter()
                     .filter(|(name, on)| {
-                        on.as_bool() == Some(true) && !matches!(name.as_str(), "email" | "phone")
+                        on.as_bool() == Some(true)
+                            && !matches!(name.as_str(), "email" | "phone" | "anonymous_users")
                     })
                     .map(|(name, _)| name.clone())
                     .collect()

@@ -26,7 +26,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub id: String,
+    /// Empty for a guest.
     pub email: String,
+    /// Signed in anonymously ("Try it without an account"): no email address or password yet.
+    #[serde(default)]
+    pub guest: bool,
 }
 
 /// Why a sign-in came back to the login page (`/login?error=<code>`). The page shows its own

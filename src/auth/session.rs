@@ -79,6 +79,7 @@ impl AuthUser {
         UserInfo {
             id: self.claims.sub.clone(),
             email: self.claims.email.clone(),
+            guest: self.claims.is_anonymous,
         }
     }
 }

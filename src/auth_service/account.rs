@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
+    anonymous,
     crypto::{random_token, sha256},
     email_flows::{self, send_link},
     error::{AuthError, AuthResult},
@@ -26,6 +27,8 @@ use super::{
 #[derive(Deserialize)]
 pub struct SignupBody {
     email: Option<String>,
+    /// Only to tell an anonymous sign-up (neither address nor phone) apart; phones are not served.
+    phone: Option<String>,
     password: Option<String>,
     #[serde(default)]
     data: Option<Value>,
@@ -33,13 +36,18 @@ pub struct SignupBody {
     code_challenge_method: Option<String>,
 }
 
-/// `POST /signup`: with autoconfirm, a session at once; otherwise a confirmation link.
+/// `POST /signup`: with autoconfirm, a session at once; otherwise a confirmation link. Without
+/// an address or phone: an anonymous user (GoTrue ignores a password given alone).
 pub async fn signup(
     State(state): State<AuthState>,
     Query(query): Query<RedirectQuery>,
     client: Client,
     Body(body): Body<SignupBody>,
 ) -> AuthResult<Response> {
+    let blank = |field: &Option<String>| field.as_deref().is_none_or(|v| v.trim().is_empty());
+    if blank(&body.email) && blank(&body.phone) {
+        return anonymous::sign_up(&state, &client, body.data).await;
+    }
     let config = &state.config;
     if config.disable_signup {
         return Err(AuthError::new(
@@ -231,12 +239,22 @@ pub async fn update_user(
         Some(new_email) => Some(Email::parse(new_email)?).filter(|e| e.as_str() != user.email),
         None => None,
     };
+    if user.is_anonymous() && new_password.is_some() && new_email.is_none() {
+        // GoTrue's rule: a password alone would be one nobody could ever sign in with.
+        return Err(AuthError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "Updating password of an anonymous user without an email or phone is not allowed",
+        ));
+    }
     let change = match (&new_password, &new_email) {
         (Some(_), _) => Some(Change::Password),
         (None, Some(_)) => Some(Change::Email),
         (None, None) => None,
     };
-    if let Some(change) = change {
+    // A guest has neither a password nor an address to prove itself with, and holding its
+    // session already is holding the whole account: adding credentials needs no re-proof.
+    if let Some(change) = change.filter(|_| !user.is_anonymous()) {
         let proof = Proof {
             current_password: body.current_password.as_deref(),
             nonce: body.nonce.as_deref(),
@@ -262,7 +280,11 @@ pub async fn update_user(
         }
         // Counted before anything changes: the change mails the old address, and without
         // autoconfirm the new one too.
-        let mut addresses = vec![user.email.as_str()];
+        // A guest has no old address to tell.
+        let mut addresses: Vec<&str> = Some(user.email.as_str())
+            .filter(|old| !old.is_empty())
+            .into_iter()
+            .collect();
         if !state.config.autoconfirm {
             addresses.push(new_email.as_str());
         }
@@ -331,6 +353,10 @@ async fn change_email(
             ),
         )
     };
+    if user.email.is_empty() {
+        // A guest adding its first address: there is no old address to tell.
+        return Ok(());
+    }
     // The change stands even if the notice cannot be sent; the failure is logged.
     if let Err(error) = state.mailer.send(&user.email, subject, &body).await {
         tracing::warn!(error = %error.msg, "email change notice failed");

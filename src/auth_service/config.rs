@@ -69,6 +69,21 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "true: no new accounts",
     },
     Setting {
+        name: "FERROCHAT_AUTH_ANONYMOUS",
+        default: "true",
+        meaning: "false: no anonymous sign-ins (POST /signup without credentials; the app's guest chat)",
+    },
+    Setting {
+        name: "FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS",
+        default: "2592000 (30 days)",
+        meaning: "anonymous users unseen this long are deleted with their chats (0: never)",
+    },
+    Setting {
+        name: "FERROCHAT_RATE_LIMIT_ANONYMOUS",
+        default: "30",
+        meaning: "anonymous sign-ins per client IP per hour (GoTrue's RATE_LIMIT_ANONYMOUS_USERS)",
+    },
+    Setting {
         name: "FERROCHAT_AUTH_IMPLICIT_FLOW",
         default: "false",
         meaning: "true: OAuth and email links without PKCE put tokens in the URL fragment (RFC 9700 advises against it)",
@@ -159,6 +174,8 @@ pub struct RateLimits {
     pub refresh_per_ip: u32,
     /// `/recover`, `/otp` emails per address per hour.
     pub email_per_address: u32,
+    /// Anonymous sign-ups per IP per hour.
+    pub anonymous_per_ip: u32,
 }
 
 /// An upstream OAuth provider that is switched on.
@@ -202,6 +219,10 @@ pub struct AuthConfig {
     pub pkce_code_expiry: Duration,
     pub autoconfirm: bool,
     pub disable_signup: bool,
+    /// Whether `POST /signup` without credentials creates an anonymous user.
+    pub anonymous: bool,
+    /// Anonymous users not seen for this long are pruned; None: never.
+    pub anonymous_prune_after: Option<Duration>,
     /// Whether flows without PKCE may return tokens in the URL fragment.
     pub implicit_flow: bool,
     /// Password hashes computed at once.
@@ -274,6 +295,11 @@ impl AuthConfig {
             pkce_code_expiry: vars.seconds("FERROCHAT_PKCE_CODE_EXPIRY_SECS", 300)?,
             autoconfirm: vars.flag("FERROCHAT_AUTH_AUTOCONFIRM", true)?,
             disable_signup: vars.flag("FERROCHAT_AUTH_DISABLE_SIGNUP", false)?,
+            anonymous: vars.flag("FERROCHAT_AUTH_ANONYMOUS", true)?,
+            anonymous_prune_after: Some(
+                vars.seconds("FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS", 30 * 24 * 3600)?,
+            )
+            .filter(|after| !after.is_zero()),
             implicit_flow: vars.flag("FERROCHAT_AUTH_IMPLICIT_FLOW", false)?,
             hash_concurrency: hash_concurrency as usize,
             redirect_allow_list: vars.urls("FERROCHAT_AUTH_REDIRECT_ALLOW_LIST")?,
@@ -283,6 +309,7 @@ impl AuthConfig {
                 sign_in_per_email: (sign_in_per_ip / 3).max(1),
                 refresh_per_ip: count("FERROCHAT_RATE_LIMIT_REFRESH", 150)?,
                 email_per_address: count("FERROCHAT_RATE_LIMIT_EMAIL", 4)?,
+                anonymous_per_ip: count("FERROCHAT_RATE_LIMIT_ANONYMOUS", 30)?,
             },
             providers: providers(vars)?,
             smtp: smtp(vars)?,

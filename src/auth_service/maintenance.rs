@@ -8,11 +8,17 @@
 //!   reuse (its session is not revoked). Tokens do not cascade to their children, so pruning a
 //!   rotated token leaves the live one of its session alone;
 //! - a flow state, a day, or until its auth code expired unused;
-//! - a rate-limit counter, an hour after its window ended.
+//! - a rate-limit counter, an hour after its window ended;
+//! - an anonymous user (a guest), until `FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS` after it was
+//!   last seen (its sign-up or its latest refresh), with what the app keeps of it (its chats,
+//!   deleted first by the app's [`ForgetUser`], so nothing of it is left without an owner).
+//!   A user that added an address is no longer anonymous and is never pruned.
 //!
 //! Every instance runs it; two instances deleting the same rows do no harm.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
+
+use futures_util::future::BoxFuture;
 
 use super::{error::AuthResult, now, rate_limit::Bucket, AuthState};
 use crate::{
@@ -30,6 +36,12 @@ const ROTATED_TOKEN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const FLOW_STATE_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How long a rate-limit counter is kept after its window ended.
 const RATE_LIMIT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// Anonymous users pruned per run at most: a backlog is worked off a batch a minute.
+const ANONYMOUS_BATCH: i64 = 200;
+
+/// Deletes what the rest of the app keeps of a user (their chats), before the user is deleted.
+pub type ForgetUser = Arc<dyn Fn(String) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Rows one run deleted, per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,11 +123,50 @@ async fn delete(pool: &Pool, query: &str, before: i64) -> AuthResult<u64> {
         .rows_affected())
 }
 
+/// Deletes up to [`ANONYMOUS_BATCH`] anonymous users not seen (signed up, refreshed a session)
+/// for `FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS`; `forget` deletes each one's chats first. A
+/// user that `forget` fails for, or that was seen or upgraded meanwhile, is kept. Returns how
+/// many users were deleted.
+pub async fn prune_anonymous_users(state: &AuthState, forget: &ForgetUser) -> AuthResult<u64> {
+    let Some(after) = state.config.anonymous_prune_after else {
+        return Ok(0);
+    };
+    let pool = &state.pool;
+    let before = now() - after.as_secs() as i64;
+    // Seen: the sign-up (its only sign-in) or a refresh of any of its sessions since.
+    const STALE: &str = "is_anonymous = 1 AND COALESCE(last_sign_in_at, created_at) < $1
+        AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id
+                        AND s.refreshed_at >= $1)";
+    let stale: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM users WHERE {STALE} ORDER BY created_at LIMIT $2"
+    ))
+    .bind(before)
+    .bind(ANONYMOUS_BATCH)
+    .fetch_all(pool)
+    .await?;
+    let mut deleted = 0;
+    for id in stale {
+        if let Err(error) = forget(id.clone()).await {
+            tracing::warn!(%error, user_id = %id, "cannot delete an abandoned guest's chats");
+            continue;
+        }
+        // Checked again: a guest who came back (or added an address) a moment ago stays.
+        deleted += sqlx::query(&format!("DELETE FROM users WHERE id = $2 AND {STALE}"))
+            .bind(before)
+            .bind(&id)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
 /// Starts the upkeep on the current runtime: once now (a server that was down prunes at once),
-/// then every [`INTERVAL`].
-pub fn start(state: AuthState) -> Upkeep {
+/// then every [`INTERVAL`]. `forget` deletes a pruned guest's chats.
+pub fn start(state: AuthState, forget: ForgetUser) -> Upkeep {
     upkeep::every(INTERVAL, move || {
         let state = state.clone();
+        let forget = forget.clone();
         async move {
             match run_once(&state).await {
                 Ok(pruned) if pruned != Pruned::default() => {
@@ -123,6 +174,11 @@ pub fn start(state: AuthState) -> Upkeep {
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
+            }
+            match prune_anonymous_users(&state, &forget).await {
+                Ok(0) => {}
+                Ok(guests) => tracing::info!(guests, "pruned abandoned anonymous users"),
+                Err(error) => tracing::warn!(error = %error.msg, "pruning guests failed"),
             }
         }
     })

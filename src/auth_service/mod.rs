@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod users;
 
 mod account;
+mod anonymous;
 mod email_flows;
 mod email_proof;
 mod oauth;

@@ -36,17 +36,20 @@ pub enum Bucket {
     EmailAddress,
     /// OAuth starts (`/authorize`, which stores a flow state) per client IP.
     Authorize,
+    /// Anonymous sign-ups per client IP (GoTrue's separate, hourly limit).
+    Anonymous,
 }
 
 impl Bucket {
     /// Every bucket, for pruning.
-    pub const ALL: [Bucket; 6] = [
+    pub const ALL: [Bucket; 7] = [
         Bucket::SignIn,
         Bucket::SignInEmail,
         Bucket::Refresh,
         Bucket::EmailIp,
         Bucket::EmailAddress,
         Bucket::Authorize,
+        Bucket::Anonymous,
     ];
 
     /// The name stored in `rate_limits.bucket`.
@@ -58,13 +61,14 @@ impl Bucket {
             Bucket::EmailIp => "email_ip",
             Bucket::EmailAddress => "email_address",
             Bucket::Authorize => "authorize",
+            Bucket::Anonymous => "anonymous",
         }
     }
 
     /// The length of one counting window.
     pub fn window(self) -> Duration {
         match self {
-            Bucket::EmailAddress => ONE_HOUR,
+            Bucket::EmailAddress | Bucket::Anonymous => ONE_HOUR,
             _ => FIVE_MINUTES,
         }
     }
@@ -77,6 +81,7 @@ impl Bucket {
             Bucket::SignInEmail => limits.sign_in_per_email,
             Bucket::Refresh => limits.refresh_per_ip,
             Bucket::EmailAddress => limits.email_per_address,
+            Bucket::Anonymous => limits.anonymous_per_ip,
         }
     }
 }

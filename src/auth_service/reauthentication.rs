@@ -109,6 +109,14 @@ pub async fn reauthenticate(
     client: Client,
     auth: Authenticated,
 ) -> AuthResult<Json<Value>> {
+    if auth.user.email.is_empty() {
+        // An anonymous user: there is nowhere to send a code (GoTrue's answer).
+        return Err(AuthError::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            "Reauthentication requires the user to have an email or a phone number",
+        ));
+    }
     limit_email_to(&state, &client, &[&auth.user.email]).await?;
     let code = six_digit_code();
     sqlx::query(

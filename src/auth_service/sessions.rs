@@ -38,6 +38,8 @@ pub enum SignInMethod {
     MagicLink,
     Recovery,
     EmailSignup,
+    /// A guest's sign-up without credentials.
+    Anonymous,
 }
 
 impl SignInMethod {
@@ -48,6 +50,7 @@ impl SignInMethod {
             SignInMethod::MagicLink => "otp",
             SignInMethod::Recovery => "otp",
             SignInMethod::EmailSignup => "otp",
+            SignInMethod::Anonymous => "anonymous",
         }
     }
 }
@@ -204,7 +207,7 @@ async fn issue(
         aal: session.aal.clone(),
         amr: serde_json::from_str::<Vec<AuthMethod>>(&session.amr).unwrap_or_default(),
         session_id: session.id.clone(),
-        is_anonymous: false,
+        is_anonymous: user.is_anonymous(),
         nbf: None,
     };
     let access_token = state.keys.sign(&claims)?;

@@ -27,6 +27,8 @@ pub struct User {
     pub last_sign_in_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// 1 for an anonymous user (see [`User::is_anonymous`]).
+    pub is_anonymous: i64,
 }
 
 /// A row of `identities`.
@@ -43,14 +45,21 @@ pub struct Identity {
     pub updated_at: i64,
 }
 
-const USER_COLUMNS: &str = "id, email, encrypted_password, email_confirmed_at, \
-    email_verified_at, confirmation_sent_at, recovery_sent_at, email_change, \
-    email_change_sent_at, app_metadata, user_metadata, last_sign_in_at, created_at, updated_at";
+// An anonymous user's `email` column holds a placeholder (its id): it reads as "", as in GoTrue.
+const USER_COLUMNS: &str = "id, CASE WHEN is_anonymous = 1 THEN '' ELSE email END AS email, \
+    encrypted_password, email_confirmed_at, email_verified_at, confirmation_sent_at, \
+    recovery_sent_at, email_change, email_change_sent_at, app_metadata, user_metadata, \
+    last_sign_in_at, created_at, updated_at, is_anonymous";
 
 const IDENTITY_COLUMNS: &str = "id, user_id, provider, provider_id, identity_data, email, \
     last_sign_in_at, created_at, updated_at";
 
 impl User {
+    /// Signed up without an address or password (a guest), and no address was added since.
+    pub fn is_anonymous(&self) -> bool {
+        self.is_anonymous != 0
+    }
+
     pub fn app_metadata(&self) -> Value {
         serde_json::from_str(&self.app_metadata).unwrap_or_else(|_| json!({}))
     }
@@ -75,7 +84,7 @@ impl User {
             "identities": identities.iter().map(Identity::to_json).collect::<Vec<_>>(),
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
-            "is_anonymous": false,
+            "is_anonymous": self.is_anonymous(),
         });
         let optional = [
             ("confirmation_sent_at", self.confirmation_sent_at),
@@ -285,6 +294,28 @@ pub async fn create(pool: &Pool, new: NewUser<'_>) -> AuthResult<User> {
         .ok_or_else(|| AuthError::internal("user vanished after insert"))
 }
 
+/// Creates an anonymous user: no address, no password, no identity, as GoTrue's
+/// `signInAnonymously`. Its `email` column holds its own id, a value no address can take.
+pub async fn create_anonymous(pool: &Pool, user_metadata: &Value) -> AuthResult<User> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    sqlx::query(
+        "INSERT INTO users (id, email, is_anonymous, app_metadata, user_metadata, created_at,
+                            updated_at)
+         VALUES ($1, $2, 1, '{}', $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(&id)
+    .bind(user_metadata.to_string())
+    .bind(at)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    find_by_id(pool, &id)
+        .await?
+        .ok_or_else(|| AuthError::internal("user vanished after insert"))
+}
+
 /// The `identity_data` of a user's `email` identity (whose subject is the user's id).
 pub fn email_identity_data(user_id: &str, email: &str, verified: bool) -> Value {
     json!({ "sub": user_id, "email": email, "email_verified": verified, "phone_verified": false })
@@ -477,16 +508,22 @@ pub async fn apply_email_change(
 ) -> AuthResult<()> {
     let at = now();
     let mut tx = pool.begin().await?;
+    // An anonymous user becomes a permanent one with its first address (GoTrue's
+    // emailChangeVerify): same id, so everything it owns stays; the SET reads the old row.
     let updated = sqlx::query(
         "UPDATE users SET email = $1, email_change = NULL, email_change_token = NULL,
                           email_confirmed_at = COALESCE(email_confirmed_at, $2),
-                          email_verified_at = $3, updated_at = $4
-         WHERE id = $5",
+                          email_verified_at = $3, updated_at = $4,
+                          app_metadata = CASE WHEN is_anonymous = 1 THEN $5
+                                              ELSE app_metadata END,
+                          is_anonymous = 0
+         WHERE id = $6",
     )
     .bind(email)
     .bind(at)
     .bind(proven.then_some(at))
     .bind(at)
+    .bind(json!({ "provider": "email", "providers": ["email"] }).to_string())
     .bind(user_id)
     .execute(&mut *tx)
     .await;
@@ -504,6 +541,23 @@ pub async fn apply_email_change(
     .bind(user_id)
     .execute(&mut *tx)
     .await?;
+    let has_email_identity: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM identities WHERE user_id = $1 AND provider = 'email'")
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if has_email_identity.is_none() {
+        // A former guest's first identity.
+        insert_identity(
+            &mut tx,
+            user_id,
+            "email",
+            user_id,
+            &email_identity_data(user_id, email, proven),
+            Some(email),
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -100,6 +100,10 @@ impl From<ChatStoreError> for ApiError {
             ChatStoreError::TooManyStreams(_) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
             }
+            // Not 429: waiting does not help, adding an email address does.
+            ChatStoreError::GuestQuotaReached(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, error.to_string())
+            }
             ChatStoreError::Database(error) => {
                 tracing::error!(%error, "chat store failure");
                 ApiError::new(

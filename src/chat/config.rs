@@ -51,6 +51,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "answers one person may have being written at once, across all their chats (each costs a model request)",
     },
     Setting {
+        name: "FERROCHAT_GUEST_MESSAGES",
+        default: "10",
+        meaning: "messages a guest (anonymous sign-in) may send in all, until they add an email and password (0: guests may only look)",
+    },
+    Setting {
         name: "FERROCHAT_OFFLINE_TOKEN_DELAY_MS",
         default: "30",
         meaning: "pause between the words of the offline echo model (always offered, the only model without a provider)",
@@ -74,6 +79,8 @@ pub struct ChatConfig {
     pub history_budget_chars: usize,
     /// Answers one person may have being written at once.
     pub streams_per_user: usize,
+    /// Messages a guest may send in all.
+    pub guest_messages: u32,
 }
 
 /// An OpenAI-compatible Chat Completions provider.
@@ -161,9 +168,12 @@ impl ChatConfig {
                 "a whole number of answers, at least 1",
             ));
         }
+        let guest_messages: Option<u32> =
+            vars.parse("FERROCHAT_GUEST_MESSAGES", "a whole number of messages")?;
         Ok(ChatConfig {
             provider,
             streams_per_user: streams_per_user.unwrap_or(3),
+            guest_messages: guest_messages.unwrap_or(10),
             offline_token_delay: Duration::from_millis(delay_ms.unwrap_or(30)),
             history_budget_chars: budget_tokens.unwrap_or(6000).saturating_mul(4),
         })

@@ -80,7 +80,9 @@ mod server {
             match error {
                 ChatStoreError::NotFound => AppError::NotFound,
                 ChatStoreError::Busy => AppError::Refused(BUSY.into()),
-                ChatStoreError::TooManyStreams(_) | ChatStoreError::NoQuestion => {
+                ChatStoreError::TooManyStreams(_)
+                | ChatStoreError::NoQuestion
+                | ChatStoreError::GuestQuotaReached(_) => {
                     AppError::Refused(error.to_string())
                 }
                 ChatStoreError::Database(error) => {
@@ -369,4 +371,23 @@ pub async fn edit_last_message(id: String, content: String, model: String) -> Re
     server::wait_for_end(exchange).await;
     leptos_axum::redirect(&format!("/chat/{id}"));
     Ok(())
+}
+
+/// What a guest (signed in anonymously) may still send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestQuota {
+    pub left: u32,
+    pub limit: u32,
+}
+
+/// The guest's allowance; None for a person with an account.
+#[server(endpoint = "chat/guest_allowance")]
+pub async fn guest_allowance() -> Result<Option<GuestQuota>, AppError> {
+    let (user, relay) = server::caller().await?;
+    let store = relay.store();
+    let Some(limit) = store.guest_limit(&user) else {
+        return Ok(None);
+    };
+    let left = store.guest_messages_left(&user).await?.unwrap_or(0);
+    Ok(Some(GuestQuota { left, limit }))
 }

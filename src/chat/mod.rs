@@ -17,6 +17,8 @@ pub mod data_stream;
 #[cfg(feature = "ssr")]
 pub mod llm;
 #[cfg(feature = "ssr")]
+pub mod quota;
+#[cfg(feature = "ssr")]
 pub mod relay;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -8,6 +8,7 @@
 use sqlx::Row;
 
 use super::{
+    quota,
     search::SearchTerms,
     transfer::ValidImport,
     types::{title_from_message, ChatMessage, ChatSummary, MessageStatus, Role, DEFAULT_TITLE},
@@ -17,24 +18,56 @@ use crate::{
     store::{Backend, Pool},
 };
 
-/// The owner of the rows a query may touch: the `sub` of a verified access token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserId(String);
+/// The owner of the rows a query may touch: the `sub` of a verified access token, and whether
+/// that token was a guest's (`is_anonymous`), whose messages are counted (see `quota`).
+#[derive(Clone, Debug)]
+pub struct UserId {
+    id: String,
+    guest: bool,
+}
 
 impl From<&AuthUser> for UserId {
     fn from(user: &AuthUser) -> Self {
-        UserId(user.claims.sub.clone())
+        UserId {
+            id: user.claims.sub.clone(),
+            guest: user.claims.is_anonymous,
+        }
     }
 }
 
+/// The same user, whether the token was a guest's or (after adding an address) not.
+impl PartialEq for UserId {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for UserId {}
+
 impl UserId {
-    /// For code that holds a verified id by other means (tests, account deletion).
+    /// For code that holds a verified id by other means (tests, account deletion); not a guest.
     pub fn verified(id: impl Into<String>) -> Self {
-        UserId(id.into())
+        UserId {
+            id: id.into(),
+            guest: false,
+        }
+    }
+
+    /// A verified guest's id, for tests.
+    pub fn verified_guest(id: impl Into<String>) -> Self {
+        UserId {
+            id: id.into(),
+            guest: true,
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
+    }
+
+    /// Signed in anonymously: the guest quota applies.
+    pub fn is_guest(&self) -> bool {
+        self.guest
     }
 }
 
@@ -53,6 +86,9 @@ pub enum ChatStoreError {
     /// A regenerate or an edit in a session without a message of the person's.
     #[error("There is no message of yours in this chat to answer again.")]
     NoQuestion,
+    /// A guest has sent all the messages a guest may.
+    #[error("Guests can send {0} messages. Add an email address and a password on your account page to keep chatting: your chats stay yours.")]
+    GuestQuotaReached(u32),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -243,6 +279,8 @@ pub struct ChatStore {
     backend: Backend,
     /// Answers one person may have `streaming` at once; None: no limit.
     streams_per_user: Option<usize>,
+    /// Messages a guest may send in all; None: no limit.
+    guest_messages: Option<u32>,
 }
 
 impl ChatStore {
@@ -251,7 +289,28 @@ impl ChatStore {
             backend: backend_of(&pool),
             pool,
             streams_per_user: None,
+            guest_messages: None,
         }
+    }
+
+    /// Limits how many messages a guest may send, ever: the model costs money and a guest
+    /// costs nothing to make (see `quota`).
+    pub fn with_guest_messages(mut self, limit: u32) -> Self {
+        self.guest_messages = Some(limit);
+        self
+    }
+
+    /// How many messages the user may still send: None for a user without a quota.
+    pub async fn guest_messages_left(&self, user: &UserId) -> Result<Option<u32>, ChatStoreError> {
+        match self.guest_limit(user) {
+            None => Ok(None),
+            Some(limit) => Ok(Some(quota::left(&self.pool, user, limit).await?)),
+        }
+    }
+
+    /// The messages the user may send in all, if they are a guest with a quota.
+    pub fn guest_limit(&self, user: &UserId) -> Option<u32> {
+        self.guest_messages.filter(|_| user.is_guest())
     }
 
     /// Limits how many answers one person may have being written at once: each is a model
@@ -287,10 +346,17 @@ impl ChatStore {
         Ok(())
     }
 
-    /// [`Self::check_stream_room`] on its own, before anything is written: a send that will be
+    /// Whether a send may start, before anything is written: room for another stream
+    /// ([`Self::check_stream_room`]) and, for a guest, a message left. A send that will be
     /// refused must not create its chat first.
     pub async fn has_stream_room(&self, user: &UserId) -> Result<(), ChatStoreError> {
-        self.check_stream_room(&self.pool, user).await
+        self.check_stream_room(&self.pool, user).await?;
+        if self.guest_messages_left(user).await? == Some(0) {
+            return Err(ChatStoreError::GuestQuotaReached(
+                self.guest_messages.unwrap_or(0),
+            ));
+        }
+        Ok(())
     }
 
     /// The user's sessions, most recently active first, `limit` at a time.
@@ -579,6 +645,7 @@ impl ChatStore {
             .bind(user.as_str())
             .execute(&self.pool)
             .await?;
+        quota::forget(&self.pool, user).await?;
         Ok(deleted.rows_affected())
     }
 
@@ -613,6 +680,10 @@ impl ChatStore {
             return Err(ChatStoreError::NotFound);
         }
         self.check_stream_room(&mut *tx, user).await?;
+        if let Some(limit) = self.guest_limit(user) {
+            // In the transaction: a send refused below (busy) spends nothing.
+            quota::spend(&mut tx, user, limit).await?;
+        }
         let question = insert_message(
             &mut tx,
             session_id,

@@ -758,7 +758,9 @@ async fn the_page_hands_the_browser_its_user_but_never_a_token() {
     let props_end = props_start + html[props_start..].find('>').unwrap();
     let props = html[props_start..props_end].replace("&quot;", "\"");
     assert!(
-        props.contains(&format!(r#""user":{{"id":"{user_id}","email":"{email}"}}"#)),
+        props.contains(&format!(
+            r#""user":{{"id":"{user_id}","email":"{email}","guest":false}}"#
+        )),
         "{props}"
     );
     // Tokens stay in HttpOnly cookies: no JWT (base64 of `{"`) anywhere in the page.

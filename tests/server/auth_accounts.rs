@@ -145,8 +145,9 @@ async fn bad_input_gets_gotrue_errors_never_a_500() {
             StatusCode::BAD_REQUEST,
             "validation_failed",
         ),
+        // (Neither email nor phone is an anonymous sign-up: see auth_anonymous.rs.)
         (
-            app.client.post(&url).json(&json!({})),
+            app.client.post(&url).json(&json!({ "phone": "+15550100" })),
             StatusCode::BAD_REQUEST,
             "validation_failed",
         ),

@@ -511,6 +511,7 @@ async fn an_unreachable_provider_is_a_connect_error() {
         offline_token_delay: Duration::ZERO,
         history_budget_chars: 24_000,
         streams_per_user: 3,
+        guest_messages: 10,
     });
     let items = collect(models.stream(request(MODEL)).unwrap()).await;
     assert_eq!(items.len(), 1);
@@ -567,6 +568,7 @@ fn offline_models(token_delay: Duration) -> Models {
         offline_token_delay: token_delay,
         history_budget_chars: 24_000,
         streams_per_user: 3,
+        guest_messages: 10,
     })
 }
 

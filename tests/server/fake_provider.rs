@@ -130,6 +130,7 @@ impl FakeProvider {
             offline_token_delay: Duration::from_millis(1),
             history_budget_chars: 24_000,
             streams_per_user: 3,
+            guest_messages: 10,
         })
     }
 

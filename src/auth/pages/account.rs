@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{returned_error, Banner, RequireUser};
+use super::{guest::AddEmailSection, returned_error, Banner, RequireUser};
 use crate::{error::AppError, server_form::ServerForm};
 
 /// One of the user's sessions, as the account page lists it.
@@ -149,6 +149,7 @@ pub fn AccountPage() -> impl IntoView {
             <section class="account">
                 <h1>"Your account"</h1>
                 <Banner/>
+                <AddEmailSection/>
                 <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match overview.await {

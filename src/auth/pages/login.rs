@@ -4,7 +4,9 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{next_from_query, oauth::OAuthChoices, returned_error, with_next, Banner};
+use super::{
+    guest::GuestStart, next_from_query, oauth::OAuthChoices, returned_error, with_next, Banner,
+};
 use crate::{error::AppError, server_form::ServerForm};
 
 #[server(endpoint = "auth/login")]
@@ -50,6 +52,7 @@ pub fn LoginPage() -> impl IntoView {
                 </label>
             </ServerForm>
             <OAuthChoices next=next.clone()/>
+            <GuestStart/>
             <p class="auth-links">
                 <A href="/forgot-password">"Forgot your password?"</A>
                 " · "

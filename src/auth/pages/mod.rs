@@ -6,6 +6,7 @@
 //! in-place call with it (inline errors, pending state).
 
 mod account;
+mod guest;
 mod login;
 mod oauth;
 mod password;
@@ -94,6 +95,9 @@ pub fn Banner() -> impl IntoView {
         Some("check-email") => "Check your email for a link to continue.",
         Some("email-verified") => "Your email address is verified. Please sign in.",
         Some("password-changed") => "Your password has been changed.",
+        Some("email-added") => {
+            "Your email address and password are saved. Your chats are yours to keep."
+        }
         Some("account-deleted") => "Your account and all its data have been deleted.",
         Some("signed-out") => "You have been signed out.",
         _ => return None,
@@ -159,7 +163,9 @@ pub fn UserMenu() -> impl IntoView {
         Some(user) => view! {
             <div class="user-menu">
                 <A href="/chat">"Chats"</A>
-                <A href="/account" attr:class="user-email">{user.email}</A>
+                <A href="/account" attr:class="user-email">
+                    {if user.guest { "Guest".to_owned() } else { user.email }}
+                </A>
                 <SignOutButton/>
             </div>
         }

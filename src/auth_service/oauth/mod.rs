@@ -98,6 +98,7 @@ pub async fn settings(State(state): State<AuthState>) -> Json<Value> {
     }
     external.insert("email".into(), json!(true));
     external.insert("phone".into(), json!(false));
+    external.insert("anonymous_users".into(), json!(state.config.anonymous));
     Json(json!({
         "external": external,
         "disable_signup": state.config.disable_signup,

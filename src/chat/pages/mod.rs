@@ -6,6 +6,7 @@
 mod composer;
 mod conversation;
 mod enhance;
+mod guest;
 mod revise;
 mod search;
 mod sidebar;
@@ -148,6 +149,7 @@ fn ChatColumn(opened: Opened, prompt: String) -> impl IntoView {
                 <h1 id="chat-title">{title}</h1>
                 <Conversation messages has_older/>
                 {empty.then(|| view! { <Examples/> })}
+                <guest::GuestBanner/>
                 <Composer target models model prompt/>
             </section>
         </composer::ChatMain>

@@ -27,7 +27,13 @@ pub fn Sidebar(
     /// What it found.
     found: Option<Vec<SearchResult>>,
 ) -> impl IntoView {
-    let email = use_auth().signed_in_user().map(|user| user.email);
+    let email = use_auth().signed_in_user().map(|user| {
+        if user.guest {
+            "a guest".to_owned()
+        } else {
+            user.email
+        }
+    });
     let empty = sessions.is_empty();
     view! {
         <aside class="chat-sidebar" aria-label="Your chats">
