@@ -881,6 +881,23 @@ async fn a_saved_answer_is_rendered_into_the_chat_page_and_a_question_shown_as_t
 }
 
 #[tokio::test]
+async fn a_five_megabyte_message_is_refused_in_words_and_stores_nothing() {
+    let app = spawn_app().await;
+    let ada = person(&app).await;
+    let session = new_id();
+    let huge = "x".repeat(5 * 1024 * 1024);
+    let response = post_message(&app, &ada.token, &session, &huge).await;
+    assert_eq!(
+        json_reply(response).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({ "detail": "The request is too large." })
+        )
+    );
+    assert_eq!(all_chat_rows(&app).await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn bad_bodies_are_refused_with_fastapis_detail_and_store_nothing() {
     let app = spawn_app().await;
     let ada = person(&app).await;

@@ -89,14 +89,14 @@ fn Message(message: ChatMessage, last_question: String) -> impl IntoView {
 
 /// An answer as sanitised HTML. The chat pages are rendered on the server only (no island
 /// contains them), so the browser build needs no renderer.
+#[cfg(feature = "ssr")]
 fn answer_html(markdown: &str) -> String {
-    #[cfg(feature = "ssr")]
-    return crate::chat::render::render_markdown(markdown);
-    #[cfg(not(feature = "ssr"))]
-    {
-        let _ = markdown;
-        String::new()
-    }
+    crate::chat::render::render_markdown(markdown)
+}
+
+#[cfg(not(feature = "ssr"))]
+fn answer_html(_markdown: &str) -> String {
+    String::new()
 }
 
 /// Sends the last question again (a plain form: it works without JavaScript too).

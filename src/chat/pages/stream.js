@@ -17,6 +17,10 @@
   const BUSY = main.dataset.busy;
   const LOST = 'The connection was lost before the answer was finished. What arrived is kept.';
   const FAILED = 'Something went wrong on our side. Please try again.';
+  // The server's words for a message over the limit (src/chat/types.rs), which it counts in
+  // characters; a script or a paste can put more into the textarea than its maxlength allows.
+  const TOO_LONG = () => `That message is too long: the limit is ${input.maxLength} characters.`;
+  const tooLong = (text) => text.length > input.maxLength && [...text].length > input.maxLength;
 
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -77,6 +81,8 @@
   // FastAPI's {"detail": …}: a string, or a validation error's list.
   const refusal = async (response) => {
     if (response.status === 401) return 'Please sign in to continue.';
+    // The body limit is far above the message limit: it can only be a message too long.
+    if (response.status === 413) return TOO_LONG();
     try {
       const { detail } = await response.json();
       return typeof detail === 'string' ? detail : detail[0].msg;
@@ -151,6 +157,8 @@
   const send = (content) => {
     if (streaming) return showError(BUSY);
     if (!content.trim()) return showError('Type a message first.');
+    // Refused here rather than sent: megabytes would only come back refused (HTTP 413).
+    if (tooLong(content)) return showError(TOO_LONG());
     const id = session || newId();
     const isNew = !session;
     showError('');
@@ -198,10 +206,22 @@
       form.requestSubmit();
     }
   });
-  // A code block's copy button (src/chat/render/highlight.rs).
+  // A code block's copy button (src/chat/render/highlight.rs). The Clipboard API exists only in
+  // secure contexts; on a plain-HTTP host a hidden textarea's selection is copied instead.
+  const copyText = async (text) => {
+    if (window.isSecureContext && navigator.clipboard) return navigator.clipboard.writeText(text);
+    const focused = document.activeElement;
+    const area = el('textarea', 'visually-hidden');
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand('copy');
+    area.remove();
+    focused?.focus();
+    if (!copied) throw new Error('copy refused');
+  };
   const copyCode = (button) => {
-    const code = button.closest('.code-block').querySelector('code').textContent;
-    navigator.clipboard.writeText(code).then(
+    copyText(button.closest('.code-block').querySelector('code').textContent).then(
       () => (button.textContent = 'Copied'),
       () => (button.textContent = 'Copy failed'),
     );
