@@ -5,7 +5,8 @@
 //!   `POST /api/sessions/{id}` versus straight from the same fake provider;
 //! - stop → the provider's connection closed, by `POST /api/sessions/{id}/stop` and by the reader
 //!   going away;
-//! - the store's pages on 10,000 sessions and a 10,000-message chat, on SQLite and Postgres.
+//! - the store's pages on 10,000 sessions and a 10,000-message chat, on SQLite and Postgres;
+//! - rendering a 10,000-token answer, whole and token by token while it streams.
 //!
 //! Everything runs in this process on loopback: the real app (the test suite's harness), a fake
 //! OpenAI-compatible provider, a fresh SQLite file and a throwaway PostgreSQL (`initdb`, as the
@@ -25,6 +26,7 @@ mod harness;
 mod proxy;
 
 mod relay;
+mod render;
 mod stats;
 mod store;
 mod upstream;
@@ -63,6 +65,51 @@ fn thousands(n: usize) -> String {
         out.push(digit);
     }
     out
+}
+
+/// The rendering figures (bench/chat/render.rs).
+fn render_section(out: &mut String, timings: &render::RenderTimings) {
+    let us = |d: Duration| format!("{:.2} µs", d.as_secs_f64() * 1e6);
+    let _ = writeln!(
+        out,
+        "\n## Rendering an answer (Markdown, highlighted code, math → sanitised HTML)\n"
+    );
+    let _ = writeln!(
+        out,
+        "A {}-token answer ({} bytes: prose, lists, a table, Rust and Python code, inline and \
+         display math, repeated), in tokens of 4 characters. Whole: `render_markdown`, {} times \
+         after one not counted. Streamed: `StreamRenderer::push` per token (each finished block \
+         rendered once) and `finish` (the whole answer once, at the end), as the chat page's \
+         stream does.\n",
+        thousands(render::TOKENS),
+        thousands(timings.bytes),
+        render::RUNS
+    );
+    let _ = writeln!(out, "| what | median | p95 | n |\n|---|---|---|---|");
+    row(out, "the whole answer at once", &timings.whole);
+    row(out, "one streamed token (`push`)", &timings.pushes);
+    let _ = writeln!(
+        out,
+        "\n| streamed answer | total per token (pushes + final render) |\n|---|---|"
+    );
+    for (tokens, per_token) in timings.per_token {
+        let _ = writeln!(out, "| {} tokens | {} |", thousands(tokens), us(per_token));
+    }
+    for (tokens, per_token) in &timings.naive_per_token {
+        let _ = writeln!(
+            out,
+            "| naive: the whole text re-rendered per token, {} tokens | {} |",
+            thousands(*tokens),
+            us(*per_token)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe cost per token stays flat from {} to {} tokens (linear in total); the naive way's \
+         grows with the length (quadratic in total).",
+        thousands(render::SHORT_TOKENS),
+        thousands(render::TOKENS)
+    );
 }
 
 /// What the figures were measured on.
@@ -132,6 +179,8 @@ async fn main() {
     eprintln!("store: Postgres");
     let postgres = databases::postgres().await;
     let postgres_timings = store::measure(&postgres).await;
+    eprintln!("render: a 10,000-token answer");
+    let render_timings = render::measure();
     let versions = [
         store::version(&sqlite).await,
         store::version(&postgres).await,
@@ -230,6 +279,7 @@ async fn main() {
             );
         }
     }
+    render_section(&mut out, &render_timings);
     let _ = writeln!(
         out,
         "\nThe whole run took {:.0} s.",

@@ -58,9 +58,10 @@ function lastAnswer(page: Page) {
   return page.locator('#chat-messages > li.assistant').last();
 }
 
-/** The exact text of the newest answer (textContent, whitespace as is). */
+/** The text of the newest answer as shown (innerText: the echo's paragraphs are rendered as
+ * Markdown, and a blank line between them reads as one). */
 async function lastAnswerText(page: Page): Promise<string> {
-  return (await lastAnswer(page).locator('.message-content').textContent()) ?? '';
+  return lastAnswer(page).locator('.message-content').innerText();
 }
 
 /** The messages on the page as [role, exact text, status]. */
@@ -68,7 +69,7 @@ async function conversation(page: Page): Promise<[string, string, string][]> {
   return messages(page).evaluateAll((items) =>
     items.map((item) => [
       item.classList.contains('user') ? 'user' : 'assistant',
-      item.querySelector('.message-content')?.textContent ?? '',
+      (item.querySelector('.message-content') as HTMLElement | null)?.innerText ?? '',
       item.getAttribute('data-status') ?? '',
     ]),
   ) as Promise<[string, string, string][]>;
@@ -104,8 +105,8 @@ test.describe('with JavaScript', () => {
       (window as unknown as { answerStates: string[] }).answerStates = states;
       const list = document.getElementById('chat-messages')!;
       new MutationObserver(() => {
-        const answer = list.querySelector('li.assistant:last-child .message-content');
-        const text = answer?.textContent ?? '';
+        const answer = list.querySelector<HTMLElement>('li.assistant:last-child .message-content');
+        const text = answer?.innerText ?? '';
         if (text && states[states.length - 1] !== text) states.push(text);
       }).observe(list, { subtree: true, childList: true, characterData: true });
     });

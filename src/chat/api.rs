@@ -26,7 +26,9 @@ use std::convert::Infallible;
 
 use axum::{
     body::Body,
-    extract::{rejection::JsonRejection, DefaultBodyLimit, FromRequestParts, Path, Query, State},
+    extract::{
+        rejection::JsonRejection, DefaultBodyLimit, FromRequestParts, Path, Query, RawQuery, State,
+    },
     http::{header, request::Parts, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{delete, get, patch, post},
@@ -40,6 +42,7 @@ use super::{
     data_stream,
     functions::BUSY,
     relay::{AnswerEvent, ChatRelay, SendError},
+    render::StreamRenderer,
     store::{ChatStoreError, UserId},
     transfer::{self, ChatExport, ImportError, MAX_IMPORT_BYTES},
     types::{valid_message, valid_title, ChatMessage, ChatSummary, Role, DEFAULT_TITLE},
@@ -285,6 +288,7 @@ async fn send(
     State(relay): State<ChatRelay>,
     Caller(user): Caller,
     SessionId(id): SessionId,
+    RawQuery(query): RawQuery,
     Body422(body): Body422<SendBody>,
 ) -> Result<Response, ApiError> {
     let last = body
@@ -305,7 +309,15 @@ async fn send(
         .create_session(&user, Some(&id), DEFAULT_TITLE)
         .await?;
     let exchange = relay.send(&user, &id, content, Some(&model)).await?;
-    Ok(data_stream_response(&exchange.answer.id, exchange.events))
+    // ferrochat's chat page asks for the answer rendered too (see `data_stream`).
+    let rendered = query
+        .is_some_and(|query| query.split('&').any(|pair| pair == "render=html"))
+        .then(StreamRenderer::new);
+    Ok(data_stream_response(
+        &exchange.answer.id,
+        exchange.events,
+        rendered,
+    ))
 }
 
 impl From<SendError> for ApiError {
@@ -322,29 +334,45 @@ impl From<SendError> for ApiError {
     }
 }
 
-/// The answer's events as a data stream response; the response body owns the receiver, so a
-/// client that goes away drops it and stops the answer.
+/// The answer's events as a data stream response, with its HTML if `renderer` is given; the
+/// response body owns the receiver, so a client that goes away drops it and stops the answer.
 pub fn data_stream_response(
     answer_id: &str,
     events: tokio::sync::mpsc::Receiver<AnswerEvent>,
+    renderer: Option<StreamRenderer>,
 ) -> Response {
     let first = data_stream::start(answer_id);
     let parts = stream::once(async move { Ok::<_, Infallible>(first) })
-        .chain(stream::unfold(events, |mut events| async move {
-            let part = match events.recv().await? {
-                AnswerEvent::Token(token) => data_stream::text(&token),
-                AnswerEvent::Ended {
-                    status,
-                    error,
-                    usage,
-                } => {
-                    let mut out = error.map(|e| data_stream::error(&e)).unwrap_or_default();
-                    out.push_str(&data_stream::finish(status, usage));
-                    out
-                }
-            };
-            Some((Ok(part), events))
-        }))
+        .chain(stream::unfold(
+            (events, renderer),
+            |(mut events, mut renderer)| async move {
+                let part = match events.recv().await? {
+                    AnswerEvent::Token(token) => {
+                        let mut out = data_stream::text(&token);
+                        if let Some(blocks) = renderer.as_mut().and_then(|r| r.push(&token)) {
+                            out.push_str(&data_stream::rendered_blocks(&blocks));
+                        }
+                        out
+                    }
+                    AnswerEvent::Ended {
+                        status,
+                        error,
+                        usage,
+                    } => {
+                        let mut out = renderer
+                            .as_ref()
+                            .map(|r| data_stream::rendered_answer(&r.finish()))
+                            .unwrap_or_default();
+                        if let Some(error) = error {
+                            out.push_str(&data_stream::error(&error));
+                        }
+                        out.push_str(&data_stream::finish(status, usage));
+                        out
+                    }
+                };
+                Some((Ok(part), (events, renderer)))
+            },
+        ))
         // Hyper may poll a body once more after its end (seen with browsers); `unfold` panics then.
         .fuse();
     let (name, value) = data_stream::HEADER;

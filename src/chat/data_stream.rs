@@ -12,10 +12,19 @@
 //! | `d` | finish message | `{"finishReason", "usage"}` |
 //!
 //! Responses carry the header `x-vercel-ai-data-stream: v1`.
+//!
+//! ferrochat's own chat page asks for more with `?render=html` (API clients never do, so what
+//! they read is unchanged): data parts with the answer rendered on the server, so that the
+//! browser needs no Markdown parser (see `crate::chat::render`):
+//!
+//! | code | part |
+//! |---|---|
+//! | `2` | `[{"html", "consumed"}]` after a text part that finished blocks: their HTML, and how many UTF-16 units of the not-yet-rendered text they were |
+//! | `2` | `[{"html", "final": true}]` before the closing parts: the whole answer's HTML |
 
 use serde_json::{json, Value};
 
-use super::types::MessageStatus;
+use super::{render::RenderedBlocks, types::MessageStatus};
 
 /// The header (and its value) that marks a data stream response.
 pub const HEADER: (&str, &str) = ("x-vercel-ai-data-stream", "v1");
@@ -39,6 +48,19 @@ pub fn start(message_id: &str) -> String {
 /// `0:` a piece of the answer's text.
 pub fn text(token: &str) -> String {
     part('0', &Value::String(token.to_owned()))
+}
+
+/// `2:` (`?render=html` only) blocks of the answer that are finished, as HTML.
+pub fn rendered_blocks(blocks: &RenderedBlocks) -> String {
+    part(
+        '2',
+        &json!([{ "html": blocks.html, "consumed": blocks.consumed_utf16 }]),
+    )
+}
+
+/// `2:` (`?render=html` only) the whole answer as HTML, once it has ended.
+pub fn rendered_answer(html: &str) -> String {
+    part('2', &json!([{ "html": html, "final": true }]))
 }
 
 /// `3:` what went wrong.

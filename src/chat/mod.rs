@@ -21,4 +21,6 @@ pub mod quota;
 #[cfg(feature = "ssr")]
 pub mod relay;
 #[cfg(feature = "ssr")]
+pub mod render;
+#[cfg(feature = "ssr")]
 pub mod store;

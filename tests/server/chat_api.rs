@@ -767,6 +767,136 @@ async fn a_new_session_streams_the_offline_answer_as_escaped_text_parts() {
     assert_eq!(title, "He said \"hi\" \\ then left");
 }
 
+/// The HTML in a `?render=html` stream: the finished blocks in order, how much text they
+/// were (UTF-16 units), and the whole answer's HTML sent at the end.
+fn rendered_parts(parts: &[Part]) -> (String, usize, Option<String>) {
+    let (mut blocks, mut consumed, mut whole) = (String::new(), 0, None);
+    for part in parts.iter().filter(|part| part.code == "2") {
+        let data = &part.value[0];
+        if data["final"] == json!(true) {
+            whole = Some(data["html"].as_str().unwrap().to_owned());
+        } else if let Some(html) = data["html"].as_str() {
+            blocks.push_str(html);
+            consumed += data["consumed"].as_u64().unwrap() as usize;
+        }
+    }
+    (blocks, consumed, whole)
+}
+
+#[tokio::test]
+async fn the_chat_page_gets_the_answer_rendered_and_api_clients_only_text() {
+    use ferrochat::chat::render::render_markdown;
+    let app = spawn_app().await;
+    let ada = person(&app).await;
+    let content = "| a | b |\n|---|---|\n| 1 | 2 |\n\n<script>alert(1)</script>\n\n\
+                   ```rust\nfn main() {}\n```\n\n[x](javascript:alert(1)) and $x^2$\n\nlast";
+    let expected = echo_of(content);
+
+    // The page's request: the same text parts, and HTML beside them.
+    let session = new_id();
+    let response = call(
+        &app,
+        Method::POST,
+        &format!("/api/sessions/{session}?render=html"),
+        Some(&ada.token),
+        Some(&starter_body(&session, content, None)),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let parts = DataStream::new(response).finish().await;
+    assert_eq!(text_of(&parts), expected);
+    let (blocks, consumed, whole) = rendered_parts(&parts);
+    // Everything but the unfinished last paragraph was rendered as it streamed, block by block.
+    let tail = "last";
+    assert_eq!(consumed, expected.encode_utf16().count() - tail.len());
+    assert_eq!(
+        blocks,
+        render_markdown(&expected[..expected.len() - tail.len()])
+    );
+    let whole = whole.expect("the whole answer's HTML at the end");
+    assert_eq!(whole, render_markdown(&expected));
+    assert!(whole.contains("<table>") && whole.contains("class=\"code-block\""));
+    assert!(
+        whole.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("<math") && whole.ends_with("<p>last</p>\n"),
+        "{whole}"
+    );
+    assert!(
+        !whole.contains("<script") && !whole.contains("javascript:"),
+        "{whole}"
+    );
+    // It comes just before the closing parts; the stored answer is the text.
+    let words = expected.split_whitespace().count() as u64;
+    let prompt = content.split_whitespace().count() as u64;
+    let closing = closing_parts("stop", prompt, words);
+    assert_eq!(parts[parts.len() - closing.len()..], closing[..]);
+    assert_eq!(
+        parts[parts.len() - closing.len() - 1].value[0]["final"],
+        json!(true)
+    );
+    assert_eq!(settled_answer(&app, &session).await.content, expected);
+
+    // The starter's clients: text parts only, as before.
+    let session = new_id();
+    let parts = exchange(&app, &ada.token, &session, content).await;
+    assert_eq!(text_of(&parts), expected);
+    assert!(parts.iter().all(|part| part.code != "2"), "{parts:?}");
+}
+
+#[tokio::test]
+async fn a_saved_answer_is_rendered_into_the_chat_page_and_a_question_shown_as_typed() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session_token = app.sign_up(&email, PASSWORD).await;
+    let token = session_token["access_token"].as_str().unwrap();
+    let session = new_id();
+    let content = "**bold** <img src=x onerror=alert(1)>\n\n![leak](http://127.0.0.1:9/leak)";
+    exchange(&app, token, &session, content).await;
+
+    let login = app.submit_login(&email, PASSWORD).await;
+    let page = app
+        .page_with_cookies(&format!("/chat/{session}"), &cookies_from(&login))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    // The question as typed (escaped text), the answer rendered and inert.
+    assert!(
+        html.contains(
+            "<div class=\"message-content\">**bold** &lt;img src=x onerror=alert(1)&gt;\n\n![leak](http://127.0.0.1:9/leak)</div>"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>bold</strong> &lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<a class=\"remote-image\" href=\"http://127.0.0.1:9/leak\" target=\"_blank\" rel=\"noopener noreferrer nofollow\">Show image from 127.0.0.1: leak</a>"),
+        "{html}"
+    );
+    assert!(!html.contains("<img"), "{html}");
+}
+
+#[tokio::test]
+async fn a_five_megabyte_message_is_refused_in_words_and_stores_nothing() {
+    let app = spawn_app().await;
+    let ada = person(&app).await;
+    let session = new_id();
+    let huge = "x".repeat(5 * 1024 * 1024);
+    let response = post_message(&app, &ada.token, &session, &huge).await;
+    assert_eq!(
+        json_reply(response).await,
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({ "detail": "The request is too large." })
+        )
+    );
+    assert_eq!(all_chat_rows(&app).await, Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn bad_bodies_are_refused_with_fastapis_detail_and_store_nothing() {
     let app = spawn_app().await;

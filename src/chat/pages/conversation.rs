@@ -83,13 +83,35 @@ fn Message(message: ChatMessage, last_question: String) -> impl IntoView {
             .into_any(),
         ),
     };
+    // A person's words are shown as typed; an answer is rendered (see `crate::chat::render`).
+    let content = match message.role {
+        Role::Assistant => view! {
+            <div class="message-content markdown" inner_html=answer_html(&message.content)></div>
+        }
+        .into_any(),
+        Role::User | Role::System => {
+            view! { <div class="message-content">{message.content}</div> }.into_any()
+        }
+    };
     view! {
         <li class=format!("message {}", message.role.as_str()) data-status=message.status.as_str()>
             <span class="message-author">{author(message.role)}</span>
-            <div class="message-content">{message.content}</div>
+            {content}
             {status}
         </li>
     }
+}
+
+/// An answer as sanitised HTML. The chat pages are rendered on the server only (no island
+/// contains them), so the browser build needs no renderer.
+#[cfg(feature = "ssr")]
+fn answer_html(markdown: &str) -> String {
+    crate::chat::render::render_markdown(markdown)
+}
+
+#[cfg(not(feature = "ssr"))]
+fn answer_html(_markdown: &str) -> String {
+    String::new()
 }
 
 /// Sends the last question again (a plain form: it works without JavaScript too).

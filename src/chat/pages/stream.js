@@ -2,8 +2,10 @@
 // else: see composer.rs for why it is not a WASM island). It takes over the composer form:
 // sends the message to POST /api/sessions/{id} (same-origin, so the session cookie authenticates
 // it and the cross-site guard lets it through) and reads the answer as the Vercel AI data stream
-// v1 (src/chat/data_stream.rs), one `<code>:<JSON>` line per part, writing each text part into the
-// page as it arrives. Without it, the form posts and the page comes back with the whole answer.
+// v1 (src/chat/data_stream.rs), one `<code>:<JSON>` line per part. With `?render=html` the server
+// also sends the answer's finished blocks as sanitised HTML (src/chat/render): those are shown as
+// they come, the unfinished rest as plain text, and the whole answer's HTML replaces both at the
+// end. Without it, the form posts and the page comes back with the whole answer.
 (() => {
   const $ = (id) => document.getElementById(id);
   const main = $('chat-main');
@@ -15,6 +17,10 @@
   const BUSY = main.dataset.busy;
   const LOST = 'The connection was lost before the answer was finished. What arrived is kept.';
   const FAILED = 'Something went wrong on our side. Please try again.';
+  // The server's words for a message over the limit (src/chat/types.rs), which it counts in
+  // characters; a script or a paste can put more into the textarea than its maxlength allows.
+  const TOO_LONG = () => `That message is too long: the limit is ${input.maxLength} characters.`;
+  const tooLong = (text) => text.length > input.maxLength && [...text].length > input.maxLength;
 
   const el = (tag, className, text) => {
     const node = document.createElement(tag);
@@ -76,6 +82,8 @@
   // FastAPI's {"detail": …}: a string, or a validation error's list.
   const refusal = async (response) => {
     if (response.status === 401) return 'Please sign in to continue.';
+    // The body limit is far above the message limit: it can only be a message too long.
+    if (response.status === 413) return TOO_LONG();
     try {
       const { detail } = await response.json();
       return typeof detail === 'string' ? detail : detail[0].msg;
@@ -86,7 +94,7 @@
 
   // Streams the answer into `answer`; resolves to how it ended: [status, note].
   const stream = async (id, content, answer, started) => {
-    const response = await fetch(`/api/sessions/${id}`, {
+    const response = await fetch(`/api/sessions/${id}?render=html`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({
@@ -98,7 +106,12 @@
     started();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const target = answer.querySelector('.message-content');
-    let text = '';
+    target.classList.add('markdown');
+    // The text not rendered yet, as text: an open code fence or formula never shows as markup.
+    const tail = el('div', 'stream-tail');
+    const tailText = document.createTextNode('');
+    tail.append(tailText);
+    target.append(tail);
     let pending = '';
     let error = null;
     let status = null;
@@ -121,9 +134,17 @@
         const value = JSON.parse(line.slice(code.length + 1));
         if (code === '0') {
           // One update per text part: the answer grows on screen as it is written.
-          text += value;
-          target.textContent = text;
-        } else if (code === '2') status = value[0]?.status;
+          tailText.appendData(value);
+        } else if (code === '2') {
+          for (const data of value) {
+            if (data.status) status = data.status;
+            if (data.final) target.innerHTML = data.html;
+            else if (data.html !== undefined) {
+              tail.insertAdjacentHTML('beforebegin', data.html);
+              tailText.deleteData(0, data.consumed);
+            }
+          }
+        }
         else if (code === '3') error = value;
         else if (code === 'd') finished = true;
       }
@@ -137,6 +158,8 @@
   const send = (content) => {
     if (streaming) return showError(BUSY);
     if (!content.trim()) return showError('Type a message first.');
+    // Refused here rather than sent: megabytes would only come back refused (HTTP 413).
+    if (tooLong(content)) return showError(TOO_LONG());
     const id = session || newId();
     const isNew = !session;
     showError('');
@@ -186,8 +209,30 @@
       form.requestSubmit();
     }
   });
+  // A code block's copy button (src/chat/render/highlight.rs). The Clipboard API exists only in
+  // secure contexts; on a plain-HTTP host a hidden textarea's selection is copied instead.
+  const copyText = async (text) => {
+    if (window.isSecureContext && navigator.clipboard) return navigator.clipboard.writeText(text);
+    const focused = document.activeElement;
+    const area = el('textarea', 'visually-hidden');
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand('copy');
+    area.remove();
+    focused?.focus();
+    if (!copied) throw new Error('copy refused');
+  };
+  const copyCode = (button) => {
+    copyText(button.closest('.code-block').querySelector('code').textContent).then(
+      () => (button.textContent = 'Copied'),
+      () => (button.textContent = 'Copy failed'),
+    );
+    setTimeout(() => (button.textContent = 'Copy'), 2000);
+  };
   main.addEventListener('click', (event) => {
     if (event.target.id === 'composer-stop') stop();
+    else if (event.target.classList.contains('code-copy')) copyCode(event.target);
     else if (event.target.dataset.retry !== undefined) send(event.target.dataset.retry);
   });
   document.documentElement.dataset.chatReady = 'true';
