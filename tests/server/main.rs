@@ -23,6 +23,7 @@ mod binary;
 mod chat_api;
 mod chat_llm;
 mod chat_store;
+mod chat_ui;
 mod cors;
 mod pages;
 mod probes;

@@ -5,6 +5,7 @@
 
 mod composer;
 mod conversation;
+mod drawer;
 mod sidebar;
 
 use leptos::prelude::*;
@@ -18,6 +19,7 @@ use super::{
 use crate::{app::NotFound, auth::pages::RequireUser, error::AppError};
 use composer::{Composer, ComposerTarget};
 use conversation::{Conversation, Examples};
+use drawer::{DrawerShade, DrawerSwitch};
 use sidebar::Sidebar;
 
 /// `/chat` and `/chat/:id`: the sidebar beside the conversation (or the start of a new one).
@@ -67,7 +69,9 @@ fn ChatLayout() -> impl IntoView {
                         }
                         (Ok(opened), Ok(list)) => view! {
                             <div class="chat-layout">
+                                <DrawerSwitch/>
                                 <Sidebar sessions=list.sessions current=id/>
+                                <DrawerShade/>
                                 <ChatColumn opened prompt/>
                             </div>
                         }
