@@ -205,6 +205,7 @@ test.describe('with JavaScript', () => {
     await page.goto(chat);
     await expect(input).toHaveValue('Half a thought for this chat');
     await page.reload();
+    expect(Object.values(await drafts(page))).toContain('Half a thought for this chat');
     await expect(input).toHaveValue('Half a thought for this chat');
     await page.goto('/chat');
     await expect(input).toHaveValue('Something else entirely');

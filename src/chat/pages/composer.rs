@@ -85,6 +85,9 @@ pub fn Composer(
                 maxlength=MAX_MESSAGE_CHARS
                 placeholder="Type a message"
                 aria-describedby="composer-count"
+                // The draft is composer.js's to restore: the browser's own form restoration
+                // could bring back a message already sent.
+                autocomplete="off"
                 required
             >
                 {prompt}
