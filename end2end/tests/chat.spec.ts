@@ -121,9 +121,10 @@ test.describe('with JavaScript', () => {
     await expect(page).toHaveURL(CHAT_URL);
     await expect.poll(() => lastAnswerText(page)).toBe(echo(question));
     await expect(lastAnswer(page)).toHaveAttribute('data-status', 'complete');
-    await expect(send).toBeEnabled();
     await expect(stop).toBeHidden();
     await expect(input).toHaveValue('');
+    // Send waits for the next words (chat-ui.spec.ts).
+    await expect(send).toBeDisabled();
     await expect(page.getByText('Not sure where to start?')).toHaveCount(0);
 
     const states = await page.evaluate(
@@ -175,6 +176,8 @@ test.describe('with JavaScript', () => {
     await stop.click();
     await expect(lastAnswer(page)).toHaveAttribute('data-status', 'stopped');
     await expect(lastAnswer(page).locator('.message-status')).toHaveText('Stopped');
+    await expect(stop).toBeHidden();
+    await input.fill('Next');
     await expect(send).toBeEnabled();
     const partial = await lastAnswerText(page);
     expect(partial.length).toBeLessThan(echo(question).length);

@@ -27,6 +27,7 @@ mod chat_conversations;
 mod chat_llm;
 mod chat_search;
 mod chat_store;
+mod chat_ui;
 mod cors;
 mod guest_chat;
 mod pages;

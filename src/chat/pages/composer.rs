@@ -6,6 +6,11 @@
 //! over the same form: it posts to the starter's streaming route, `POST /api/sessions/{id}`, and
 //! writes each piece of the answer into the page as it arrives.
 //!
+//! `composer.js`, `follow.js` and `keys.js` are the pages' other scripts, each one concept:
+//! the composer's growing box, counter, send state and per-chat draft; following the answer as
+//! it streams ("Jump to latest"); the keyboard shortcuts, the drawer's keys and where focus goes.
+//! Each only improves what works without it.
+//!
 //! Why a page script and not a WASM island: every island ships in the one bundle every page
 //! loads, and the same logic as an island (web-sys/js-sys, no serde) added 10.2 kB of brotli
 //! WASM and 0.7 kB of JS glue to every page, `/login` included, which had 4.2 kB left of its
@@ -14,6 +19,7 @@
 use leptos::{prelude::*, server_fn::ServerFn};
 
 use crate::{
+    auth::context::use_auth,
     auth::pages::returned_error,
     chat::{
         functions::{ModelChoice, SendMessage, StartChat, BUSY},
@@ -40,7 +46,8 @@ impl ComposerTarget {
 }
 
 /// The message form: a textarea, the model picker, Send, and Stop (shown while an answer
-/// streams, which only happens with JavaScript).
+/// streams, which only happens with JavaScript). It sticks to the bottom of the window, so it is
+/// in reach however long the conversation; "Jump to latest" sits on top of it (`follow.js`).
 #[component]
 pub fn Composer(
     target: ComposerTarget,
@@ -66,6 +73,9 @@ pub fn Composer(
         .collect_view();
     view! {
         <form id="composer" class="composer" method="post" action=action>
+            <button type="button" id="jump-latest" class="jump-latest" hidden>
+                "Jump to latest"
+            </button>
             {id}
             <label for="composer-input" class="visually-hidden">"Message"</label>
             <textarea
@@ -74,6 +84,10 @@ pub fn Composer(
                 rows="3"
                 maxlength=MAX_MESSAGE_CHARS
                 placeholder="Type a message"
+                aria-describedby="composer-count"
+                // The draft is composer.js's to restore: the browser's own form restoration
+                // could bring back a message already sent.
+                autocomplete="off"
                 required
             >
                 {prompt}
@@ -86,6 +100,8 @@ pub fn Composer(
                     "Model" <select id="composer-model" name="model">{options}</select>
                 </label>
                 <span class="composer-hint muted">"Enter sends, Shift+Enter starts a new line"</span>
+                // How much room is left, shown near the limit (composer.js).
+                <span id="composer-count" class="composer-count muted" hidden></span>
                 <button type="button" id="composer-stop" class="secondary" hidden>
                     "Stop"
                 </button>
@@ -95,25 +111,36 @@ pub fn Composer(
     }
 }
 
-/// The conversation and composer (`children`), with what the page's script needs to know:
-/// the chat's id (none on `/chat`: the script picks one with the first message).
+/// The conversation and composer (`children`), with what the page's scripts need to know:
+/// the chat's id (none on `/chat`: the script picks one with the first message) and the
+/// person's id (drafts are kept per person and chat, so a shared browser does not show one
+/// person's draft to the next).
 #[component]
 pub fn ChatMain(session: Option<String>, children: Children) -> impl IntoView {
+    let user = use_auth().signed_in_user().map(|user| user.id);
     view! {
-        <div id="chat-main" class="chat-main" data-session=session data-busy=BUSY>
+        <div id="chat-main" class="chat-main" data-session=session data-user=user data-busy=BUSY>
             {children()}
         </div>
-        <ChatScript/>
+        <ChatScripts/>
     }
 }
 
-/// The page's script (stream.js), inline with the response's CSP nonce.
+/// The pages' scripts, inline with the response's CSP nonce: the server build holds their text.
 #[component]
-fn ChatScript() -> impl IntoView {
+fn ChatScripts() -> impl IntoView {
     #[cfg(feature = "ssr")]
-    let script = include_str!("stream.js");
+    let scripts = [
+        include_str!("stream.js"),
+        include_str!("composer.js"),
+        include_str!("follow.js"),
+        include_str!("keys.js"),
+    ];
     #[cfg(not(feature = "ssr"))]
-    let script = "";
+    let scripts: [&str; 0] = [];
     let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
-    view! { <script nonce=nonce inner_html=script></script> }
+    scripts
+        .into_iter()
+        .map(|script| view! { <script nonce=nonce.clone() inner_html=script></script> })
+        .collect_view()
 }

@@ -5,6 +5,7 @@
 
 mod composer;
 mod conversation;
+mod drawer;
 mod enhance;
 mod guest;
 mod revise;
@@ -23,6 +24,7 @@ use super::{
 use crate::{app::NotFound, auth::pages::RequireUser, error::AppError};
 use composer::{Composer, ComposerTarget};
 use conversation::{Conversation, Examples};
+use drawer::{DrawerShade, DrawerSwitch};
 use sidebar::Sidebar;
 
 /// `/chat` and `/chat/:id`: the sidebar beside the conversation (or the start of a new one).
@@ -93,7 +95,9 @@ fn ChatLayout() -> impl IntoView {
                         }
                         (Ok(opened), Ok((list, found))) => view! {
                             <div class="chat-layout">
+                                <DrawerSwitch/>
                                 <Sidebar sessions=list.sessions current=id search_query found/>
+                                <DrawerShade/>
                                 <ChatColumn opened prompt/>
                             </div>
                             <enhance::ToastRegion/>

@@ -43,6 +43,8 @@
   const message = (role, author, text, status) => {
     const item = el('li', `message ${role}`);
     item.dataset.status = status;
+    // Screen readers wait for the whole answer instead of reading every piece (the list is live).
+    if (status === 'streaming') item.setAttribute('aria-busy', 'true');
     item.append(el('span', 'message-author', author), el('div', 'message-content', text));
     return item;
   };
@@ -171,6 +173,7 @@
     stream(id, content, answer, () => isNew && showNewChat(id, content))
       .then(([status, note]) => {
         answer.dataset.status = status;
+        answer.removeAttribute('aria-busy');
         if (note) answer.append(el('p', `message-status${status === 'error' ? ' message-error' : ''}`, note));
         if (status === 'error') {
           const retry = el('button', 'retry', 'Retry');
@@ -202,9 +205,9 @@
     event.preventDefault();
     send(String(new FormData(event.target).get('content') ?? ''));
   });
+  // (Esc, which stops an answer anywhere on the page, is in keys.js.)
   main.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') stop();
-    else if (event.key === 'Enter' && event.target === input && !event.shiftKey && !event.isComposing) {
+    if (event.key === 'Enter' && event.target === input && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
     }
