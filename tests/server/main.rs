@@ -10,6 +10,7 @@ mod proxy;
 mod app_auth;
 mod assets;
 mod auth_accounts;
+mod auth_admin;
 mod auth_github;
 mod auth_hardening_accounts;
 mod auth_hardening_limits;
@@ -18,6 +19,7 @@ mod auth_mail;
 mod auth_oauth_rules;
 mod auth_oidc;
 mod auth_python_interop;
+
 mod auth_sessions;
 mod binary;
 mod chat_api;
