@@ -19,6 +19,7 @@ mod auth_mail;
 mod auth_oauth_rules;
 mod auth_oidc;
 mod auth_python_interop;
+mod auth_resend;
 
 mod auth_sessions;
 mod binary;
