@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::{
-    harness::{spawn_app, spawn_app_with, unique_email, TestApp},
+    harness::{cookies_from, spawn_app, spawn_app_with, unique_email, TestApp},
     key_confusion,
 };
 
@@ -634,4 +634,64 @@ async fn gotrue_features_that_are_off_answer_with_gotrues_json_errors() {
         (status, json["code"].as_str()),
         (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed"))
     );
+}
+
+/// The account page's "delete my account", as a browser without JavaScript submits it.
+async fn delete_account_in_app(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    let cookies = cookies_from(&app.submit_login(email, password).await);
+    app.client
+        .post(app.url("/api/auth/delete_account"))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header(reqwest::header::COOKIE, cookies)
+        .form(&[("confirm_email", email)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn remote_mode_deletes_accounts_through_the_projects_admin_api() {
+    // The "Supabase project": another instance. With its service-role key, the app deletes
+    // through DELETE /admin/users/{id}; with another project's key the project refuses, which
+    // shows the admin API (not DELETE /user) is what the app called.
+    let project = spawn_app().await;
+    let stranger = spawn_app().await;
+    let project_url = project.url("");
+    let right_key = api_key(&project, "service_role");
+    let wrong_key = api_key(&stranger, "service_role");
+    let key = Some(right_key.as_str());
+    for (service_key, deleted) in [(wrong_key.as_str(), false), (right_key.as_str(), true)] {
+        let app = spawn_app_with(&[
+            ("SUPABASE_URL", &project_url),
+            ("SUPABASE_ANON_KEY", "anon-key"),
+            ("SUPABASE_SERVICE_ROLE_KEY", service_key),
+        ])
+        .await;
+        let email = unique_email();
+        let user = project.sign_up(&email, "password one").await;
+        let path = format!("/admin/users/{}", user["user"]["id"].as_str().unwrap());
+        let response = delete_account_in_app(&app, &email, "password one").await;
+        let (status, _, _) = admin(&project, Method::GET, &path, key, None).await;
+        if deleted {
+            assert_eq!(response.status(), StatusCode::FOUND);
+            assert_eq!(
+                response.headers()[reqwest::header::LOCATION],
+                "/?notice=account-deleted"
+            );
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "the project deleted the user"
+            );
+        } else {
+            assert_ne!(
+                response.headers().get(reqwest::header::LOCATION),
+                Some(&reqwest::header::HeaderValue::from_static(
+                    "/?notice=account-deleted"
+                ))
+            );
+            assert_eq!(status, StatusCode::OK, "the account is still there");
+        }
+    }
 }
