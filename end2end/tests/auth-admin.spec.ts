@@ -147,6 +147,18 @@ test.describe('supabase-js admin API with the service-role key', () => {
     const phoneSignUp = await client.auth.signUp({ phone: '+15555550100', password: randomPassword() });
     expect(phoneSignUp.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' });
 
+    const resent = await client.auth.resend({ type: 'signup', email: randomEmail() });
+    expect(resent.error).toBeNull();
+    const resentSms = await client.auth.resend({ type: 'sms', phone: '+15555550100' });
+    expect(resentSms.error).toMatchObject({ status: 400, code: 'phone_provider_disabled' });
+    const wrongCode = await client.auth.verifyOtp({ type: 'email', email: randomEmail(), token: '123456' });
+    expect(wrongCode.error).toBeInstanceOf(AuthApiError);
+    expect(wrongCode.error).toMatchObject({
+      status: 403,
+      code: 'otp_expired',
+      message: 'Token has expired or is invalid',
+    });
+
     const person = newClient();
     await person.auth.signUp({ email: randomEmail(), password: randomPassword() });
     const linked = await person.auth.linkIdentity({ provider: 'github' });

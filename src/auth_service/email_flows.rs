@@ -254,16 +254,28 @@ fn link_invalid() -> AuthError {
 
 /// Redeems a link token of `kind`: the user it belongs to, with the link's effect applied.
 async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User, SignInMethod)> {
-    let (column, method) = match kind {
-        "signup" | "invite" => (TokenColumn::Confirmation, SignInMethod::EmailSignup),
-        "recovery" => (TokenColumn::Recovery, SignInMethod::Recovery),
-        "magiclink" => (TokenColumn::Recovery, SignInMethod::MagicLink),
-        "email_change" => (TokenColumn::EmailChange, SignInMethod::EmailSignup),
+    const CONFIRMATION: (TokenColumn, SignInMethod) =
+        (TokenColumn::Confirmation, SignInMethod::EmailSignup);
+    const MAGIC_LINK: (TokenColumn, SignInMethod) =
+        (TokenColumn::Recovery, SignInMethod::MagicLink);
+    let candidates: &[(TokenColumn, SignInMethod)] = match kind {
+        "signup" | "invite" => &[CONFIRMATION],
+        "recovery" => &[(TokenColumn::Recovery, SignInMethod::Recovery)],
+        "magiclink" => &[MAGIC_LINK],
+        "email_change" => &[(TokenColumn::EmailChange, SignInMethod::EmailSignup)],
+        // GoTrue's `email` type: the token of a sign-up confirmation or of a magic link.
+        "email" => &[CONFIRMATION, MAGIC_LINK],
         _ => return Err(AuthError::validation("Unsupported verification type")),
     };
-    let user = users::redeem_token(&state.pool, column, &sha256(token.as_bytes()))
-        .await?
-        .ok_or_else(link_invalid)?;
+    let mut redeemed = None;
+    for &(column, method) in candidates {
+        let hash = sha256(token.as_bytes());
+        if let Some(user) = users::redeem_token(&state.pool, column, &hash).await? {
+            redeemed = Some((user, column, method));
+            break;
+        }
+    }
+    let (user, column, method) = redeemed.ok_or_else(link_invalid)?;
     let sent_at = match column {
         TokenColumn::Confirmation => user.confirmation_sent_at,
         TokenColumn::Recovery => user.recovery_sent_at,

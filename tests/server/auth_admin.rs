@@ -454,6 +454,18 @@ async fn generated_links_and_invitations_verify_into_sessions() {
     let replay = app.auth_post("/verify", &body).await;
     assert_eq!(replay.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.mails().len(), 1, "generate_link sends nothing");
+    // GoTrue's `email` type redeems a magic link's token too.
+    let (_, _, magic) = admin(
+        &app,
+        Method::POST,
+        "/admin/generate_link",
+        key,
+        Some(json!({ "type": "magiclink", "email": invited })),
+    )
+    .await;
+    let body = json!({ "type": "email", "token": magic["email_otp"], "email": invited });
+    let signed_in: Value = app.auth_post("/verify", &body).await.json().await.unwrap();
+    assert_eq!(signed_in["user"]["email"], invited, "{signed_in}");
 
     // A sign-up link makes the account; a magic link for an unknown address is a sign-up.
     let (status, _, signup) = admin(
