@@ -14,6 +14,8 @@ enum Command {
     Help,
     /// Make a new ES256 signing key; it is published at once and signs after the publish lead.
     RotateSigningKey,
+    /// Print the instance's `anon` and `service_role` API keys.
+    Keys,
 }
 
 #[tokio::main]
@@ -28,6 +30,7 @@ async fn main() -> ExitCode {
         [] => Command::Serve,
         ["--help" | "-h" | "help"] => Command::Help,
         ["rotate-signing-key"] => Command::RotateSigningKey,
+        ["keys"] => Command::Keys,
         _ => {
             eprintln!("ferrochat: unknown arguments {args:?}\nRun `ferrochat --help` for usage.");
             return ExitCode::from(2);
@@ -49,6 +52,7 @@ async fn main() -> ExitCode {
     server::init_tracing(&config.settings);
     let outcome = match command {
         Command::RotateSigningKey => rotate_signing_key(config).await,
+        Command::Keys => print_api_keys(config).await,
         _ => run(config).await,
     };
     match outcome {
@@ -87,6 +91,29 @@ async fn rotate_signing_key(config: Config) -> Result<(), Box<dyn std::error::Er
     println!(
         "new signing key {kid}: published now, signing in {wait} s (every running instance picks it up by itself)"
     );
+    store.close().await;
+    Ok(())
+}
+
+/// Prints the API keys as `supabase status` does: the anon key for clients, the service-role
+/// key for the admin API (a secret: it can read, change and delete every account).
+async fn print_api_keys(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let AuthMode::Embedded(auth) = &config.auth else {
+        return Err("a remote Supabase project's API keys are in its dashboard".into());
+    };
+    let store = Store::open(&config.settings.database_url).await?;
+    let keys = ferrochat::auth_service::keys::KeySet::load(
+        store.pool(),
+        &auth.signing,
+        auth.jwt_expiry,
+        auth.issuer(),
+    )
+    .await
+    .map_err(|error| error.msg)?;
+    let sign = |role: &str| keys.sign_api_key(role).map_err(|error| error.msg);
+    println!("API URL: {}", auth.site_url.as_str().trim_end_matches('/'));
+    println!("anon key: {}", sign("anon")?);
+    println!("service_role key: {}", sign("service_role")?);
     store.close().await;
     Ok(())
 }

@@ -87,7 +87,8 @@ impl AppState {
             AuthMode::Remote(remote) => {
                 let base = remote.url.join("/auth/v1").map_err(|e| e.to_string())?;
                 let issuer = base.as_str().trim_end_matches('/').to_owned();
-                let client = AuthClient::remote(base, Some(remote.api_key.0.clone()));
+                let client = AuthClient::remote(base, Some(remote.api_key.0.clone()))
+                    .with_service_role_key(remote.service_role_key.as_ref().map(|k| k.0.clone()));
                 let source = match &remote.jwt_secret {
                     Some(secret) => KeySource::Secret(secret.0.clone().into_bytes()),
                     None => KeySource::Jwks(client.clone()),

@@ -316,6 +316,7 @@ pub fn help(sections: &[(&str, &[Setting])]) -> String {
         "ferrochat: a chat app with Supabase-style auth\n\n\
          Usage: ferrochat                      serve the app\n\
          \x20      ferrochat rotate-signing-key   new ES256 key: published at once, signing after FERROCHAT_JWT_KEY_PUBLISH_SECS\n\
+         \x20      ferrochat keys                 print the anon and service_role API keys\n\
          \x20      ferrochat --help\n\n\
          Settings come from environment variables (defaults in brackets).\n",
     );

@@ -3,7 +3,7 @@
  * (the suite's server) and for tests that need a server of their own with other settings (say a
  * short token lifetime).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -115,4 +115,40 @@ export async function startFerrochat(options: StartOptions = {}): Promise<Runnin
     throw error;
   }
   return { url, appUrl, dataDir, stop };
+}
+
+/** The API keys `ferrochat keys` prints for a server. */
+export interface ApiKeys {
+  anon: string;
+  serviceRole: string;
+}
+
+/**
+ * Runs `ferrochat keys` with the settings of the server at the public `url` whose data directory
+ * is `dataDir` (the suite's by default), as an operator would, and reads the printed keys.
+ */
+export function apiKeys(
+  url = process.env.FERROCHAT_URL,
+  dataDir = process.env.FERROCHAT_DATA_DIR,
+): ApiKeys {
+  if (!url || !dataDir) throw new Error('no server: run the suite through global-setup.ts');
+  const binary = process.env.FERROCHAT_BIN ?? join(repoRoot, 'target/release/ferrochat');
+  const printed = execFileSync(binary, ['keys'], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      FERROCHAT_DATA_DIR: dataDir,
+      FERROCHAT_SITE_URL: url,
+      FERROCHAT_JWT_ALGORITHM: 'ES256',
+      RUST_LOG: 'warn',
+    },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const key = (label: string) => {
+    const line = printed.split('\n').find((l) => l.startsWith(`${label}: `));
+    if (!line) throw new Error(`\`ferrochat keys\` printed no ${label}: ${printed}`);
+    return line.slice(label.length + 2).trim();
+  };
+  return { anon: key('anon key'), serviceRole: key('service_role key') };
 }

@@ -84,6 +84,8 @@ export interface ClientOptions {
   url?: string;
   /** The loopback address to connect from; a fresh one by default: one person per client. */
   localAddress?: string;
+  /** The API key the client is made with (`createClient(url, key)`); any string by default. */
+  apiKey?: string;
 }
 
 /**
@@ -102,7 +104,7 @@ export function newClient(options: ClientOptions = {}): TestClient {
     requests.push({ method: method.toUpperCase(), url });
     return send(input, init);
   };
-  const supabase = createClient(options.url ?? ferrochatUrl(), 'any-anon-key', {
+  const supabase = createClient(options.url ?? ferrochatUrl(), options.apiKey ?? 'any-anon-key', {
     auth: {
       storage,
       storageKey,

@@ -81,6 +81,8 @@ pub struct AuthClient {
     transport: Transport,
     /// The API root as a browser reaches it (OAuth starts there).
     public_base: Url,
+    /// A remote project's service-role key, for what only its admin API offers.
+    service_role_key: Option<String>,
 }
 
 impl std::fmt::Debug for AuthClient {
@@ -139,7 +141,14 @@ impl AuthClient {
         AuthClient {
             public_base: base.clone(),
             transport: Transport::Http { base, apikey, http },
+            service_role_key: None,
         }
+    }
+
+    /// The same client, able to call the project's admin API with `key` (its service-role key).
+    pub fn with_service_role_key(mut self, key: Option<String>) -> Self {
+        self.service_role_key = key;
+        self
     }
 
     /// A client of the embedded service's `router`, which browsers reach at `public_base`.
@@ -147,6 +156,7 @@ impl AuthClient {
         AuthClient {
             transport: Transport::InProcess(router),
             public_base,
+            service_role_key: None,
         }
     }
 
@@ -454,11 +464,22 @@ impl AuthClient {
             .map(drop)
     }
 
-    /// Deletes the signed-in user's account (embedded service only).
-    pub async fn delete_user(&self, access_token: &str) -> Result<(), AuthApiError> {
-        self.send(Call::new(Method::DELETE, "/user").bearer(access_token))
-            .await
-            .map(drop)
+    /// Deletes the signed-in user's account (`user_id`, whose `access_token` this is): through
+    /// the admin API when a service-role key is configured (GoTrue has no `DELETE /user`), else
+    /// with the embedded service's own `DELETE /user`.
+    pub async fn delete_user(&self, access_token: &str, user_id: &str) -> Result<(), AuthApiError> {
+        match &self.service_role_key {
+            Some(key) => {
+                let path = format!("/admin/users/{}", urlencode(user_id));
+                self.send(Call::new(Method::DELETE, &path).bearer(key))
+                    .await
+                    .map(drop)
+            }
+            None => self
+                .send(Call::new(Method::DELETE, "/user").bearer(access_token))
+                .await
+                .map(drop),
+        }
     }
 
     /// The URL that starts an OAuth sign-in with PKCE, where the browser reaches the service.

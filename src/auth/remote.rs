@@ -17,6 +17,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "the project's public API key (required with SUPABASE_URL)",
     },
     Setting {
+        name: "SUPABASE_SERVICE_ROLE_KEY",
+        default: "",
+        meaning: "the project's service-role key (a secret): lets the account page delete accounts through the admin API",
+    },
+    Setting {
         name: "SUPABASE_JWT_SECRET",
         default: "",
         meaning: "verify the project's tokens with its legacy HS256 secret instead of its JWKS",
@@ -32,6 +37,8 @@ pub struct RemoteSupabase {
     pub api_key: Secret,
     /// The legacy JWT secret (HS256); without it, tokens are checked against the JWKS.
     pub jwt_secret: Option<Secret>,
+    /// The service-role key, for the admin API (account deletion).
+    pub service_role_key: Option<Secret>,
 }
 
 impl RemoteSupabase {
@@ -64,6 +71,7 @@ impl RemoteSupabase {
             url,
             api_key: Secret(api_key),
             jwt_secret: vars.get("SUPABASE_JWT_SECRET").map(Secret),
+            service_role_key: vars.get("SUPABASE_SERVICE_ROLE_KEY").map(Secret),
         }))
     }
 }

@@ -58,6 +58,8 @@ impl VerifyError {
 }
 
 /// How tokens are checked.
+// One per app, made at start-up: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum KeySource {
     /// The project's shared secret.
     Secret(Vec<u8>),

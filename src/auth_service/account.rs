@@ -20,6 +20,7 @@ use super::{
     request::{Authenticated, Body, Client, RedirectQuery},
     rfc3339,
     sessions::{self, LogoutScope, SignInMethod},
+    unsupported,
     users::{self, Email, EmailState, NewUser, TokenColumn},
     AuthState,
 };
@@ -27,7 +28,8 @@ use super::{
 #[derive(Deserialize)]
 pub struct SignupBody {
     email: Option<String>,
-    /// Only to tell an anonymous sign-up (neither address nor phone) apart; phones are not served.
+    /// Tells an anonymous sign-up (neither address nor phone) apart; a phone sign-up is refused
+    /// with GoTrue's `phone_provider_disabled`.
     phone: Option<String>,
     password: Option<String>,
     #[serde(default)]
@@ -49,6 +51,12 @@ pub async fn signup(
         return anonymous::sign_up(&state, &client, body.data).await;
     }
     let config = &state.config;
+    if body.phone.as_deref().is_some_and(|phone| !phone.is_empty()) {
+        return Err(unsupported::phone_disabled(
+            StatusCode::BAD_REQUEST,
+            "Phone signups are disabled",
+        ));
+    }
     if config.disable_signup {
         return Err(AuthError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,7 +74,7 @@ pub async fn signup(
         .password
         .ok_or_else(|| AuthError::validation("Signup requires a valid password"))?;
     let password = password::normalise(&password);
-    password::check_new(&password)?;
+    password::check_new(&password, config.password_min_length)?;
     let metadata = match body.data {
         None | Some(Value::Null) => json!({}),
         Some(data) => {
@@ -129,7 +137,8 @@ pub async fn signup(
     Ok(Json(user.to_json(&identities)).into_response())
 }
 
-async fn send_confirmation(
+/// Mails the user a sign-up confirmation link (with a PKCE flow if the client sent a challenge).
+pub(super) async fn send_confirmation(
     state: &AuthState,
     user_id: &str,
     email: &str,
@@ -232,7 +241,8 @@ pub async fn update_user(
         .as_deref()
         .map(|new_password| {
             let new_password = password::normalise(new_password);
-            password::check_new(&new_password).map(|()| new_password)
+            password::check_new(&new_password, state.config.password_min_length)
+                .map(|()| new_password)
         })
         .transpose()?;
     let new_email = match body.email.as_deref() {
@@ -330,19 +340,7 @@ async fn change_email(
             ),
         )
     } else {
-        let token = random_token();
-        users::request_email_change(&state.pool, &user.id, new_email, &sha256(token.as_bytes()))
-            .await?;
-        send_link(
-            state,
-            new_email.as_str(),
-            "Confirm your new email address",
-            "Follow this link to confirm the change of your email address:",
-            &token,
-            "email_change",
-            redirect_to,
-        )
-        .await?;
+        send_email_change_link(state, &user.id, new_email, redirect_to).await?;
         (
             "Your email address is about to change",
             format!(
@@ -362,6 +360,28 @@ async fn change_email(
         tracing::warn!(error = %error.msg, "email change notice failed");
     }
     Ok(())
+}
+
+/// Records a pending change of the user's address to `new_email` (replacing any earlier one)
+/// and mails the new address its confirmation link.
+pub(super) async fn send_email_change_link(
+    state: &AuthState,
+    user_id: &str,
+    new_email: &Email,
+    redirect_to: &url::Url,
+) -> AuthResult<()> {
+    let token = random_token();
+    users::request_email_change(&state.pool, user_id, new_email, &sha256(token.as_bytes())).await?;
+    send_link(
+        state,
+        new_email.as_str(),
+        "Confirm your new email address",
+        "Follow this link to confirm the change of your email address:",
+        &token,
+        "email_change",
+        redirect_to,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -415,10 +435,7 @@ pub async fn delete_user(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> AuthResult<StatusCode> {
-    sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(&auth.user.id)
-        .execute(&state.pool)
-        .await?;
+    users::delete(&state.pool, &auth.user.id).await?;
     tracing::info!(user_id = %auth.user.id, "account deleted by its owner");
     Ok(StatusCode::NO_CONTENT)
 }

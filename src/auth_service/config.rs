@@ -114,6 +114,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "recovery, magic-link and notification emails per address per hour",
     },
     Setting {
+        name: "FERROCHAT_PASSWORD_MIN_LENGTH",
+        default: "8",
+        meaning: "new passwords need at least this many characters (6 or more); shorter ones get GoTrue's 422 weak_password",
+    },
+    Setting {
         name: "FERROCHAT_PASSWORD_HASH_CONCURRENCY",
         default: "number of cores",
         meaning: "password hashes computed at once (19 MiB each); more wait up to 2 s, then get 503",
@@ -227,6 +232,8 @@ pub struct AuthConfig {
     pub implicit_flow: bool,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
+    /// The least number of characters of a new password.
+    pub password_min_length: usize,
     /// Extra redirect targets: origin plus path prefix.
     pub redirect_allow_list: Vec<Url>,
     pub trusted_proxies: Vec<IpAddr>,
@@ -282,6 +289,19 @@ impl AuthConfig {
                 "at least 1",
             ));
         }
+        let password_min_length = count(
+            "FERROCHAT_PASSWORD_MIN_LENGTH",
+            super::password::MIN_CHARS as u32,
+        )? as usize;
+        if !(super::password::MIN_CHARS_FLOOR..=super::password::MAX_BYTES)
+            .contains(&password_min_length)
+        {
+            return Err(SettingsError::new(
+                "FERROCHAT_PASSWORD_MIN_LENGTH",
+                &password_min_length.to_string(),
+                "a number of characters from 6 to 1024",
+            ));
+        }
         let sign_in_per_ip = count("FERROCHAT_RATE_LIMIT_SIGN_IN", 30)?;
         Ok(AuthConfig {
             site_url: server.site_url.clone(),
@@ -302,6 +322,7 @@ impl AuthConfig {
             .filter(|after| !after.is_zero()),
             implicit_flow: vars.flag("FERROCHAT_AUTH_IMPLICIT_FLOW", false)?,
             hash_concurrency: hash_concurrency as usize,
+            password_min_length,
             redirect_allow_list: vars.urls("FERROCHAT_AUTH_REDIRECT_ALLOW_LIST")?,
             trusted_proxies: server.trusted_proxies.clone(),
             rate_limits: RateLimits {

@@ -21,6 +21,7 @@ use super::{
     redirect,
     request::{Body, Client, RedirectQuery},
     sessions::{self, IssuedSession, SignInMethod},
+    unsupported,
     users::{self, Email, EmailState, NewUser, TokenColumn, User},
     AuthState,
 };
@@ -38,19 +39,32 @@ pub(super) async fn send_link(
     kind: &str,
     redirect_to: &Url,
 ) -> AuthResult<()> {
+    let link = action_link(state, token, kind, redirect_to)?;
+    let body = format!("{text}\r\n\r\n{link}\r\n");
+    state.mailer.send(to, subject, &body).await
+}
+
+/// The `/verify` link that redeems `token` as a link of `kind`.
+pub(super) fn action_link(
+    state: &AuthState,
+    token: &str,
+    kind: &str,
+    redirect_to: &Url,
+) -> AuthResult<Url> {
     let mut link =
         Url::parse(&format!("{}/verify", state.config.issuer())).map_err(AuthError::internal)?;
     link.query_pairs_mut()
         .append_pair("token", token)
         .append_pair("type", kind)
         .append_pair("redirect_to", redirect_to.as_str());
-    let body = format!("{text}\r\n\r\n{link}\r\n");
-    state.mailer.send(to, subject, &body).await
+    Ok(link)
 }
 
 #[derive(Deserialize)]
 pub struct EmailBody {
     email: Option<String>,
+    /// Phone OTPs are not offered: refused with GoTrue's `phone_provider_disabled`.
+    phone: Option<String>,
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     #[serde(default = "yes")]
@@ -133,6 +147,12 @@ pub async fn otp(
     client: Client,
     Body(body): Body<EmailBody>,
 ) -> AuthResult<Json<Value>> {
+    if body.phone.as_deref().is_some_and(|phone| !phone.is_empty()) {
+        return Err(unsupported::phone_disabled(
+            StatusCode::BAD_REQUEST,
+            "Unsupported phone provider",
+        ));
+    }
     // A magic link signs in: without PKCE, its session could only travel in a URL.
     flow::require_pkce(&state.config, body.code_challenge.as_deref())?;
     if let Some(data) = body.data.as_ref().filter(|data| !data.is_null()) {
@@ -234,16 +254,28 @@ fn link_invalid() -> AuthError {
 
 /// Redeems a link token of `kind`: the user it belongs to, with the link's effect applied.
 async fn redeem(state: &AuthState, kind: &str, token: &str) -> AuthResult<(User, SignInMethod)> {
-    let (column, method) = match kind {
-        "signup" => (TokenColumn::Confirmation, SignInMethod::EmailSignup),
-        "recovery" => (TokenColumn::Recovery, SignInMethod::Recovery),
-        "magiclink" => (TokenColumn::Recovery, SignInMethod::MagicLink),
-        "email_change" => (TokenColumn::EmailChange, SignInMethod::EmailSignup),
-        _ => return Err(AuthError::validation("Verify requires a verification type")),
+    const CONFIRMATION: (TokenColumn, SignInMethod) =
+        (TokenColumn::Confirmation, SignInMethod::EmailSignup);
+    const MAGIC_LINK: (TokenColumn, SignInMethod) =
+        (TokenColumn::Recovery, SignInMethod::MagicLink);
+    let candidates: &[(TokenColumn, SignInMethod)] = match kind {
+        "signup" | "invite" => &[CONFIRMATION],
+        "recovery" => &[(TokenColumn::Recovery, SignInMethod::Recovery)],
+        "magiclink" => &[MAGIC_LINK],
+        "email_change" => &[(TokenColumn::EmailChange, SignInMethod::EmailSignup)],
+        // GoTrue's `email` type: the token of a sign-up confirmation or of a magic link.
+        "email" => &[CONFIRMATION, MAGIC_LINK],
+        _ => return Err(AuthError::validation("Unsupported verification type")),
     };
-    let user = users::redeem_token(&state.pool, column, &sha256(token.as_bytes()))
-        .await?
-        .ok_or_else(link_invalid)?;
+    let mut redeemed = None;
+    for &(column, method) in candidates {
+        let hash = sha256(token.as_bytes());
+        if let Some(user) = users::redeem_token(&state.pool, column, &hash).await? {
+            redeemed = Some((user, column, method));
+            break;
+        }
+    }
+    let (user, column, method) = redeemed.ok_or_else(link_invalid)?;
     let sent_at = match column {
         TokenColumn::Confirmation => user.confirmation_sent_at,
         TokenColumn::Recovery => user.recovery_sent_at,
@@ -368,21 +400,70 @@ pub struct VerifyBody {
     kind: Option<String>,
     token: Option<String>,
     token_hash: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
 }
 
-/// `POST /verify`: redeems a link token and answers with the session.
+/// `POST /verify`: redeems a link token (`token_hash`, or `token` with the `email` it was sent
+/// to) and answers with the session. Checks and messages in GoTrue's order; a wrong or used
+/// `token` is GoTrue's "Token has expired or is invalid", a `token_hash` its "Email link is
+/// invalid or has expired" (both 403 `otp_expired`).
 pub async fn verify(
     State(state): State<AuthState>,
     client: Client,
     Body(body): Body<VerifyBody>,
 ) -> AuthResult<Json<Value>> {
+    let given = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.is_empty());
+    let kind = body
+        .kind
+        .clone()
+        .filter(|kind| !kind.is_empty())
+        .ok_or_else(|| AuthError::validation("Verify requires a verification type"))?;
+    if given(&body.token) == given(&body.token_hash) {
+        return Err(AuthError::validation(
+            "Verify requires either a token or a token hash",
+        ));
+    }
+    if given(&body.phone) || kind == "sms" || kind == "phone_change" {
+        return Err(unsupported::phone_disabled(
+            StatusCode::BAD_REQUEST,
+            "Phone logins are disabled",
+        ));
+    }
+    // An OTP-style request names the address; a token hash stands alone.
+    let (token, expired) = if given(&body.token_hash) {
+        if given(&body.email) {
+            return Err(AuthError::validation(
+                "Only the token_hash and type should be provided",
+            ));
+        }
+        (body.token_hash.unwrap_or_default(), link_invalid())
+    } else {
+        // GoTrue needs the address to find a six-digit code; this service's tokens are unique
+        // on their own, so the address is optional, but checked when given.
+        if let Some(email) = body.email.as_deref().filter(|e| !e.is_empty()) {
+            Email::parse(email).map_err(|_| {
+                AuthError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "Invalid email format",
+                )
+            })?;
+        }
+        let expired = AuthError::new(
+            StatusCode::FORBIDDEN,
+            "otp_expired",
+            "Token has expired or is invalid",
+        );
+        (body.token.unwrap_or_default(), expired)
+    };
     state.limit_sign_in(&client).await?;
-    let token = body
-        .token_hash
-        .or(body.token)
-        .ok_or_else(|| AuthError::validation("Verify requires a token or a token hash"))?;
-    let kind = body.kind.unwrap_or_default();
-    let (user, method) = redeem(&state, &kind, &token).await?;
+    let (user, method) = redeem(&state, &kind, &token)
+        .await
+        .map_err(|error| match error.code {
+            "otp_expired" => expired,
+            _ => error,
+        })?;
     let session = sessions::start(&state, user, method, &client).await?;
     let identities = users::identities(&state.pool, &session.user.id).await?;
     Ok(Json(session.to_json(&identities)))

@@ -50,7 +50,10 @@ impl AuthError {
     }
 
     /// 422 `weak_password` with the reasons auth-js exposes on `AuthWeakPasswordError`.
-    pub fn weak_password(msg: &'static str, reasons: &'static [&'static str]) -> Self {
+    pub fn weak_password(
+        msg: impl Into<Cow<'static, str>>,
+        reasons: &'static [&'static str],
+    ) -> Self {
         AuthError {
             weak_password_reasons: reasons,
             ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", msg)

@@ -163,8 +163,8 @@ impl KeySet {
         }
     }
 
-    /// Signs an access token with the newest key whose time has come.
-    pub fn sign(&self, claims: &AccessClaims) -> AuthResult<String> {
+    /// Signs an access token (or an API key) with the newest key whose time has come.
+    pub fn sign(&self, claims: &impl serde::Serialize) -> AuthResult<String> {
         let loaded = self.current();
         let at = now();
         let (_, kid, key) = loaded
@@ -180,6 +180,43 @@ impl KeySet {
     /// Verifies one of our access tokens. The algorithm comes from our key, never from the
     /// token's header: a token whose header names another algorithm is refused.
     pub async fn verify(&self, token: &str) -> AuthResult<AccessClaims> {
+        self.verify_with(token, |algorithm| {
+            claims::validation(algorithm, &self.issuer)
+        })
+        .await
+    }
+
+    /// Verifies an API key (or any token of ours) for its `role`: signed by one of our keys,
+    /// issued by us, not expired; no audience or subject needed, as API keys have neither.
+    pub async fn verify_api_key(&self, token: &str) -> AuthResult<ApiKeyClaims> {
+        self.verify_with(token, |algorithm| {
+            let mut validation = jsonwebtoken::Validation::new(algorithm);
+            validation.leeway = LEEWAY_SECS;
+            validation.validate_aud = false;
+            validation.set_issuer(&[&self.issuer]);
+            validation.set_required_spec_claims(&["exp", "iss"]);
+            validation
+        })
+        .await
+    }
+
+    /// Signs a long-lived API key for `role` (`anon` or `service_role`), as Supabase issues for
+    /// a project. It stays valid as long as the key that signed it is published.
+    pub fn sign_api_key(&self, role: &str) -> AuthResult<String> {
+        let iat = now();
+        self.sign(&ApiKeyClaims {
+            iss: self.issuer.clone(),
+            role: role.to_owned(),
+            iat,
+            exp: iat + API_KEY_LIFETIME_SECS,
+        })
+    }
+
+    async fn verify_with<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: impl FnOnce(Algorithm) -> jsonwebtoken::Validation,
+    ) -> AuthResult<T> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::bad_jwt("token is too long"));
         }
@@ -194,9 +231,9 @@ impl KeySet {
             .verifiers
             .get(&header.kid)
             .ok_or_else(|| AuthError::bad_jwt("unknown signing key"))?;
-        let validation = claims::validation(loaded.algorithm, &self.issuer);
+        let validation = validation(loaded.algorithm);
         let data =
-            jsonwebtoken::decode::<AccessClaims>(token, key, &validation).map_err(|error| {
+            jsonwebtoken::decode::<T>(token, key, &validation).map_err(|error| {
                 match error.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                         AuthError::bad_jwt("token has invalid claims: token is expired")
@@ -213,6 +250,18 @@ impl KeySet {
         self.reload_bounded(&self.jwks_reload).await;
         self.current().jwks.clone()
     }
+}
+
+/// How long an API key printed by `ferrochat keys` is valid: ten years, as Supabase's.
+pub const API_KEY_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
+
+/// The claims of an API key: who may call, not which user.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ApiKeyClaims {
+    pub iss: String,
+    pub role: String,
+    pub iat: i64,
+    pub exp: i64,
 }
 
 /// Makes a new ES256 key that signs from `now + lead` on; the keys signing until then retire at

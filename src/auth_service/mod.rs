@@ -17,12 +17,15 @@ pub mod sessions;
 pub mod users;
 
 mod account;
+mod admin;
 mod anonymous;
 mod email_flows;
 mod email_proof;
 mod oauth;
 mod reauthentication;
+mod resend;
 mod token;
+mod unsupported;
 
 use std::{path::Path, sync::Arc};
 
@@ -146,12 +149,17 @@ pub fn router(state: AuthState) -> Router {
         )
         .route("/recover", post(email_flows::recover))
         .route("/otp", post(email_flows::otp))
+        .route("/resend", post(resend::resend))
         .route(
             "/verify",
             get(email_flows::verify_link).post(email_flows::verify),
         )
         .route("/authorize", get(oauth::authorize))
         .route("/callback", get(oauth::callback))
+        .merge(admin::routes())
+        .merge(unsupported::routes())
+        .fallback(unsupported::not_found)
+        .method_not_allowed_fallback(unsupported::method_not_allowed)
         // GoTrue's bodies are small; this bounds what a client can make us parse.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(error::api_version))

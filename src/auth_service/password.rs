@@ -24,8 +24,10 @@ use super::{
     error::{AuthError, AuthResult},
 };
 
-/// The seed app's rule.
+/// The default least number of characters (`FERROCHAT_PASSWORD_MIN_LENGTH`); GoTrue's is 6.
 pub const MIN_CHARS: usize = 8;
+/// The least a configured minimum may be: GoTrue's own floor.
+pub const MIN_CHARS_FLOOR: usize = 6;
 /// Far beyond any passphrase, far below what would make hashing a burden.
 pub const MAX_BYTES: usize = 1024;
 
@@ -40,11 +42,12 @@ pub fn normalise(password: &str) -> String {
     password.nfkc().collect()
 }
 
-/// Checks a new password against the rules; `password` is already normalised.
-pub fn check_new(password: &str) -> AuthResult<()> {
-    if password.chars().count() < MIN_CHARS {
+/// Checks a new password against the rules (at least `min_chars` characters, at most
+/// [`MAX_BYTES`]); `password` is already normalised.
+pub fn check_new(password: &str, min_chars: usize) -> AuthResult<()> {
+    if password.chars().count() < min_chars {
         return Err(AuthError::weak_password(
-            "Password should be at least 8 characters.",
+            format!("Password should be at least {min_chars} characters."),
             &["length"],
         ));
     }
@@ -180,23 +183,28 @@ mod tests {
 
     #[test]
     fn short_passwords_are_weak_with_the_length_reason() {
-        let error = check_new("1234567").unwrap_err();
+        let error = check_new("1234567", MIN_CHARS).unwrap_err();
         assert_eq!(error.code, "weak_password");
-        assert!(check_new("12345678").is_ok());
+        assert_eq!(error.msg, "Password should be at least 8 characters.");
+        let error = check_new("12345678901", 12).unwrap_err();
+        assert_eq!(error.msg, "Password should be at least 12 characters.");
+        assert!(check_new("12345678", MIN_CHARS).is_ok());
     }
 
     #[test]
     fn length_counts_characters_not_bytes() {
         // Seven characters are too few even in 21 bytes; eight are enough.
-        assert!(check_new("日本語のパスワ").is_err());
-        assert!(check_new("日本語のパスワー").is_ok());
+        assert!(check_new("日本語のパスワ", MIN_CHARS).is_err());
+        assert!(check_new("日本語のパスワー", MIN_CHARS).is_ok());
     }
 
     #[test]
     fn overlong_passwords_are_refused_not_truncated() {
-        assert!(check_new(&"a".repeat(MAX_BYTES)).is_ok());
+        assert!(check_new(&"a".repeat(MAX_BYTES), MIN_CHARS).is_ok());
         assert_eq!(
-            check_new(&"a".repeat(MAX_BYTES + 1)).unwrap_err().code,
+            check_new(&"a".repeat(MAX_BYTES + 1), MIN_CHARS)
+                .unwrap_err()
+                .code,
             "validation_failed"
         );
     }

@@ -149,6 +149,10 @@ pub async fn start(
     method: SignInMethod,
     client: &ClientIdentity,
 ) -> AuthResult<IssuedSession> {
+    // Every way of signing in ends here, so a ban is enforced once for all of them.
+    if user.is_banned() {
+        return Err(users::user_banned());
+    }
     let pool = &state.pool;
     let session_id = uuid::Uuid::new_v4().to_string();
     let at = now();

@@ -15,6 +15,7 @@ use super::{
     rate_limit::Bucket,
     request::{Body, Client},
     sessions::{self, SignInMethod},
+    unsupported,
     users::{self, Email},
     AuthState,
 };
@@ -28,6 +29,7 @@ pub struct TokenQuery {
 #[derive(Deserialize)]
 struct PasswordGrant {
     email: Option<String>,
+    phone: Option<String>,
     password: Option<String>,
 }
 
@@ -71,6 +73,7 @@ pub async fn token(
             let grant: PkceGrant = parse(body)?;
             pkce_grant(&state, grant, &client).await?
         }
+        Some("web3") => return Err(unsupported::web3_disabled()),
         _ => {
             // GoTrue's code and message for this case, odd as they are.
             return Err(AuthError::new(
@@ -94,6 +97,16 @@ async fn password_grant(
     grant: PasswordGrant,
     client: &Client,
 ) -> AuthResult<sessions::IssuedSession> {
+    if grant
+        .phone
+        .as_deref()
+        .is_some_and(|phone| !phone.is_empty())
+    {
+        return Err(unsupported::phone_disabled(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Phone logins are disabled",
+        ));
+    }
     let (Some(email), Some(password)) = (grant.email, grant.password) else {
         return Err(AuthError::validation(
             "Only an email address or phone number should be provided on login.",

@@ -29,6 +29,11 @@ pub struct User {
     pub updated_at: i64,
     /// 1 for an anonymous user (see [`User::is_anonymous`]).
     pub is_anonymous: i64,
+    /// Until when an administrator banned the user from signing in.
+    pub banned_until: Option<i64>,
+    pub invited_at: Option<i64>,
+    /// Set by an administrator's soft delete.
+    pub deleted_at: Option<i64>,
 }
 
 /// A row of `identities`.
@@ -49,7 +54,8 @@ pub struct Identity {
 const USER_COLUMNS: &str = "id, CASE WHEN is_anonymous = 1 THEN '' ELSE email END AS email, \
     encrypted_password, email_confirmed_at, email_verified_at, confirmation_sent_at, \
     recovery_sent_at, email_change, email_change_sent_at, app_metadata, user_metadata, \
-    last_sign_in_at, created_at, updated_at, is_anonymous";
+    last_sign_in_at, created_at, updated_at, is_anonymous, \
+    banned_until, invited_at, deleted_at";
 
 const IDENTITY_COLUMNS: &str = "id, user_id, provider, provider_id, identity_data, email, \
     last_sign_in_at, created_at, updated_at";
@@ -62,6 +68,11 @@ impl User {
 
     pub fn app_metadata(&self) -> Value {
         serde_json::from_str(&self.app_metadata).unwrap_or_else(|_| json!({}))
+    }
+
+    /// Whether an administrator's ban is in force now.
+    pub fn is_banned(&self) -> bool {
+        self.banned_until.is_some_and(|until| until > now())
     }
 
     pub fn user_metadata(&self) -> Value {
@@ -90,6 +101,9 @@ impl User {
             ("confirmation_sent_at", self.confirmation_sent_at),
             ("recovery_sent_at", self.recovery_sent_at),
             ("email_change_sent_at", self.email_change_sent_at),
+            ("banned_until", self.banned_until),
+            ("invited_at", self.invited_at),
+            ("deleted_at", self.deleted_at),
         ];
         for (name, value) in optional {
             if let Some(value) = value {
@@ -319,6 +333,15 @@ pub async fn create_anonymous(pool: &Pool, user_metadata: &Value) -> AuthResult<
 /// The `identity_data` of a user's `email` identity (whose subject is the user's id).
 pub fn email_identity_data(user_id: &str, email: &str, verified: bool) -> Value {
     json!({ "sub": user_id, "email": email, "email_verified": verified, "phone_verified": false })
+}
+
+/// 400 `user_banned`: an administrator banned the user from signing in.
+pub fn user_banned() -> AuthError {
+    AuthError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "user_banned",
+        "User is banned",
+    )
 }
 
 /// 422 `user_already_exists`.
@@ -558,6 +581,134 @@ pub async fn apply_email_change(
         )
         .await?;
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How many users there are, for the admin list's `X-Total-Count`.
+pub async fn count(pool: &Pool) -> AuthResult<i64> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(pool)
+        .await?;
+    Ok(count)
+}
+
+/// One page of users, newest first (the admin list's order).
+pub async fn page(pool: &Pool, limit: i64, offset: i64) -> AuthResult<Vec<User>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The identities of several users at once, by user id.
+pub async fn identities_of(
+    pool: &Pool,
+    users: &[User],
+) -> AuthResult<std::collections::HashMap<String, Vec<Identity>>> {
+    let mut by_user: std::collections::HashMap<String, Vec<Identity>> = Default::default();
+    if users.is_empty() {
+        return Ok(by_user);
+    }
+    let placeholders: Vec<String> = (1..=users.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id IN ({}) ORDER BY created_at, id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, Identity>(&sql);
+    for user in users {
+        query = query.bind(&user.id);
+    }
+    for identity in query.fetch_all(pool).await? {
+        by_user
+            .entry(identity.user_id.clone())
+            .or_default()
+            .push(identity);
+    }
+    Ok(by_user)
+}
+
+/// What only an administrator sets: `app_metadata` (whole, already merged), the ban
+/// (`Some(None)` lifts it) and the confirmation of the address.
+pub async fn set_admin_fields(
+    pool: &Pool,
+    user_id: &str,
+    app_metadata: Option<&Value>,
+    banned_until: Option<Option<i64>>,
+    confirm_email: bool,
+) -> AuthResult<()> {
+    let at = now();
+    sqlx::query(
+        "UPDATE users SET app_metadata = COALESCE($1, app_metadata),
+                          banned_until = CASE WHEN $2 = 1 THEN $3 ELSE banned_until END,
+                          email_confirmed_at = CASE WHEN $4 = 1
+                              THEN COALESCE(email_confirmed_at, $5) ELSE email_confirmed_at END,
+                          updated_at = $5
+         WHERE id = $6",
+    )
+    .bind(app_metadata.map(Value::to_string))
+    .bind(i64::from(banned_until.is_some()))
+    .bind(banned_until.flatten())
+    .bind(i64::from(confirm_email))
+    .bind(at)
+    .bind(user_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records that an administrator invited the user.
+pub async fn mark_invited(pool: &Pool, user_id: &str) -> AuthResult<()> {
+    sqlx::query("UPDATE users SET invited_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Deletes a user with everything that references it (sessions, identities, chats cascade).
+pub async fn delete(pool: &Pool, user_id: &str) -> AuthResult<()> {
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// GoTrue's soft delete: the row stays (with `deleted_at`), but the address is replaced by an
+/// unusable one (so it is free for a new account and nobody can sign in with it), the password,
+/// pending tokens, identities and sessions go.
+pub async fn soft_delete(pool: &Pool, user: &User) -> AuthResult<()> {
+    let at = now();
+    let digest: String = crate::crypto::sha256(format!("{}{}", user.id, user.email).as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE users SET email = $1, encrypted_password = NULL, confirmation_token = NULL,
+                          recovery_token = NULL, email_change = NULL, email_change_token = NULL,
+                          reauthentication_token = NULL, deleted_at = $2, updated_at = $2
+         WHERE id = $3",
+    )
+    // Not an address (no @): no sign-up or sign-in can ever name it.
+    .bind(format!("obfuscated-{digest}"))
+    .bind(at)
+    .bind(&user.id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM identities WHERE user_id = $1")
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

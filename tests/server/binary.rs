@@ -112,3 +112,51 @@ fn unknown_arguments_are_refused_with_usage() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--help"));
 }
+
+#[test]
+fn keys_prints_the_anon_and_service_role_keys_signed_by_the_instances_key() {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(BINARY)
+        .arg("keys")
+        .env("FERROCHAT_DATA_DIR", data.path())
+        .env("FERROCHAT_SITE_URL", "https://chat.example.com")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let key = |label: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{label}: ")))
+            .unwrap_or_else(|| panic!("no {label} in {stdout}"))
+            .to_owned()
+    };
+    assert_eq!(key("API URL"), "https://chat.example.com");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (x, y): (String, String) = runtime.block_on(async {
+        let url = format!("sqlite://{}", data.path().join("ferrochat.db").display());
+        let store = ferrochat::store::Store::open(&url).await.unwrap();
+        sqlx::query_as("SELECT public_x, public_y FROM signing_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    });
+    let public = jsonwebtoken::DecodingKey::from_ec_components(&x, &y).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_aud = false;
+    validation.set_issuer(&["https://chat.example.com/auth/v1"]);
+    for (label, role) in [("anon key", "anon"), ("service_role key", "service_role")] {
+        let claims = jsonwebtoken::decode::<serde_json::Value>(&key(label), &public, &validation)
+            .unwrap_or_else(|error| panic!("{label}: {error}"))
+            .claims;
+        assert_eq!(claims["role"], role);
+        assert_eq!(claims.get("sub"), None, "an API key is nobody's session");
+        let years =
+            (claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap()) / 31_536_000;
+        assert_eq!(years, 10);
+    }
+}

@@ -11,6 +11,7 @@ mod proxy;
 mod app_auth;
 mod assets;
 mod auth_accounts;
+mod auth_admin;
 mod auth_anonymous;
 mod auth_github;
 mod auth_hardening_accounts;
@@ -20,6 +21,8 @@ mod auth_mail;
 mod auth_oauth_rules;
 mod auth_oidc;
 mod auth_python_interop;
+mod auth_resend;
+
 mod auth_sessions;
 mod binary;
 mod chat_api;

@@ -132,7 +132,7 @@ pub async fn delete_account(confirm_email: String) -> Result<(), AppError> {
         .await?;
     sessions
         .client
-        .delete_user(&user.access_token)
+        .delete_user(&user.access_token, &user.claims.sub)
         .await
         .map_err(actions::user_message)?;
     actions::set_cookies(sessions.jar.clear());
