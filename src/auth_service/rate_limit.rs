@@ -36,17 +36,20 @@ pub enum Bucket {
     EmailAddress,
     /// OAuth starts (`/authorize`, which stores a flow state) per client IP.
     Authorize,
+    /// Second-factor codes tried per user, from any address.
+    MfaVerify,
 }
 
 impl Bucket {
     /// Every bucket, for pruning.
-    pub const ALL: [Bucket; 6] = [
+    pub const ALL: [Bucket; 7] = [
         Bucket::SignIn,
         Bucket::SignInEmail,
         Bucket::Refresh,
         Bucket::EmailIp,
         Bucket::EmailAddress,
         Bucket::Authorize,
+        Bucket::MfaVerify,
     ];
 
     /// The name stored in `rate_limits.bucket`.
@@ -58,6 +61,7 @@ impl Bucket {
             Bucket::EmailIp => "email_ip",
             Bucket::EmailAddress => "email_address",
             Bucket::Authorize => "authorize",
+            Bucket::MfaVerify => "mfa_verify",
         }
     }
 
@@ -74,7 +78,8 @@ impl Bucket {
         match self {
             // An OAuth start is a sign-in attempt like any other.
             Bucket::SignIn | Bucket::EmailIp | Bucket::Authorize => limits.sign_in_per_ip,
-            Bucket::SignInEmail => limits.sign_in_per_email,
+            // A code guess is a password guess: the same budget, per user.
+            Bucket::SignInEmail | Bucket::MfaVerify => limits.sign_in_per_email,
             Bucket::Refresh => limits.refresh_per_ip,
             Bucket::EmailAddress => limits.email_per_address,
         }
