@@ -13,7 +13,7 @@ use crate::{
         context::{request_user, AuthProvider},
         pages::{
             current_path, AccountPage, Banner, ForgotPasswordPage, LoginPage, ResetPasswordPage,
-            SignupPage, UserMenu,
+            SecondFactorPage, SignupPage, TwoFactorSetupPage, UserMenu,
         },
     },
     chat::pages::ChatPage,
@@ -80,10 +80,12 @@ pub fn App() -> impl IntoView {
                         <Routes fallback=NotFound>
                             <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                             <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/login/code") view=SecondFactorPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/signup") view=SignupPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/account/two-factor") view=TwoFactorSetupPage ssr=SsrMode::InOrder/>
                             // Whole: the chat's `<title>` and the 404 status come from its data.
                             // leptos_meta injects the title into the first chunk of a stream, and
                             // an in-order stream's first chunk sometimes left before the data's

@@ -12,6 +12,9 @@ pub enum AppError {
     /// The request needs a signed-in user.
     #[error("Please sign in to continue.")]
     Unauthorized,
+    /// The user has a second factor and this session has not given it yet.
+    #[error("Enter the code from your authenticator app to continue.")]
+    SecondFactorRequired,
     /// What was asked for does not exist for this user (whether it exists for another is not
     /// said).
     #[error("There is no such chat. It may have been deleted.")]
@@ -62,6 +65,7 @@ impl axum::response::IntoResponse for AppError {
         use axum::http::StatusCode;
         let status = match self {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::SecondFactorRequired => StatusCode::FORBIDDEN,
             AppError::Refused(_) => StatusCode::BAD_REQUEST,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -93,6 +97,7 @@ pub async fn server_fn_status(
     parts.status = match serde_json::from_slice::<AppError>(&bytes) {
         Ok(AppError::Refused(_)) => StatusCode::BAD_REQUEST,
         Ok(AppError::Unauthorized) => StatusCode::UNAUTHORIZED,
+        Ok(AppError::SecondFactorRequired) => StatusCode::FORBIDDEN,
         Ok(AppError::NotFound) => StatusCode::NOT_FOUND,
         Ok(AppError::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -33,7 +33,15 @@ impl ReauthWindow {
         let Some(window) = self.0 else {
             return false;
         };
-        let signed_in_at = user.claims.amr.iter().map(|method| method.timestamp).max();
+        // A second factor given later does not make the sign-in younger: the service counts
+        // from the sign-in.
+        let signed_in_at = user
+            .claims
+            .amr
+            .iter()
+            .filter(|method| method.method != "totp")
+            .map(|method| method.timestamp)
+            .max();
         signed_in_at.is_none_or(|at| now - at > window.as_secs() as i64)
     }
 }
@@ -60,8 +68,18 @@ pub async fn session_state() -> SessionState {
 pub async fn signed_in_user() -> Result<AuthUser, AppError> {
     match session_state().await {
         SessionState::SignedIn(user) => Ok(*user),
+        SessionState::SecondFactorDue(_) => Err(AppError::SecondFactorRequired),
         SessionState::Unknown => Err(AppError::Unavailable),
         SessionState::SignedOut => Err(AppError::Unauthorized),
+    }
+}
+
+/// The user of a session that owes its second factor, for the "enter your code" page alone.
+pub async fn user_owing_second_factor() -> Result<AuthUser, AppError> {
+    match session_state().await {
+        SessionState::SecondFactorDue(user) => Ok(*user),
+        SessionState::Unknown => Err(AppError::Unavailable),
+        SessionState::SignedIn(_) | SessionState::SignedOut => Err(AppError::Unauthorized),
     }
 }
 
@@ -153,6 +171,15 @@ pub fn user_message(error: AuthApiError) -> AppError {
         "anonymous_provider_disabled" => {
             "Trying the chat without an account is switched off here. Please create an account."
         }
+        "mfa_verification_failed" => {
+            "That code is not right, or was already used. Enter the current code from your \
+             authenticator app."
+        }
+        "mfa_challenge_expired" | "mfa_ip_address_mismatch" => {
+            "That took too long. Please enter the current code again."
+        }
+        "mfa_factor_not_found" => "That authenticator is no longer set up. Please reload the page.",
+        "insufficient_aal" => "Enter the code from your authenticator app first.",
         // Not the person's doing: the service is out of reach or all its password slots are
         // taken. Nothing was lost; trying again shortly works.
         "unreachable" => return AppError::Unavailable,

@@ -482,6 +482,62 @@ impl AuthClient {
         }
     }
 
+    /// Starts a TOTP enrolment (`POST /factors`): the factor's id and its `totp` object (QR code
+    /// as SVG, secret, `otpauth://` URI), which the service shows this once.
+    pub async fn enroll_totp(
+        &self,
+        access_token: &str,
+        friendly_name: &str,
+    ) -> Result<Value, AuthApiError> {
+        let body = json!({ "factor_type": "totp", "friendly_name": friendly_name });
+        Ok(self
+            .send(
+                Call::new(Method::POST, "/factors")
+                    .bearer(access_token)
+                    .json(body),
+            )
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Challenges a factor and answers the challenge with `code`, both from `client` (the
+    /// service binds a challenge to its address): the session's new tokens, at `aal2`.
+    pub async fn verify_totp(
+        &self,
+        client: &ClientIdentity,
+        access_token: &str,
+        factor_id: &str,
+        code: &str,
+    ) -> Result<SessionTokens, AuthApiError> {
+        let factor = urlencode(factor_id);
+        let challenge_path = format!("/factors/{factor}/challenge");
+        let challenge = self
+            .send(
+                Call::new(Method::POST, &challenge_path)
+                    .bearer(access_token)
+                    .json(json!({}))
+                    .for_client(client),
+            )
+            .await?
+            .unwrap_or_default();
+        let verify_path = format!("/factors/{factor}/verify");
+        self.session(
+            Call::new(Method::POST, &verify_path)
+                .bearer(access_token)
+                .json(json!({ "challenge_id": challenge["id"], "code": code }))
+                .for_client(client),
+        )
+        .await
+    }
+
+    /// Removes a factor (`DELETE /factors/{id}`).
+    pub async fn unenroll(&self, access_token: &str, factor_id: &str) -> Result<(), AuthApiError> {
+        let path = format!("/factors/{}", urlencode(factor_id));
+        self.send(Call::new(Method::DELETE, &path).bearer(access_token))
+            .await
+            .map(drop)
+    }
+
     /// The URL that starts an OAuth sign-in with PKCE, where the browser reaches the service.
     pub fn authorize_url(&self, provider: &str, redirect_to: &str, code_challenge: &str) -> String {
         let mut url = Url::parse(&format!(

@@ -105,8 +105,15 @@ fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String
 
 /// Pages only a signed-in user may see.
 fn is_private(path: &str) -> bool {
-    path == "/chat" || path.starts_with("/chat/") || path == "/account" || path == "/reset-password"
+    path == "/chat"
+        || path.starts_with("/chat/")
+        || path == "/account"
+        || path.starts_with("/account/")
+        || path == "/reset-password"
 }
+
+/// The "enter your code" step of signing in.
+const SECOND_FACTOR_PAGE: &str = "/login/code";
 
 /// Middleware, after the session is resolved: as the seed's Next.js middleware did, sends
 /// signed-out visitors of private pages to `/login?next=…`, and signed-in visitors of the
@@ -125,6 +132,17 @@ pub async fn guard_pages(request: Request<Body>, next: Next) -> Response {
     let path = uri.path();
     if is_private(path) && matches!(state, SessionState::Unknown) {
         return session_unavailable();
+    }
+    // Half signed in (a second factor is due): the code page comes before any other page.
+    let second_factor_due = matches!(state, SessionState::SecondFactorDue(_));
+    if second_factor_due && (is_private(path) || matches!(path, "/" | "/login" | "/signup")) {
+        let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or(path);
+        let next = if is_private(path) { here } else { "/chat" };
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        return Redirect::to(&format!("{SECOND_FACTOR_PAGE}?next={next}")).into_response();
+    }
+    if path == SECOND_FACTOR_PAGE && !second_factor_due {
+        return Redirect::to(if signed_in { "/chat" } else { "/login" }).into_response();
     }
     if is_private(path) && !signed_in {
         let here = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or(path);

@@ -91,6 +91,9 @@ pub enum SessionState {
     #[default]
     SignedOut,
     SignedIn(Box<AuthUser>),
+    /// Signed in with the first factor only (`aal1`) by a user who has a verified second factor:
+    /// nothing but the "enter your code" page and signing out until the code is given.
+    SecondFactorDue(Box<AuthUser>),
     /// A session that cannot be checked right now (auth service, keys or database briefly out
     /// of reach). Its cookies are kept; private data is not served until it can be checked.
     Unknown,
@@ -160,20 +163,34 @@ impl SessionManager {
         ClientIdentity::resolve(peer, &parts.headers, &self.trusted_proxies)
     }
 
-    /// Verifies a token and, where the session store is at hand, that its session still exists.
-    async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+    /// Verifies a token and, where the session store is at hand, that its session still exists
+    /// and whether it still owes a second factor. This is the one place where a request's
+    /// identity is established, so the second-factor rule lives here: every page, server
+    /// function and API route gets it without asking.
+    async fn verify(&self, token: &str) -> Result<SessionState, VerifyError> {
         let claims = self.verifier.verify(token).await?;
+        let mut second_factor_due = false;
         if let Some(status) = &self.revocations {
-            match status.is_active(&claims.session_id).await {
-                Ok(true) => {}
+            let checked = match status.is_active(&claims.session_id).await {
+                Ok(true) if claims.aal == "aal2" => Ok(false),
+                Ok(true) => status.has_second_factor(&claims.sub).await,
                 Ok(false) => return Err(VerifyError::Revoked),
-                Err(unknown) => {
-                    tracing::warn!(%unknown, "cannot check the session");
-                    return Err(VerifyError::RevocationUnknown);
-                }
-            }
+                Err(unknown) => Err(unknown),
+            };
+            second_factor_due = checked.map_err(|unknown| {
+                tracing::warn!(%unknown, "cannot check the session");
+                VerifyError::RevocationUnknown
+            })?;
         }
-        Ok(claims)
+        let user = Box::new(AuthUser {
+            claims,
+            access_token: token.to_owned(),
+        });
+        Ok(if second_factor_due {
+            SessionState::SecondFactorDue(user)
+        } else {
+            SessionState::SignedIn(user)
+        })
     }
 
     /// Refresh calls made to the auth service so far (for tests of single-flight).
@@ -189,11 +206,8 @@ impl SessionManager {
     ) -> Resolved {
         if let Some(token) = bearer {
             return match self.verify(token).await {
-                Ok(claims) => Resolved {
-                    state: SessionState::SignedIn(Box::new(AuthUser {
-                        claims,
-                        access_token: token.to_owned(),
-                    })),
+                Ok(state) => Resolved {
+                    state,
                     set_cookies: Vec::new(),
                 },
                 Err(error) if error.is_transient() => {
@@ -210,11 +224,8 @@ impl SessionManager {
             return Resolved::signed_out(Vec::new());
         };
         match self.verify(&session.access_token).await {
-            Ok(claims) => Resolved {
-                state: SessionState::SignedIn(Box::new(AuthUser {
-                    claims,
-                    access_token: session.access_token,
-                })),
+            Ok(state) => Resolved {
+                state,
                 set_cookies: Vec::new(),
             },
             Err(VerifyError::Expired) => self.refreshed(client, &session.refresh_token).await,
@@ -237,13 +248,7 @@ impl SessionManager {
                 // the new one, or its next request would present a rotated token.
                 let set_cookies = self.jar.store(&fresh);
                 match self.verify(&fresh.access_token).await {
-                    Ok(claims) => Resolved {
-                        state: SessionState::SignedIn(Box::new(AuthUser {
-                            claims,
-                            access_token: fresh.access_token,
-                        })),
-                        set_cookies,
-                    },
+                    Ok(state) => Resolved { state, set_cookies },
                     Err(error) if error.is_transient() => Resolved::unknown(set_cookies),
                     Err(error) => {
                         tracing::warn!(%error, "refreshed token does not verify");
@@ -368,6 +373,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
         match SessionState::from_request_parts(parts, state).await {
             Ok(SessionState::SignedIn(user)) => Ok(*user),
             Ok(SessionState::Unknown) => Err(AppError::Unavailable),
+            Ok(SessionState::SecondFactorDue(_)) => Err(AppError::SecondFactorRequired),
             _ => Err(AppError::Unauthorized),
         }
     }

@@ -14,7 +14,7 @@ use super::{
     crypto::{random_token, sha256},
     email_flows::{self, send_link},
     error::{AuthError, AuthResult},
-    flow, now, password,
+    flow, mfa, now, password,
     reauthentication::{self, Change, Proof},
     redirect,
     request::{Authenticated, Body, Client, RedirectQuery},
@@ -206,7 +206,11 @@ pub async fn get_user(
     auth: Authenticated,
 ) -> AuthResult<Json<Value>> {
     let identities = users::identities(&state.pool, &auth.user.id).await?;
-    Ok(Json(auth.user.to_json(&identities)))
+    let factors = mfa::list(&state.pool, &auth.user.id).await?;
+    Ok(Json(mfa::with_factors(
+        auth.user.to_json(&identities),
+        &factors,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -262,6 +266,17 @@ pub async fn update_user(
         (None, Some(_)) => Some(Change::Email),
         (None, None) => None,
     };
+    if change.is_some()
+        && auth.session.aal != "aal2"
+        && mfa::has_verified_factor(pool, &user.id).await?
+    {
+        // GoTrue's rule: with a second factor, the first alone cannot take the account over.
+        return Err(AuthError::new(
+            StatusCode::UNAUTHORIZED,
+            "insufficient_aal",
+            "AAL2 session is required to update email or password when MFA is enabled.",
+        ));
+    }
     // A guest has neither a password nor an address to prove itself with, and holding its
     // session already is holding the whole account: adding credentials needs no re-proof.
     if let Some(change) = change.filter(|_| !user.is_anonymous()) {
@@ -316,7 +331,8 @@ pub async fn update_user(
         .await?
         .ok_or_else(|| AuthError::internal("user vanished during update"))?;
     let identities = users::identities(pool, &user.id).await?;
-    Ok(Json(user.to_json(&identities)))
+    let factors = mfa::list(pool, &user.id).await?;
+    Ok(Json(mfa::with_factors(user.to_json(&identities), &factors)))
 }
 
 /// Changes the address at once (autoconfirm; the new address is then unverified) or mails a

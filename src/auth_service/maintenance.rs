@@ -34,6 +34,9 @@ const EXPIRED_SESSION_GRACE: Duration = Duration::from_secs(24 * 3600);
 const ROTATED_TOKEN_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How long a flow state is kept at most: a login or emailed link older than that is abandoned.
 const FLOW_STATE_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// How long a second-factor challenge is kept: long past its 5 minutes, so that a late answer is
+/// told "expired" rather than "not found".
+const CHALLENGE_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// How long a rate-limit counter is kept after its window ended.
 const RATE_LIMIT_RETENTION: Duration = Duration::from_secs(3600);
 
@@ -50,6 +53,8 @@ pub struct Pruned {
     pub refresh_tokens: u64,
     pub flow_states: u64,
     pub rate_limits: u64,
+    /// Second-factor challenges past their expiry.
+    pub mfa_challenges: u64,
 }
 
 /// Reloads the keys and prunes once. Both are attempted; the first error is returned.
@@ -106,11 +111,18 @@ async fn prune(state: &AuthState) -> AuthResult<Pruned> {
                 .await?
                 .rows_affected();
     }
+    let mfa_challenges = delete(
+        pool,
+        "DELETE FROM mfa_challenges WHERE created_at < $1",
+        before(CHALLENGE_RETENTION),
+    )
+    .await?;
     Ok(Pruned {
         sessions,
         refresh_tokens,
         flow_states,
         rate_limits,
+        mfa_challenges,
     })
 }
 

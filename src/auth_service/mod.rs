@@ -21,10 +21,12 @@ mod admin;
 mod anonymous;
 mod email_flows;
 mod email_proof;
+pub mod mfa;
 mod oauth;
 mod reauthentication;
 mod resend;
 mod token;
+mod totp;
 mod unsupported;
 
 use std::{path::Path, sync::Arc};
@@ -61,6 +63,8 @@ pub struct Inner {
     pub passwords: Hasher,
     pub mailer: Mailer,
     pub providers: oauth::Providers,
+    /// Seals the TOTP keys of second factors in the database (see `totp`).
+    pub mfa_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -90,6 +94,7 @@ impl AuthState {
         let passwords = Hasher::new(config.hash_concurrency);
         let providers = oauth::Providers::new(&config.providers)?;
         let mailer = Mailer::new(config.smtp.as_ref(), data_dir)?;
+        let mfa_key = server_secret(&pool, "mfa_key").await?;
         // Computed now, not on the first unknown-user sign-in, so that one is not slower.
         password::dummy_hash();
         Ok(AuthState(Arc::new(Inner {
@@ -101,6 +106,7 @@ impl AuthState {
             limiter,
             passwords,
             providers,
+            mfa_key,
         })))
     }
 }
@@ -154,6 +160,10 @@ pub fn router(state: AuthState) -> Router {
             "/verify",
             get(email_flows::verify_link).post(email_flows::verify),
         )
+        .route("/factors", post(mfa::enroll))
+        .route("/factors/{id}", axum::routing::delete(mfa::unenroll))
+        .route("/factors/{id}/challenge", post(mfa::challenge))
+        .route("/factors/{id}/verify", post(mfa::verify))
         .route("/authorize", get(oauth::authorize))
         .route("/callback", get(oauth::callback))
         .merge(admin::routes())
@@ -220,6 +230,23 @@ impl crate::contract::SessionStatus for AuthState {
             sessions::find_live(self, session_id)
                 .await
                 .map(|session| session.is_some())
+                .map_err(|_| crate::contract::session::StatusUnknown)
+        })
+    }
+
+    fn has_second_factor<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<bool, crate::contract::session::StatusUnknown>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            mfa::has_verified_factor(&self.pool, user_id)
+                .await
                 .map_err(|_| crate::contract::session::StatusUnknown)
         })
     }

@@ -38,6 +38,8 @@ pub enum Bucket {
     Authorize,
     /// Anonymous sign-ups per client IP (GoTrue's separate, hourly limit).
     Anonymous,
+    /// Second-factor codes tried per user, from any address.
+    MfaVerify,
 }
 
 impl Bucket {
@@ -50,6 +52,7 @@ impl Bucket {
         Bucket::EmailAddress,
         Bucket::Authorize,
         Bucket::Anonymous,
+        Bucket::MfaVerify,
     ];
 
     /// The name stored in `rate_limits.bucket`.
@@ -62,6 +65,7 @@ impl Bucket {
             Bucket::EmailAddress => "email_address",
             Bucket::Authorize => "authorize",
             Bucket::Anonymous => "anonymous",
+            Bucket::MfaVerify => "mfa_verify",
         }
     }
 
@@ -78,7 +82,8 @@ impl Bucket {
         match self {
             // An OAuth start is a sign-in attempt like any other.
             Bucket::SignIn | Bucket::EmailIp | Bucket::Authorize => limits.sign_in_per_ip,
-            Bucket::SignInEmail => limits.sign_in_per_email,
+            // A code guess is a password guess: the same budget, per user.
+            Bucket::SignInEmail | Bucket::MfaVerify => limits.sign_in_per_email,
             Bucket::Refresh => limits.refresh_per_ip,
             Bucket::EmailAddress => limits.email_per_address,
             Bucket::Anonymous => limits.anonymous_per_ip,

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{
     config::AuthConfig,
     error::{AuthError, AuthResult},
-    now, rfc3339,
+    mfa, now, rfc3339,
     users::{self, User},
     AuthState,
 };
@@ -114,6 +114,8 @@ pub struct IssuedSession {
     pub expires_in: u64,
     pub expires_at: i64,
     pub user: User,
+    /// The user's second factors: supabase-js reads them from the session's user.
+    pub factors: Vec<mfa::Factor>,
 }
 
 impl IssuedSession {
@@ -125,7 +127,7 @@ impl IssuedSession {
             "expires_in": self.expires_in,
             "expires_at": self.expires_at,
             "refresh_token": self.refresh_token,
-            "user": self.user.to_json(identities),
+            "user": mfa::with_factors(self.user.to_json(identities), &self.factors),
         })
     }
 
@@ -184,6 +186,75 @@ pub async fn start(
     issue(state, user, &session_id, refresh_token).await
 }
 
+/// Raises `session` to `aal2` after a second factor (`method`, e.g. `totp`) and issues its new
+/// tokens. A refresh keeps the session's level, so every refresh token handed out before the
+/// step-up is deleted: one obtained at `aal1` must not come back as `aal2`. The user's other
+/// `aal1` sessions end, as in GoTrue: whoever signed in with the password alone is out.
+pub async fn step_up(
+    state: &AuthState,
+    session: &SessionRecord,
+    method: &str,
+) -> AuthResult<IssuedSession> {
+    let at = now();
+    let mut amr: Vec<AuthMethod> = serde_json::from_str(&session.amr).unwrap_or_default();
+    amr.retain(|entry| entry.method != method);
+    // Newest first, as GoTrue orders `amr`.
+    amr.insert(
+        0,
+        AuthMethod {
+            method: method.to_owned(),
+            timestamp: at,
+        },
+    );
+    let refresh_token = random_token();
+    let mut tx = state.pool.begin().await?;
+    let updated = sqlx::query("UPDATE sessions SET aal = 'aal2', amr = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&amr).map_err(AuthError::internal)?)
+        .bind(&session.id)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() != 1 {
+        return Err(AuthError::session_not_found());
+    }
+    sqlx::query("DELETE FROM refresh_tokens WHERE session_id = $1")
+        .bind(&session.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(sha256(refresh_token.as_bytes()))
+    .bind(&session.id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2 AND aal = 'aal1'")
+        .bind(&session.user_id)
+        .bind(&session.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let user = users::find_by_id(&state.pool, &session.user_id)
+        .await?
+        .ok_or_else(AuthError::session_not_found)?;
+    issue(state, user, &session.id, refresh_token).await
+}
+
+/// Lowers every session of the user to `aal1` and drops `method` from their `amr`: the user's
+/// last second factor is gone. Access tokens already issued keep their claims until they expire.
+pub async fn step_down(pool: &Pool, user_id: &str, method: &str) -> AuthResult<()> {
+    for session in list(pool, user_id).await? {
+        let mut amr: Vec<AuthMethod> = serde_json::from_str(&session.amr).unwrap_or_default();
+        amr.retain(|entry| entry.method != method);
+        sqlx::query("UPDATE sessions SET aal = 'aal1', amr = $1 WHERE id = $2")
+            .bind(serde_json::to_string(&amr).map_err(AuthError::internal)?)
+            .bind(&session.id)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Signs an access token for the session and packs the response.
 async fn issue(
     state: &AuthState,
@@ -215,12 +286,14 @@ async fn issue(
         nbf: None,
     };
     let access_token = state.keys.sign(&claims)?;
+    let factors = mfa::list(&state.pool, &user.id).await?;
     Ok(IssuedSession {
         access_token,
         refresh_token,
         expires_in,
         expires_at,
         user,
+        factors,
     })
 }
 

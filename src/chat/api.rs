@@ -131,6 +131,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Your sign-in could not be checked just now. Please try again.",
             )),
+            // Signed in with the password alone by someone who set up a second factor.
+            Err(error @ AppError::SecondFactorRequired) => {
+                Err(ApiError::new(StatusCode::FORBIDDEN, error.to_string()))
+            }
             Err(_) if parts.headers.contains_key(header::AUTHORIZATION) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "Invalid or expired token",

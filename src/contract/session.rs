@@ -37,4 +37,11 @@ pub trait SessionStatus: Send + Sync {
         &'a self,
         session_id: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<bool, StatusUnknown>> + Send + 'a>>;
+
+    /// Whether the user has a verified second factor, so that an `aal1` session of theirs is only
+    /// half a sign-in. Asked for `aal1` tokens only.
+    fn has_second_factor<'a>(
+        &'a self,
+        user_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, StatusUnknown>> + Send + 'a>>;
 }

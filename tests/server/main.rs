@@ -18,6 +18,7 @@ mod auth_hardening_accounts;
 mod auth_hardening_limits;
 mod auth_keys;
 mod auth_mail;
+mod auth_mfa;
 mod auth_oauth_rules;
 mod auth_oidc;
 mod auth_python_interop;

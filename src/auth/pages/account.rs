@@ -5,7 +5,12 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{Deserialize, Serialize};
 
-use super::{guest::AddEmailSection, returned_error, Banner, RequireUser};
+use super::{
+    guest::AddEmailSection,
+    returned_error,
+    two_factor::{FactorView, TwoFactorSection},
+    Banner, RequireUser,
+};
 use crate::{error::AppError, server_form::ServerForm};
 
 /// One of the user's sessions, as the account page lists it.
@@ -24,6 +29,8 @@ pub struct AccountSummary {
     pub providers: Vec<String>,
     /// None when the auth service does not list sessions (a remote Supabase project).
     pub sessions: Option<Vec<SessionView>>,
+    /// The authenticator apps set up for two-factor authentication.
+    pub factors: Vec<FactorView>,
 }
 
 #[server(endpoint = "auth/account")]
@@ -69,6 +76,7 @@ pub async fn account_overview() -> Result<AccountSummary, AppError> {
         email: user.claims.email.clone(),
         providers,
         sessions: list,
+        factors: super::two_factor::factors_of(&profile),
     })
 }
 
@@ -178,6 +186,7 @@ fn AccountFacts(overview: AccountSummary) -> impl IntoView {
             <dt>"Sign-in methods"</dt>
             <dd>{overview.providers.join(", ")}</dd>
         </dl>
+        <TwoFactorSection factors=overview.factors/>
         <h2>"Active sessions"</h2>
         {match overview.sessions {
             None => view! { <p>"This auth service does not list sessions."</p> }.into_any(),

@@ -11,11 +11,13 @@ mod login;
 mod oauth;
 mod password;
 mod signup;
+mod two_factor;
 
 pub use account::AccountPage;
 pub use login::LoginPage;
 pub use password::{ForgotPasswordPage, ResetPasswordPage};
 pub use signup::SignupPage;
+pub use two_factor::{SecondFactorPage, TwoFactorSetupPage};
 
 use leptos::{
     prelude::*,
@@ -36,16 +38,19 @@ pub async fn current_user() -> Result<Option<UserInfo>, AppError> {
     use crate::auth::{actions, session::SessionState};
     match actions::session_state().await {
         SessionState::SignedIn(user) => Ok(Some(user.info())),
-        SessionState::SignedOut => Ok(None),
+        // Half signed in: the pages treat them as signed out until the code is given.
+        SessionState::SignedOut | SessionState::SecondFactorDue(_) => Ok(None),
         SessionState::Unknown => Err(AppError::Unavailable),
     }
 }
 
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::auth::actions;
+    use crate::auth::{actions, session::SessionState};
     let sessions = actions::sessions()?;
-    if let Ok(user) = actions::signed_in_user().await {
+    if let SessionState::SignedIn(user) | SessionState::SecondFactorDue(user) =
+        actions::session_state().await
+    {
         // Signing out locally must work even if the service cannot be reached.
         if let Err(error) = sessions.client.sign_out(&user.access_token, "local").await {
             tracing::info!(code = error.code(), "sign-out at the auth service failed");
@@ -100,6 +105,7 @@ pub fn Banner() -> impl IntoView {
         }
         Some("account-deleted") => "Your account and all its data have been deleted.",
         Some("signed-out") => "You have been signed out.",
+        Some("two-factor-on") => "Two-factor authentication is on.",
         _ => return None,
     };
     Some(view! { <p class="form-notice" role="status">{text}</p> }.into_any())
