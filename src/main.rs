@@ -82,6 +82,9 @@ async fn rotate_signing_key(config: Config) -> Result<(), Box<dyn std::error::Er
     let AuthMode::Embedded(auth) = &config.auth else {
         return Err("a remote Supabase project rotates its keys itself".into());
     };
+    if let ferrochat::auth_service::config::JwtSigning::Imported(_) = auth.signing {
+        return Err("the signing keys come from FERROCHAT_AUTH_JWT_KEYS: rotate them there".into());
+    }
     let store = Store::open(&config.settings.database_url).await?;
     let (kid, activates_at) =
         ferrochat::auth_service::keys::rotate(store.pool(), auth.key_publish_lead)

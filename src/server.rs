@@ -115,7 +115,7 @@ impl AppState {
                     AuthClient::in_process(auth_service::router(embedded.clone()), public_base);
                 let source = match signing {
                     JwtSigning::Hs256 { secret } => KeySource::Secret(secret),
-                    JwtSigning::Es256 => KeySource::Jwks(client.clone()),
+                    JwtSigning::Es256 | JwtSigning::Imported(_) => KeySource::Jwks(client.clone()),
                 };
                 let jar = CookieJar::new(site_url.0.host_str().unwrap_or("localhost"), secure);
                 let verifier = Verifier::new(source, issuer);

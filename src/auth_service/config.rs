@@ -24,6 +24,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "HS256 secret, at least 32 characters (required with HS256)",
     },
     Setting {
+        name: "FERROCHAT_AUTH_JWT_KEYS / _FILE",
+        default: "",
+        meaning: "your own signing keys (GoTrue's GOTRUE_JWT_KEYS format: private RS256/ES256 JWKs with kid; the one with \"sign\" in key_ops signs), as JSON or a file; overrides FERROCHAT_JWT_ALGORITHM",
+    },
+    Setting {
         name: "FERROCHAT_JWT_EXPIRY_SECS",
         default: "3600",
         meaning: "lifetime of access tokens",
@@ -147,6 +152,8 @@ pub enum JwtSigning {
     Es256,
     /// Supabase's legacy shared secret, for backends that verify with the project's JWT secret.
     Hs256 { secret: Vec<u8> },
+    /// The operator's own keys (`FERROCHAT_AUTH_JWT_KEYS`), published as JWKS.
+    Imported(std::sync::Arc<Vec<super::imported_keys::ImportedKey>>),
 }
 
 impl std::fmt::Debug for JwtSigning {
@@ -155,6 +162,7 @@ impl std::fmt::Debug for JwtSigning {
         f.write_str(match self {
             JwtSigning::Es256 => "Es256",
             JwtSigning::Hs256 { .. } => "Hs256 { secret: <redacted> }",
+            JwtSigning::Imported(_) => "Imported { keys: <redacted> }",
         })
     }
 }
@@ -251,28 +259,9 @@ impl AuthConfig {
 
     /// Reads the service's settings; the site URL and trusted proxies are the server's.
     pub fn from_vars(vars: &Vars, server: &Settings) -> Result<Self, SettingsError> {
-        let signing = match vars.get("FERROCHAT_JWT_ALGORITHM").as_deref() {
-            None | Some("ES256") => JwtSigning::Es256,
-            Some("HS256") => {
-                let secret = vars.get("FERROCHAT_JWT_SECRET").unwrap_or_default();
-                if secret.len() < 32 {
-                    return Err(SettingsError::new(
-                        "FERROCHAT_JWT_SECRET",
-                        "<hidden>",
-                        "a secret of at least 32 characters when FERROCHAT_JWT_ALGORITHM=HS256",
-                    ));
-                }
-                JwtSigning::Hs256 {
-                    secret: secret.into_bytes(),
-                }
-            }
-            Some(other) => {
-                return Err(SettingsError::new(
-                    "FERROCHAT_JWT_ALGORITHM",
-                    other,
-                    "ES256 or HS256",
-                ))
-            }
+        let signing = match imported_keys(vars)? {
+            Some(keys) => JwtSigning::Imported(std::sync::Arc::new(keys)),
+            None => algorithm_signing(vars)?,
         };
         let count = |name: &str, default: u32| -> Result<u32, SettingsError> {
             Ok(vars.parse(name, "a whole number")?.unwrap_or(default))
@@ -336,6 +325,69 @@ impl AuthConfig {
             smtp: smtp(vars)?,
         })
     }
+}
+
+/// `FERROCHAT_JWT_ALGORITHM` (and the HS256 secret), when no keys are imported.
+fn algorithm_signing(vars: &Vars) -> Result<JwtSigning, SettingsError> {
+    Ok(match vars.get("FERROCHAT_JWT_ALGORITHM").as_deref() {
+        None | Some("ES256") => JwtSigning::Es256,
+        Some("HS256") => {
+            let secret = vars.get("FERROCHAT_JWT_SECRET").unwrap_or_default();
+            if secret.len() < 32 {
+                return Err(SettingsError::new(
+                    "FERROCHAT_JWT_SECRET",
+                    "<hidden>",
+                    "a secret of at least 32 characters when FERROCHAT_JWT_ALGORITHM=HS256",
+                ));
+            }
+            JwtSigning::Hs256 {
+                secret: secret.into_bytes(),
+            }
+        }
+        Some(other) => {
+            return Err(SettingsError::new(
+                "FERROCHAT_JWT_ALGORITHM",
+                other,
+                "ES256 or HS256",
+            ))
+        }
+    })
+}
+
+/// `FERROCHAT_AUTH_JWT_KEYS` (a GoTrue `GOTRUE_JWT_KEYS` value) or the file
+/// `FERROCHAT_AUTH_JWT_KEYS_FILE` names.
+fn imported_keys(
+    vars: &Vars,
+) -> Result<Option<Vec<super::imported_keys::ImportedKey>>, SettingsError> {
+    let (name, raw) = match (
+        vars.get("FERROCHAT_AUTH_JWT_KEYS"),
+        vars.get("FERROCHAT_AUTH_JWT_KEYS_FILE"),
+    ) {
+        (None, None) => return Ok(None),
+        (Some(raw), None) => ("FERROCHAT_AUTH_JWT_KEYS", raw),
+        (None, Some(path)) => (
+            "FERROCHAT_AUTH_JWT_KEYS_FILE",
+            std::fs::read_to_string(&path).map_err(|error| {
+                SettingsError::new(
+                    "FERROCHAT_AUTH_JWT_KEYS_FILE",
+                    &path,
+                    &format!("a readable file ({error})"),
+                )
+            })?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(SettingsError::new(
+                "FERROCHAT_AUTH_JWT_KEYS_FILE",
+                "<both set>",
+                "either FERROCHAT_AUTH_JWT_KEYS or FERROCHAT_AUTH_JWT_KEYS_FILE, not both",
+            ))
+        }
+    };
+    super::imported_keys::parse(&raw)
+        .map(Some)
+        .map_err(|reason| {
+            SettingsError::new(name, "<hidden>", &format!("a GoTrue JWK set: {reason}"))
+        })
 }
 
 fn smtp(vars: &Vars) -> Result<Option<SmtpConfig>, SettingsError> {

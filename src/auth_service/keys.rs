@@ -39,7 +39,8 @@ pub const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 /// The signing keys and every key that may still verify; reloads itself from the database.
 pub struct KeySet {
     pool: Pool,
-    hs256: Option<Vec<u8>>,
+    /// Keys that are not kept in the database (the HS256 secret, imported keys): never reloaded.
+    fixed: Option<Arc<Loaded>>,
     expiry: Duration,
     issuer: String,
     loaded: RwLock<Arc<Loaded>>,
@@ -49,12 +50,12 @@ pub struct KeySet {
     jwks_reload: tokio::sync::Mutex<Option<Instant>>,
 }
 
-/// The keys as last read from the database.
+/// The keys as last read from the database (or as configured).
 struct Loaded {
     /// Keys that may sign, newest activation first, with the time from which each may.
-    signers: Vec<(i64, Option<String>, EncodingKey)>,
-    verifiers: HashMap<Option<String>, DecodingKey>,
-    algorithm: Algorithm,
+    signers: Vec<(i64, Option<String>, Algorithm, EncodingKey)>,
+    /// By key id, each with the one algorithm it verifies.
+    verifiers: HashMap<Option<String>, (Algorithm, DecodingKey)>,
     jwks: Value,
 }
 
@@ -74,25 +75,50 @@ impl KeySet {
         expiry: Duration,
         issuer: String,
     ) -> AuthResult<Self> {
-        let hs256 = match signing {
-            JwtSigning::Hs256 { secret } => Some(secret.clone()),
+        let fixed = match signing {
+            JwtSigning::Hs256 { secret } => Some(Arc::new(Loaded {
+                signers: vec![(
+                    i64::MIN,
+                    None,
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(secret),
+                )],
+                verifiers: HashMap::from([(
+                    None,
+                    (Algorithm::HS256, DecodingKey::from_secret(secret)),
+                )]),
+                jwks: json!({ "keys": [] }),
+            })),
+            JwtSigning::Imported(imported) => Some(Arc::new(Loaded {
+                signers: imported
+                    .iter()
+                    .filter_map(|key| {
+                        let encoding = key.encoding.clone()?;
+                        Some((i64::MIN, Some(key.kid.clone()), key.algorithm, encoding))
+                    })
+                    .collect(),
+                verifiers: imported
+                    .iter()
+                    .map(|key| (Some(key.kid.clone()), (key.algorithm, key.decoding.clone())))
+                    .collect(),
+                jwks: json!({ "keys": imported.iter().map(|key| key.public_jwk.clone()).collect::<Vec<_>>() }),
+            })),
             JwtSigning::Es256 => None,
         };
         let keys = KeySet {
             pool: pool.clone(),
-            hs256,
+            fixed,
             expiry,
             issuer,
             loaded: RwLock::new(Arc::new(Loaded {
                 signers: Vec::new(),
                 verifiers: HashMap::new(),
-                algorithm: Algorithm::ES256,
                 jwks: json!({ "keys": [] }),
             })),
             unknown_kid_reload: tokio::sync::Mutex::new(None),
             jwks_reload: tokio::sync::Mutex::new(None),
         };
-        if keys.hs256.is_none() && published_keys(pool, expiry).await?.is_empty() {
+        if keys.fixed.is_none() && published_keys(pool, expiry).await?.is_empty() {
             create_key(pool, now()).await?;
         }
         keys.reload().await?;
@@ -108,13 +134,8 @@ impl KeySet {
 
     /// Reads the keys from the database again.
     pub async fn reload(&self) -> AuthResult<()> {
-        let loaded = match &self.hs256 {
-            Some(secret) => Loaded {
-                signers: vec![(i64::MIN, None, EncodingKey::from_secret(secret))],
-                verifiers: HashMap::from([(None, DecodingKey::from_secret(secret))]),
-                algorithm: Algorithm::HS256,
-                jwks: json!({ "keys": [] }),
-            },
+        let loaded = match &self.fixed {
+            Some(fixed) => fixed.clone(),
             None => {
                 let keys = published_keys(&self.pool, self.expiry).await?;
                 let mut signers = Vec::new();
@@ -123,10 +144,11 @@ impl KeySet {
                 for key in &keys {
                     let decoding = DecodingKey::from_ec_components(&key.x, &key.y)
                         .map_err(AuthError::internal)?;
-                    verifiers.insert(Some(key.kid.clone()), decoding);
+                    verifiers.insert(Some(key.kid.clone()), (Algorithm::ES256, decoding));
                     signers.push((
                         key.activates_at,
                         Some(key.kid.clone()),
+                        Algorithm::ES256,
                         EncodingKey::from_ec_der(&key.private_der),
                     ));
                     jwks.push(json!({
@@ -134,18 +156,17 @@ impl KeySet {
                         "key_ops": ["verify"], "kid": key.kid, "x": key.x, "y": key.y,
                     }));
                 }
-                Loaded {
+                Arc::new(Loaded {
                     signers,
                     verifiers,
-                    algorithm: Algorithm::ES256,
                     jwks: json!({ "keys": jwks }),
-                }
+                })
             }
         };
         *self
             .loaded
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(loaded);
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
         Ok(())
     }
 
@@ -167,12 +188,12 @@ impl KeySet {
     pub fn sign(&self, claims: &impl serde::Serialize) -> AuthResult<String> {
         let loaded = self.current();
         let at = now();
-        let (_, kid, key) = loaded
+        let (_, kid, algorithm, key) = loaded
             .signers
             .iter()
-            .find(|(activates_at, _, _)| *activates_at <= at)
+            .find(|(activates_at, ..)| *activates_at <= at)
             .ok_or_else(|| AuthError::internal("no signing key is active"))?;
-        let mut header = Header::new(loaded.algorithm);
+        let mut header = Header::new(*algorithm);
         header.kid = kid.clone();
         jsonwebtoken::encode(&header, claims, key).map_err(AuthError::internal)
     }
@@ -227,11 +248,11 @@ impl KeySet {
             self.reload_bounded(&self.unknown_kid_reload).await;
             loaded = self.current();
         }
-        let key = loaded
+        let (algorithm, key) = loaded
             .verifiers
             .get(&header.kid)
             .ok_or_else(|| AuthError::bad_jwt("unknown signing key"))?;
-        let validation = validation(loaded.algorithm);
+        let validation = validation(*algorithm);
         let data =
             jsonwebtoken::decode::<T>(token, key, &validation).map_err(|error| {
                 match error.kind() {

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod error;
 pub mod flow;
+pub mod imported_keys;
 pub mod keys;
 pub mod mail;
 pub mod maintenance;

@@ -2,7 +2,7 @@
 
 Usage:
   pyjwt_verify.py hs256 <secret> <token>          # jwt.decode(token, secret, algorithms=["HS256"], audience="authenticated")
-  pyjwt_verify.py jwks <jwks-url> <issuer> <token> # PyJWKClient against the JWKS endpoint, ES256
+  pyjwt_verify.py jwks <jwks-url> <issuer> <token> # PyJWKClient against the JWKS endpoint, ES256 or RS256
 
 Prints the verified claims as JSON and exits 0, or prints the PyJWT error and exits 1.
 """
@@ -24,7 +24,7 @@ def main(argv):
         claims = jwt.decode(
             token,
             signing_key.key,
-            algorithms=["ES256"],
+            algorithms=["ES256", "RS256"],
             audience="authenticated",
             issuer=issuer,
         )

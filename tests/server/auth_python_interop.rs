@@ -74,3 +74,32 @@ async fn pyjwks_client_accepts_our_es256_tokens_from_the_jwks() {
     assert!(!ok);
     assert!(output.contains("InvalidSignatureError"), "{output}");
 }
+
+#[tokio::test]
+async fn pyjwks_client_accepts_tokens_of_imported_rs256_keys() {
+    let output = Command::new("node")
+        .arg("-e")
+        .arg(
+            "const k = require('crypto').generateKeyPairSync('rsa', { modulusLength: 2048 })\
+             .privateKey.export({ format: 'jwk' });\
+             console.log(JSON.stringify([{ ...k, kid: 'rsa-1', key_ops: ['sign', 'verify'] }]));",
+        )
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let keys = String::from_utf8(output.stdout).unwrap();
+    let app = spawn_app_with(&[("FERROCHAT_AUTH_JWT_KEYS", keys.trim())]).await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let (jwks, issuer) = (
+        app.url("/auth/v1/.well-known/jwks.json"),
+        app.url("/auth/v1"),
+    );
+    let (ok, output) =
+        tokio::task::spawn_blocking(move || pyjwt(&["jwks", &jwks, &issuer, &token]))
+            .await
+            .unwrap();
+    assert!(ok, "{output}");
+    let claims: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(claims["sub"], session["user"]["id"]);
+}

@@ -16,6 +16,7 @@ mod auth_anonymous;
 mod auth_github;
 mod auth_hardening_accounts;
 mod auth_hardening_limits;
+mod auth_imported_keys;
 mod auth_keys;
 mod auth_mail;
 mod auth_mfa;
