@@ -19,7 +19,7 @@ use url::Url;
 
 use super::{
     crypto::{random_token, sha256},
-    email_flows,
+    email_flows, mfa,
     error::{AuthError, AuthResult},
     now, password, redirect,
     request::{Body, RedirectQuery},
@@ -47,6 +47,10 @@ pub fn routes() -> Router<AuthState> {
             get(get_user).put(update_user).delete(delete_user),
         )
         .route("/admin/users/{user_id}/factors", get(user_factors))
+        .route(
+            "/admin/users/{user_id}/factors/{factor_id}",
+            axum::routing::delete(delete_user_factor),
+        )
         .route("/admin/users/{user_id}/passkeys", any(admin_passkeys))
         .route("/admin/generate_link", post(generate_link))
         .route("/admin/sso/{*rest}", any(admin_sso))
@@ -491,14 +495,30 @@ async fn delete_user(
     Ok(Json(json!({})))
 }
 
-/// `GET /admin/users/{id}/factors`: the user's MFA factors (none: MFA is not offered yet).
+/// `GET /admin/users/{id}/factors`: the user's MFA factors, verified or not.
 async fn user_factors(
     _: Admin,
     State(state): State<AuthState>,
     Path(user_id): Path<String>,
 ) -> AuthResult<Json<Value>> {
     load_user(&state, &user_id).await?;
-    Ok(Json(json!([])))
+    let factors = mfa::list(&state.pool, &user_id).await?;
+    Ok(Json(factors.iter().map(mfa::Factor::to_json).collect()))
+}
+
+/// `DELETE /admin/users/{id}/factors/{factor_id}`: how a person who lost their authenticator
+/// gets back in (docs/SECURITY.md): an administrator removes the factor, the user's sessions
+/// step down to `aal1` and the next sign-in needs the password only.
+async fn delete_user_factor(
+    _: Admin,
+    State(state): State<AuthState>,
+    Path((user_id, factor_id)): Path<(String, String)>,
+) -> AuthResult<Json<Value>> {
+    load_user(&state, &user_id).await?;
+    let factor = mfa::owned_factor(&state.pool, &user_id, &factor_id).await?;
+    mfa::remove(&state.pool, &user_id, &factor.id).await?;
+    tracing::info!(user_id = %user_id, factor_id = %factor.id, "factor removed by an administrator");
+    Ok(Json(factor.to_json()))
 }
 
 #[derive(Deserialize)]

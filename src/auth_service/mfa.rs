@@ -132,7 +132,7 @@ fn refuse_anonymous(auth: &Authenticated) -> AuthResult<()> {
 }
 
 /// The caller's factor `id`; another user's factor is as missing as one that never existed.
-async fn owned_factor(pool: &Pool, user_id: &str, id: &str) -> AuthResult<Factor> {
+pub(super) async fn owned_factor(pool: &Pool, user_id: &str, id: &str) -> AuthResult<Factor> {
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(AuthError::new(
             StatusCode::NOT_FOUND,

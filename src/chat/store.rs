@@ -748,6 +748,11 @@ impl ChatStore {
             return Err(ChatStoreError::Busy);
         }
         self.check_stream_room(&mut *tx, user).await?;
+        if let Some(limit) = self.guest_limit(user) {
+            // A new answer costs the model what a new message costs: a guest's regeneration or
+            // edit spends the quota too, or it would be a way around it.
+            quota::spend(&mut tx, user, limit).await?;
+        }
         let question = sqlx::query(
             "SELECT id, chat_session_id, role, content, status, model, error, created_at
              FROM messages WHERE chat_session_id = $1 AND role = 'user'

@@ -375,3 +375,35 @@ async fn racing_guest_messages_are_counted_exactly_to_the_limit(store: Store) {
         .await
         .unwrap_or_else(|error| panic!("{error:?}"));
 }
+
+#[tokio::test]
+async fn regenerating_or_editing_spends_the_guests_quota_like_a_new_message() {
+    let app = spawn_app().await;
+    let guest = start_as_guest(&app).await;
+    let token = guest.token(&app);
+    let session = new_id();
+    for n in 1..GUEST_MESSAGES {
+        let (status, body) = send(&app, &token, &session, &format!("message {n}")).await;
+        assert_eq!(status, StatusCode::OK, "message {n}: {body}");
+    }
+    let regenerate = |body: Value| {
+        app.client
+            .post(app.url(&format!("/api/sessions/{session}/regenerate")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    // The last message a guest may send: spent on a new answer to the last question.
+    let again = regenerate(json!({})).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    again.text().await.unwrap();
+    // Then neither another answer nor an edit gets past the quota.
+    for body in [json!({}), json!({ "content": "edited" })] {
+        let refused = regenerate(body).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let refused: Value = refused.json().await.unwrap();
+        assert_eq!(refused, json!({ "detail": SPENT }));
+    }
+    let (status, _) = send(&app, &token, &session, "one more").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
