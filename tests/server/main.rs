@@ -27,4 +27,5 @@ mod cors;
 mod pages;
 mod probes;
 mod realistic;
+mod scale_out;
 mod theme;
