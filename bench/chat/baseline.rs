@@ -37,8 +37,28 @@ pub fn available() -> bool {
 
 /// A running uvicorn, stopped when dropped.
 pub struct Baseline {
-    _server: Child,
+    server: Child,
     pub base_url: String,
+}
+
+impl Drop for Baseline {
+    /// SIGTERM, not SIGKILL: uvicorn's main process then stops its workers (killed, it would leave
+    /// them running); waited for at most 10 s.
+    fn drop(&mut self) {
+        let Some(pid) = self.server.id() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.server.try_wait().is_ok_and(|status| status.is_some()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.server.start_kill();
+    }
 }
 
 /// ferrochat's database URL as SQLAlchemy spells it.
@@ -83,7 +103,6 @@ impl Baseline {
                 app.app.url("/auth/v1/.well-known/jwks.json"),
             )
             .stdin(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .expect("uvicorn starts");
         let base_url = format!("http://127.0.0.1:{port}");
@@ -98,10 +117,7 @@ impl Baseline {
             assert!(started.elapsed() < START_LIMIT, "uvicorn did not start");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Baseline {
-            _server: server,
-            base_url,
-        }
+        Baseline { server, base_url }
     }
 }
 

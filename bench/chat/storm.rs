@@ -65,6 +65,7 @@ pub async fn section(out: &mut String, budgets: &mut Vec<Budgeted>) {
                 email.clone(),
             );
             tokio::spawn(async move {
+                let mut busy = 0;
                 for _ in 0..ROUNDS {
                     let response = client
                         .post(&url)
@@ -72,15 +73,22 @@ pub async fn section(out: &mut String, budgets: &mut Vec<Budgeted>) {
                         .send()
                         .await
                         .unwrap();
-                    assert_eq!(response.status(), 200, "a storm sign-in succeeds");
+                    // 503: the hash queue was longer than its 2 s bound (by design, counted).
+                    match response.status().as_u16() {
+                        200 => {}
+                        503 => busy += 1,
+                        other => panic!("a storm sign-in answered {other}"),
+                    }
                 }
+                busy
             })
         })
         .collect();
     // Reads for as long as the storm is certain to last: it is measured below.
     let during = run(&reads, READERS, Duration::from_secs(2)).await;
+    let mut busy = 0;
     for person in storm {
-        person.await.expect("a storm sign-in task does not panic");
+        busy += person.await.expect("a storm sign-in task does not panic");
     }
     let storm_took = storm_started.elapsed();
 
@@ -100,9 +108,10 @@ pub async fn section(out: &mut String, budgets: &mut Vec<Budgeted>) {
     let _ = writeln!(
         out,
         "{SIGN_INS} people, each from an address of their own, sign in with their passwords \
-         {ROUNDS} times each, all at once ({} sign-ins took {:.1} s), while {READERS} \
-         connections read `GET /api/sessions` with a bearer token for 2 s (default settings: \
-         argon2id on blocking threads, as many hashes at once as cores).\n",
+         {ROUNDS} times each, all at once ({} sign-ins took {:.1} s; {busy} answered 503 \
+         because the hash queue outgrew its 2 s bound), while {READERS} connections read \
+         `GET /api/sessions` with a bearer token for 2 s (default settings: argon2id on \
+         blocking threads, as many hashes at once as cores).\n",
         SIGN_INS * ROUNDS,
         storm_took.as_secs_f64()
     );
