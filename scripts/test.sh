@@ -79,15 +79,29 @@ if finish setup; then
   count_tests "$logs/cargo-test.log"
   run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
   count_tests "$logs/hostile-suites.log"
+  # The server suite again with every app on Postgres (the whole store: auth tables too), beside
+  # the release build: the test binary is built already, and the two share the cores. The fault
+  # and load suites choose their databases themselves (both backends), so they run once.
+  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load::
   if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
+    finish cargo-test-postgres
+    count_tests "$logs/cargo-test-postgres.log"
     # First-load bytes of the budgeted pages against the release build (end2end/size/).
     run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
     count_tests "$logs/size-budget.log"
     run playwright bash -c 'cd end2end && npx playwright test'
     count_tests "$logs/playwright.log"
+    # The browser suite again on Postgres, with two instances behind the proxy taking turns
+    # (end2end/support/ferrochat.ts), as behind a load balancer.
+    run playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
+      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 npx playwright test'
+    count_tests "$logs/playwright-postgres.log"
   else
+    finish cargo-test-postgres
+    count_tests "$logs/cargo-test-postgres.log"
     skip size-budget "no release build"
     skip playwright "no release build"
+    skip playwright-postgres "no release build"
   fi
 else
   skip checks "setup failed"

@@ -35,6 +35,14 @@ impl Samples {
     pub fn p95(&self) -> Duration {
         self.percentile(95.0)
     }
+
+    pub fn p99(&self) -> Duration {
+        self.percentile(99.0)
+    }
+
+    pub fn into_vec(self) -> Vec<Duration> {
+        self.0
+    }
 }
 
 /// A duration in milliseconds, to the microsecond.

@@ -46,7 +46,7 @@ export interface RunningFerrochat {
   url: string;
   /** Where ferrochat itself listens, `http://127.0.0.1:<port>`: no browser is ever sent there. */
   appUrl: string;
-  /** Its fresh data directory (database, dev mailbox `mail/`). */
+  /** Its fresh data directory (database, dev mailbox `mail/`), shared by its instances. */
   dataDir: string;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s) and removes its data directory. */
   stop: () => Promise<void>;
@@ -60,6 +60,12 @@ export interface StartOptions {
   /** The port of its reverse proxy, part of the public URL; a free one by default. */
   publicPort?: number;
   readyTimeoutMs?: number;
+  /**
+   * How many instances run behind the proxy, which sends requests to them in turns; by default
+   * `FERROCHAT_E2E_INSTANCES`, else 1. They share the data directory and the database: with
+   * `DATABASE_URL=postgres://…` in the environment, that Postgres database.
+   */
+  instances?: number;
 }
 
 /**
@@ -71,45 +77,62 @@ export interface StartOptions {
  */
 export async function startFerrochat(options: StartOptions = {}): Promise<RunningFerrochat> {
   const binary = process.env.FERROCHAT_BIN ?? join(repoRoot, 'target/release/ferrochat');
+  const instances = options.instances ?? Number(process.env.FERROCHAT_E2E_INSTANCES ?? '1');
   const port = options.port ?? (await freePort());
   let publicPort = options.publicPort ?? (await freePort());
   while (publicPort === port) publicPort = await freePort();
+  const ports = [port];
+  while (ports.length < instances) {
+    const another = await freePort();
+    if (another !== publicPort && !ports.includes(another)) ports.push(another);
+  }
   const appUrl = `http://127.0.0.1:${port}`;
   const url = `http://${PUBLIC_HOST}:${publicPort}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'ferrochat-e2e-'));
-  const server = spawn(binary, [], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: join(repoRoot, 'target/site'),
-      LEPTOS_ENV: 'PROD',
-      FERROCHAT_DATA_DIR: dataDir,
-      FERROCHAT_SITE_URL: url,
-      // The proxy connects from 127.0.0.1.
-      FERROCHAT_TRUSTED_PROXIES: '127.0.0.1',
-      FERROCHAT_JWT_ALGORITHM: 'ES256',
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
-      ...options.env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-
-  const proxy = await startProxy({ port: publicPort, upstreamPort: port });
+  const start = (listenPort: number) =>
+    spawn(binary, [], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        LEPTOS_SITE_ADDR: `127.0.0.1:${listenPort}`,
+        LEPTOS_SITE_ROOT: join(repoRoot, 'target/site'),
+        LEPTOS_ENV: 'PROD',
+        FERROCHAT_DATA_DIR: dataDir,
+        FERROCHAT_SITE_URL: url,
+        // The proxy connects from 127.0.0.1.
+        FERROCHAT_TRUSTED_PROXIES: '127.0.0.1',
+        FERROCHAT_JWT_ALGORITHM: 'ES256',
+        RUST_LOG: process.env.RUST_LOG ?? 'warn',
+        ...options.env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  const servers: ChildProcess[] = [];
+  const proxy = await startProxy({ port: publicPort, upstreamPorts: ports });
   const stop = async () => {
     await proxy.close();
-    if (server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((done) => server.once('exit', done));
-      server.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-    }
+    await Promise.all(
+      servers.map(async (server) => {
+        if (server.exitCode === null && server.signalCode === null) {
+          const exited = new Promise((done) => server.once('exit', done));
+          server.kill('SIGTERM');
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+          if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+        }
+      }),
+    );
     rmSync(dataDir, { recursive: true, force: true });
   };
 
   try {
+    // One after the other, as a rolling deploy starts them: the first creates the schema.
+    for (const listenPort of ports) {
+      const server = start(listenPort);
+      servers.push(server);
+      await waitForReady(`http://127.0.0.1:${listenPort}/readyz`, server, options.readyTimeoutMs ?? 30_000);
+    }
     // Through the proxy, from the direct address (the public name is unknown to Node's fetch).
-    await waitForReady(`http://127.0.0.1:${publicPort}/readyz`, server, options.readyTimeoutMs ?? 30_000);
+    await waitForReady(`http://127.0.0.1:${publicPort}/readyz`, servers[0], options.readyTimeoutMs ?? 30_000);
   } catch (error) {
     await stop();
     throw error;

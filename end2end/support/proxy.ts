@@ -110,16 +110,23 @@ async function serve(
   };
 }
 
-/** Starts the reverse proxy on 127.0.0.1:`port`, in front of ferrochat at 127.0.0.1:`upstreamPort`. */
+/**
+ * Starts the reverse proxy on 127.0.0.1:`port`, in front of ferrochat at 127.0.0.1:`upstreamPorts`:
+ * with more than one, requests take turns (round robin, each request on its own), as a load
+ * balancer in front of several instances does.
+ */
 export function startProxy({
   port,
-  upstreamPort,
+  upstreamPorts,
 }: {
   port: number;
-  upstreamPort: number;
+  upstreamPorts: number[];
 }): Promise<RunningProxy> {
+  let next = 0;
   return serve(port, (incoming, outgoing) => {
     const peer = (incoming.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const upstreamPort = upstreamPorts[next];
+    next = (next + 1) % upstreamPorts.length;
     relay(incoming, outgoing, {
       host: '127.0.0.1',
       port: upstreamPort,

@@ -6,6 +6,10 @@
 //! become a stream of fetches. Fetches happen outside the lock that readers take, and one fetch
 //! serves every request that waits for it. When a fetch fails the known keys stay in use, and a
 //! token signed by an unknown key is "unverifiable for now", not "invalid": its session is kept.
+//!
+//! Each key comes with its validation policy, built once (the secret's when the verifier is made,
+//! a JWKS key's when it is fetched): a verification is `jsonwebtoken::decode` and the role check,
+//! within a few percent of the raw call (bench/RESULTS.md).
 
 use std::{
     collections::HashMap,
@@ -13,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 
 use super::client::AuthClient;
 use crate::contract::claims::{self, jwk_algorithm, AccessClaims, MAX_TOKEN_BYTES};
@@ -67,7 +71,28 @@ pub enum KeySource {
     Jwks(AuthClient),
 }
 
-type Keys = HashMap<String, (DecodingKey, Algorithm)>;
+/// A key and the policy tokens signed with it must pass.
+struct Checker {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl Checker {
+    fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str) -> Arc<Self> {
+        Arc::new(Checker {
+            key,
+            validation: claims::validation(algorithm, issuer),
+        })
+    }
+}
+
+type Keys = HashMap<String, Arc<Checker>>;
+
+/// A [`KeySource`] made ready: the secret's checker built once.
+enum Source {
+    Secret(Arc<Checker>),
+    Jwks(AuthClient),
+}
 
 /// The last fetched key set.
 struct Cached {
@@ -78,7 +103,7 @@ struct Cached {
 
 /// Verifies access tokens of one auth service.
 pub struct Verifier {
-    source: KeySource,
+    source: Source,
     issuer: String,
     refetch_interval: Duration,
     cache: RwLock<Cached>,
@@ -89,6 +114,14 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(source: KeySource, issuer: String) -> Self {
+        let source = match source {
+            KeySource::Secret(secret) => Source::Secret(Checker::new(
+                DecodingKey::from_secret(&secret),
+                Algorithm::HS256,
+                &issuer,
+            )),
+            KeySource::Jwks(client) => Source::Jwks(client),
+        };
         Verifier {
             source,
             issuer,
@@ -118,16 +151,16 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(VerifyError::Malformed)?;
-        let (key, algorithm) = match &self.source {
-            KeySource::Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
-            KeySource::Jwks(client) => {
+        let checker = match &self.source {
+            Source::Secret(secret) => secret.clone(),
+            Source::Jwks(client) => {
+                let header = jsonwebtoken::decode_header(token).map_err(VerifyError::Malformed)?;
                 let kid = header.kid.as_deref().ok_or(VerifyError::UnknownKey)?;
                 self.jwks_key(kid, client).await?
             }
         };
-        let validation = claims::validation(algorithm, &self.issuer);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        // The algorithm is the key's (its policy allows that one only), never the header's.
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &checker.key, &checker.validation)
             .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => VerifyError::Expired,
                 _ => VerifyError::Invalid(error),
@@ -147,11 +180,7 @@ impl Verifier {
         (cache.keys.clone(), cache.fetched_at)
     }
 
-    async fn jwks_key(
-        &self,
-        kid: &str,
-        client: &AuthClient,
-    ) -> Result<(DecodingKey, Algorithm), VerifyError> {
+    async fn jwks_key(&self, kid: &str, client: &AuthClient) -> Result<Arc<Checker>, VerifyError> {
         let (keys, fetched_at) = self.cached();
         let fresh = fetched_at.is_some_and(|at| at.elapsed() < JWKS_MAX_AGE);
         if fresh {
@@ -186,7 +215,7 @@ impl Verifier {
         *last_attempt = Some(Instant::now());
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match fetch_jwks(client).await {
+        match fetch_jwks(client, &self.issuer).await {
             Ok(keys) => {
                 let mut cache = self
                     .cache
@@ -208,7 +237,7 @@ impl Verifier {
 
 /// The usable keys of a JWKS: asymmetric only, each with the one algorithm its type and curve
 /// allow. A symmetric key in a public document is a misconfiguration and is never trusted.
-async fn fetch_jwks(client: &AuthClient) -> Result<Keys, String> {
+async fn fetch_jwks(client: &AuthClient, issuer: &str) -> Result<Keys, String> {
     let document = client.jwks().await.map_err(|error| error.to_string())?;
     let set: JwkSet = serde_json::from_value(document).map_err(|error| error.to_string())?;
     let mut keys = HashMap::new();
@@ -217,7 +246,7 @@ async fn fetch_jwks(client: &AuthClient) -> Result<Keys, String> {
             continue;
         };
         if let (Some(kid), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
-            keys.insert(kid.clone(), (key, algorithm));
+            keys.insert(kid.clone(), Checker::new(key, algorithm, issuer));
         }
     }
     Ok(keys)

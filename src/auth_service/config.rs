@@ -59,6 +59,11 @@ pub const SETTINGS: &[Setting] = &[
         meaning: "password and email changes need the current password (or a /reauthenticate code) once the sign-in is older than this",
     },
     Setting {
+        name: "FERROCHAT_SESSION_STATUS_CACHE_MS",
+        default: "1000",
+        meaning: "how long an instance trusts a session it found signed in before asking the database again (a sign-out on another instance takes this long to reach it); 0: ask on every request",
+    },
+    Setting {
         name: "FERROCHAT_PKCE_CODE_EXPIRY_SECS",
         default: "300",
         meaning: "lifetime of PKCE auth codes",
@@ -229,6 +234,8 @@ pub struct AuthConfig {
     pub session_inactivity_timeout: Option<Duration>,
     /// Sign-ins older than this must prove the password again to change password or email.
     pub reauth_after: Duration,
+    /// How long a "still signed in" answer is remembered (see `session_status`); zero: never.
+    pub session_status_cache: Duration,
     pub pkce_code_expiry: Duration,
     pub autoconfirm: bool,
     pub disable_signup: bool,
@@ -301,6 +308,13 @@ impl AuthConfig {
             session_timebox: optional("FERROCHAT_SESSION_TIMEBOX_SECS")?,
             session_inactivity_timeout: optional("FERROCHAT_SESSION_INACTIVITY_TIMEOUT_SECS")?,
             reauth_after: vars.seconds("FERROCHAT_AUTH_REAUTH_AFTER_SECS", 600)?,
+            session_status_cache: Duration::from_millis(
+                vars.parse(
+                    "FERROCHAT_SESSION_STATUS_CACHE_MS",
+                    "a whole number of milliseconds",
+                )?
+                .unwrap_or(1000),
+            ),
             pkce_code_expiry: vars.seconds("FERROCHAT_PKCE_CODE_EXPIRY_SECS", 300)?,
             autoconfirm: vars.flag("FERROCHAT_AUTH_AUTOCONFIRM", true)?,
             disable_signup: vars.flag("FERROCHAT_AUTH_DISABLE_SIGNUP", false)?,

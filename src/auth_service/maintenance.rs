@@ -61,6 +61,8 @@ pub struct Pruned {
 pub async fn run_once(state: &AuthState) -> AuthResult<Pruned> {
     let reloaded = state.keys.reload().await;
     let pruned = prune(state).await;
+    // Sessions past their lifetimes may have gone: no remembered answer may outlive them.
+    state.session_status.forget_all();
     reloaded?;
     pruned
 }

@@ -14,6 +14,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod redirect;
 pub mod request;
+pub mod session_status;
 pub mod sessions;
 pub mod users;
 
@@ -66,6 +67,8 @@ pub struct Inner {
     pub providers: oauth::Providers,
     /// Seals the TOTP keys of second factors in the database (see `totp`).
     pub mfa_key: Vec<u8>,
+    /// Recent answers to "is this session still signed in?" (see `session_status`).
+    pub session_status: Arc<session_status::SessionStatusCache>,
 }
 
 impl std::fmt::Debug for AuthState {
@@ -96,6 +99,9 @@ impl AuthState {
         let providers = oauth::Providers::new(&config.providers)?;
         let mailer = Mailer::new(config.smtp.as_ref(), data_dir)?;
         let mfa_key = server_secret(&pool, "mfa_key").await?;
+        let session_status = Arc::new(session_status::SessionStatusCache::new(
+            config.session_status_cache,
+        ));
         // Computed now, not on the first unknown-user sign-in, so that one is not slower.
         password::dummy_hash();
         Ok(AuthState(Arc::new(Inner {
@@ -108,6 +114,7 @@ impl AuthState {
             passwords,
             providers,
             mfa_key,
+            session_status,
         })))
     }
 }
@@ -174,6 +181,10 @@ pub fn router(state: AuthState) -> Router {
         // GoTrue's bodies are small; this bounds what a client can make us parse.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn(error::api_version))
+        .layer(axum::middleware::from_fn_with_state(
+            state.session_status.clone(),
+            session_status::forget_after_writes,
+        ))
         .with_state(state)
 }
 
@@ -215,7 +226,7 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 }
 
 /// The app asks the embedded service whether a token's session was signed out (or outlived its
-/// lifetimes): one indexed read of its own database, no network call.
+/// lifetimes): a recent answer, or one indexed read of its own database; no network call.
 impl crate::contract::SessionStatus for AuthState {
     fn is_active<'a>(
         &'a self,
@@ -227,12 +238,7 @@ impl crate::contract::SessionStatus for AuthState {
                 + 'a,
         >,
     > {
-        Box::pin(async move {
-            sessions::find_live(self, session_id)
-                .await
-                .map(|session| session.is_some())
-                .map_err(|_| crate::contract::session::StatusUnknown)
-        })
+        Box::pin(session_status::is_active(self, session_id))
     }
 
     fn has_second_factor<'a>(

@@ -346,8 +346,10 @@ async fn a_session_store_out_of_reach_keeps_the_session_and_shows_no_private_dat
         app.page_with_cookies("/chat", &cookie).await.status(),
         StatusCode::OK
     );
-    // The database goes away: the session cannot be checked for a sign-out.
+    // The database goes away: the session cannot be checked for a sign-out, once the instance's
+    // memory of having checked it (FERROCHAT_SESSION_STATUS_CACHE_MS, 1 s) has lapsed.
     app.store.close().await;
+    crate::harness::after_session_status_memory().await;
     let response = app.page_with_cookies("/chat", &cookie).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(!clears_session(&response));

@@ -454,6 +454,8 @@ async fn the_access_token_of_an_expired_session_stops_working_in_the_service_and
             .find(|id| !before.contains(id))
             .expect("the browser's new session");
         age_sessions(&app, &id, column, secs).await;
+        // The instance checked the session a moment ago: it asks again once that memory lapses.
+        crate::harness::after_session_status_memory().await;
         let page = app.page_with_cookies("/chat", &cookies).await;
         assert_eq!(page.status(), StatusCode::SEE_OTHER, "{column}");
         assert!(!session_exists(&app, &id).await);

@@ -310,11 +310,16 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         .to_str()
         .expect("UTF-8 temp path")
         .to_owned();
+    let postgres = match vars.iter().any(|(key, _)| *key == "DATABASE_URL") {
+        false if on_postgres() => Some(postgres_of(&data_dir).await),
+        _ => None,
+    };
     let config = Config::from_lookup(|name| {
         if let Some((_, value)) = vars.iter().find(|(key, _)| *key == name) {
             return Some((*value).to_owned());
         }
         match name {
+            "DATABASE_URL" => postgres.clone(),
             "FERROCHAT_DATA_DIR" => Some(data_path.clone()),
             "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".into()),
             _ => None,
@@ -346,6 +351,32 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
     };
     app.client = app.client_at(next_client_ip());
     app
+}
+
+/// Waits until an instance no longer trusts its memory that a session was signed in
+/// (`FERROCHAT_SESSION_STATUS_CACHE_MS`, 1 s by default): for changes made straight in the
+/// database, as another instance (or a lifetime running out) makes them.
+pub async fn after_session_status_memory() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+}
+
+/// Whether the apps of this test run use Postgres instead of their SQLite file:
+/// `FERROCHAT_TEST_DATABASE=postgres` runs the whole suite on Postgres (scripts/test.sh does, as a
+/// second run). Tests that choose a `DATABASE_URL` themselves keep theirs.
+pub fn on_postgres() -> bool {
+    std::env::var("FERROCHAT_TEST_DATABASE").is_ok_and(|backend| backend == "postgres")
+}
+
+/// The Postgres database of a data directory: a new one on the shared test server the first
+/// time, the same one when an app is started again on the directory ("the same server").
+async fn postgres_of(data_dir: &TempDir) -> String {
+    let file = data_dir.path().join("postgres-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let url = crate::databases::postgres_url().await;
+    std::fs::write(&file, &url).expect("the data directory is writable");
+    url
 }
 
 /// A loopback address for the next app's default client, so that apps started in one test are

@@ -38,6 +38,7 @@ mod guest_chat;
 mod pages;
 mod probes;
 mod realistic;
+mod scale_out;
 mod theme;
 
 // The hostile-input, fault and load suites (scripts/test.sh runs them as their own step).

@@ -1,0 +1,253 @@
+//! What signing in costs a request: the pieces of the session middleware timed one by one (the
+//! profile that found the cost), JWT verification against raw `jsonwebtoken`, and the
+//! `auth/current_user` server function with and without a session cookie, before (the session's
+//! status read from the database on every request) and after (`FERROCHAT_SESSION_STATUS_CACHE_MS`
+//! at its default), with HS256 and ES256, side by side.
+
+use std::time::Duration;
+
+use ferrochat::contract::{
+    claims::{validation, AccessClaims},
+    SessionStatus,
+};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
+use reqwest::{
+    header::{HeaderMap, HeaderValue, CONTENT_TYPE, COOKIE},
+    Method, StatusCode,
+};
+use tokio::time::Instant;
+
+use crate::{
+    harness::{claims_of, cookies_from, spawn_app_with, unique_email, TestApp},
+    load::{compare, Target, Throughput},
+};
+
+/// The HS256 apps' secret (at least 32 characters).
+pub const HS256_SECRET: &str = "bench-only-secret-0123456789abcdef-0123456789";
+const PASSWORD: &str = "bench-password-1234";
+/// Calls of each piece timed, after as many not counted.
+const PIECE_CALLS: u32 = 20_000;
+/// Concurrent connections of the load runs (the wrk runs used 16).
+pub const CONNECTIONS: usize = 16;
+/// Length of one turn of one variant, and the number of turns.
+pub const TURN: Duration = Duration::from_millis(1000);
+pub const TURNS: usize = 6;
+
+/// An app started for the auth figures, with one signed-in browser.
+pub struct AuthApp {
+    pub label: &'static str,
+    pub algorithm: Algorithm,
+    /// Its database, as ferrochat spells it.
+    pub database_url: String,
+    pub app: TestApp,
+    /// The browser's `Cookie` header.
+    pub cookie: String,
+    pub access_token: String,
+    pub session_id: String,
+}
+
+impl AuthApp {
+    /// An app signing with `algorithm` on `database` (None: an SQLite file in its data
+    /// directory); `remember` false turns the session status memory off (the code before the
+    /// fix: one database read per request).
+    pub async fn start(
+        label: &'static str,
+        algorithm: Algorithm,
+        remember: bool,
+        database: Option<&str>,
+    ) -> Self {
+        let mut vars = vec![];
+        if let Some(url) = database {
+            vars.push(("DATABASE_URL", url));
+        }
+        if algorithm == Algorithm::HS256 {
+            vars.push(("FERROCHAT_JWT_ALGORITHM", "HS256"));
+            vars.push(("FERROCHAT_JWT_SECRET", HS256_SECRET));
+        }
+        if !remember {
+            vars.push(("FERROCHAT_SESSION_STATUS_CACHE_MS", "0"));
+        }
+        let app = spawn_app_with(&vars).await;
+        let email = unique_email();
+        app.sign_up(&email, PASSWORD).await;
+        let cookie = cookies_from(&app.submit_login(&email, PASSWORD).await);
+        let session = app
+            .sessions
+            .jar
+            .load(&cookie)
+            .expect("the session cookie reads");
+        let session_id = claims_of(&session.access_token)["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let database_url = database
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sqlite://{}/ferrochat.db", app.data_dir.path().display()));
+        AuthApp {
+            label,
+            algorithm,
+            database_url,
+            app,
+            cookie,
+            access_token: session.access_token,
+            session_id,
+        }
+    }
+
+    /// `POST /api/auth/current_user`, as the pages' JavaScript sends it, with or without the
+    /// session cookie.
+    pub fn current_user(&self, signed_in: bool) -> Target {
+        let mut headers = HeaderMap::new();
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        if signed_in {
+            headers.insert(COOKIE, HeaderValue::from_str(&self.cookie).unwrap());
+        }
+        Target {
+            name: format!(
+                "{} current_user {}",
+                self.label,
+                if signed_in { "signed in" } else { "signed out" }
+            ),
+            method: Method::POST,
+            url: self.app.url("/api/auth/current_user"),
+            headers,
+            body: Some(String::new()),
+            expect: StatusCode::OK,
+        }
+    }
+}
+
+/// One app's signed-out and signed-in throughput.
+pub struct Overhead<'a> {
+    pub app: &'a AuthApp,
+    pub signed_out: Throughput,
+    pub signed_in: Throughput,
+}
+
+impl Overhead<'_> {
+    /// How much more a signed-in request costs, from throughput: 0.05 is 5 %.
+    pub fn extra_cost(&self) -> f64 {
+        self.signed_out.per_second() / self.signed_in.per_second() - 1.0
+    }
+}
+
+/// `current_user` with and without the cookie on every app, all in turns.
+pub async fn overhead<'a>(apps: &[&'a AuthApp]) -> Vec<Overhead<'a>> {
+    let targets: Vec<Target> = apps
+        .iter()
+        .flat_map(|app| [app.current_user(false), app.current_user(true)])
+        .collect();
+    let mut results = compare(&targets, CONNECTIONS, TURN, TURNS)
+        .await
+        .into_iter();
+    apps.iter()
+        .map(|app| Overhead {
+            app,
+            signed_out: results.next().unwrap(),
+            signed_in: results.next().unwrap(),
+        })
+        .collect()
+}
+
+/// One piece of the signed-in path and its mean time per call.
+pub struct Piece {
+    pub what: String,
+    pub per_call: Duration,
+}
+
+/// The mean time of `call`, after as many calls not counted.
+async fn mean<F, Fut>(mut call: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..PIECE_CALLS {
+        call().await;
+    }
+    let started = Instant::now();
+    for _ in 0..PIECE_CALLS {
+        call().await;
+    }
+    started.elapsed() / PIECE_CALLS
+}
+
+/// The key a raw `jsonwebtoken` check of `app`'s tokens uses.
+async fn raw_key(app: &AuthApp) -> (DecodingKey, Algorithm) {
+    if app.algorithm == Algorithm::HS256 {
+        return (
+            DecodingKey::from_secret(HS256_SECRET.as_bytes()),
+            Algorithm::HS256,
+        );
+    }
+    let set: JwkSet = app
+        .app
+        .get("/auth/v1/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        DecodingKey::from_jwk(&set.keys[0]).unwrap(),
+        Algorithm::ES256,
+    )
+}
+
+/// Each piece of a signed-in request on `app`, timed alone; `before` is the same app without
+/// the session status memory. Also the raw `jsonwebtoken` check, for the verification budget.
+pub async fn pieces(app: &AuthApp, before: &AuthApp) -> (Vec<Piece>, Duration, Duration) {
+    let sessions = &app.app.sessions;
+    let token = app.access_token.as_str();
+    let issuer = claims_of(token)["iss"].as_str().unwrap().to_owned();
+    let (key, algorithm) = raw_key(app).await;
+    let policy = validation(algorithm, &issuer);
+    let cookie = mean(|| async {
+        std::hint::black_box(sessions.jar.load(&app.cookie).unwrap());
+    })
+    .await;
+    let verify = mean(|| async {
+        std::hint::black_box(sessions.verifier.verify(token).await.unwrap());
+    })
+    .await;
+    let raw = mean(|| async {
+        std::hint::black_box(jsonwebtoken::decode::<AccessClaims>(token, &key, &policy).unwrap());
+    })
+    .await;
+    let before_status = before.app.auth.as_ref().unwrap();
+    let read = mean(|| async {
+        assert!(before_status.is_active(&before.session_id).await.unwrap());
+    })
+    .await;
+    let status = app.app.auth.as_ref().unwrap();
+    let remembered = mean(|| async {
+        assert!(status.is_active(&app.session_id).await.unwrap());
+    })
+    .await;
+    let name = format!("{algorithm:?}");
+    let pieces = vec![
+        Piece {
+            what: "session cookie → tokens (base64, JSON)".into(),
+            per_call: cookie,
+        },
+        Piece {
+            what: format!("{name} token verified (`Verifier`)"),
+            per_call: verify,
+        },
+        Piece {
+            what: format!("{name} token verified (raw `jsonwebtoken::decode`)"),
+            per_call: raw,
+        },
+        Piece {
+            what: "session status: database read (before)".into(),
+            per_call: read,
+        },
+        Piece {
+            what: "session status: remembered (after)".into(),
+            per_call: remembered,
+        },
+    ];
+    (pieces, verify, raw)
+}

@@ -1,0 +1,141 @@
+//! A bounded, closed-loop HTTP load generator: a fixed number of connections, each sending its
+//! next request when the previous answer has been read, for a fixed time. Variants that are
+//! compared are run in turns (A, B, A, B, …) so that a noisy neighbour slows both alike.
+
+use std::time::Duration;
+
+use reqwest::{header::HeaderMap, Method, StatusCode};
+use tokio::time::Instant;
+
+use crate::stats::Samples;
+
+/// The longest one request may take before the run fails.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
+/// One kind of request, sent over and over.
+#[derive(Clone)]
+pub struct Target {
+    pub name: String,
+    pub method: Method,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Option<String>,
+    /// Every answer must have this status, or the run fails: a fast error is not a result.
+    pub expect: StatusCode,
+}
+
+impl Target {
+    pub fn get(name: &str, url: String, headers: HeaderMap) -> Self {
+        Target {
+            name: name.to_owned(),
+            method: Method::GET,
+            url,
+            headers,
+            body: None,
+            expect: StatusCode::OK,
+        }
+    }
+}
+
+/// What a target's runs measured.
+#[derive(Default)]
+pub struct Throughput {
+    pub requests: usize,
+    pub elapsed: Duration,
+    pub latencies: Samples,
+}
+
+impl Throughput {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `targets` in `rounds` turns of `each` with `connections` concurrent connections, and
+/// returns each target's totals (in the order given).
+pub async fn compare(
+    targets: &[Target],
+    connections: usize,
+    each: Duration,
+    rounds: usize,
+) -> Vec<Throughput> {
+    let mut results: Vec<Throughput> = targets.iter().map(|_| Throughput::default()).collect();
+    for target in targets {
+        // A short warm-up: connections open, statements prepared, caches filled.
+        run(target, connections, each / 4).await;
+    }
+    for _ in 0..rounds {
+        for (target, total) in targets.iter().zip(results.iter_mut()) {
+            let round = run(target, connections, each).await;
+            total.requests += round.requests;
+            total.elapsed += round.elapsed;
+            total.latencies.extend(round.latencies.into_vec());
+        }
+    }
+    results
+}
+
+/// One run of one target. The client runs on a runtime of its own, on its own OS thread, as a
+/// separate load generator would: sharing the app's tokio workers, its tasks ran whenever a
+/// handler yielded, which skewed the comparison towards handlers that wait.
+pub async fn run(target: &Target, connections: usize, length: Duration) -> Throughput {
+    let target = target.clone();
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("the load generator's runtime")
+            .block_on(run_here(target, connections, length))
+    })
+    .await
+    .expect("the load generator does not panic")
+}
+
+async fn run_here(target: Target, connections: usize, length: Duration) -> Throughput {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(REQUEST_LIMIT)
+        .build()
+        .expect("a client");
+    let started = Instant::now();
+    let deadline = started + length;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let client = client.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let mut request = client
+                        .request(target.method.clone(), &target.url)
+                        .headers(target.headers.clone());
+                    if let Some(body) = &target.body {
+                        request = request.body(body.clone());
+                    }
+                    let response = request.send().await.expect("the request is answered");
+                    let status = response.status();
+                    let body = response.bytes().await.expect("the body is read");
+                    assert_eq!(
+                        status,
+                        target.expect,
+                        "{}: unexpected answer {}",
+                        target.name,
+                        String::from_utf8_lossy(&body)
+                    );
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Samples::default();
+    for worker in workers {
+        latencies.extend(worker.await.expect("a load worker does not panic"));
+    }
+    Throughput {
+        requests: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}

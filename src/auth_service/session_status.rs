@@ -1,0 +1,136 @@
+//! Whether a token's session still stands, as the app asks on every signed-in request, answered
+//! from a short memory of recent database answers.
+//!
+//! Asking the database on every request made a signed-in request 2.7–3.6 times as expensive as
+//! a signed-out one (bench/RESULTS.md, "Auth overhead"): the lookup, not the signature check, was
+//! the cost. So a "still signed in" answer is remembered for [`AuthConfig::session_status_cache`]
+//! (1 s by default), and forgotten at once — every remembered answer — as soon as this instance
+//! handles anything that may end a session: any write to `/auth/v1` (sign-out, password change,
+//! account deletion, a refresh token's reuse, …) and the maintenance prune. So a sign-out ends
+//! the session at once on the instance that performed it, and within the memory's lifetime on
+//! the others, which learn of it only through the shared database. "Signed out" answers are never
+//! remembered: they are final anyway.
+//!
+//! [`AuthConfig::session_status_cache`]: super::config::AuthConfig::session_status_cache
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{body::Body, extract::State, http::Request, middleware::Next, response::Response};
+
+use super::{sessions, AuthState};
+use crate::contract::session::StatusUnknown;
+
+/// More remembered sessions than this and the memory starts over: a bound on its size.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// Recent "still signed in" answers, each tagged with the generation it was read in.
+pub struct SessionStatusCache {
+    lifetime: Duration,
+    /// Bumped whenever this instance may have ended a session; older answers no longer count.
+    generation: AtomicU64,
+    active: RwLock<HashMap<String, (Instant, u64)>>,
+}
+
+impl SessionStatusCache {
+    /// A memory of `lifetime`; zero asks the database every time.
+    pub fn new(lifetime: Duration) -> Self {
+        SessionStatusCache {
+            lifetime,
+            generation: AtomicU64::new(0),
+            active: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Forgets every remembered answer. Called after the write that may end a session has
+    /// committed, so an answer read before it carries an older generation and no longer counts.
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn remembered(&self, session_id: &str) -> bool {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        active.get(session_id).is_some_and(|(read_at, read_in)| {
+            *read_in == generation && read_at.elapsed() < self.lifetime
+        })
+    }
+
+    fn remember(&self, session_id: &str, read_at: Instant, read_in: u64) {
+        let mut active = self
+            .active
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if active.len() >= MAX_REMEMBERED {
+            let generation = self.generation.load(Ordering::SeqCst);
+            active.retain(|_, (at, read)| *read == generation && at.elapsed() < self.lifetime);
+            if active.len() >= MAX_REMEMBERED {
+                active.clear();
+            }
+        }
+        active.insert(session_id.to_owned(), (read_at, read_in));
+    }
+}
+
+/// Whether the session exists and is within its lifetimes: remembered, or one indexed read.
+pub async fn is_active(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
+    let cache = &state.session_status;
+    if cache.lifetime.is_zero() {
+        return read(state, session_id).await;
+    }
+    if cache.remembered(session_id) {
+        return Ok(true);
+    }
+    // Taken before the read: a sign-out that commits meanwhile bumps the generation, and this
+    // answer is then never used.
+    let read_in = cache.generation.load(Ordering::SeqCst);
+    let read_at = Instant::now();
+    let active = read(state, session_id).await?;
+    if active {
+        cache.remember(session_id, read_at, read_in);
+    }
+    Ok(active)
+}
+
+async fn read(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
+    sessions::find_live(state, session_id)
+        .await
+        .map(|session| session.is_some())
+        .map_err(|_| StatusUnknown)
+}
+
+/// Middleware on `/auth/v1`: after any request that may write (every method but GET, HEAD and
+/// OPTIONS) the remembered answers are forgotten. Coarse on purpose: a new route that ends
+/// sessions is covered without remembering to say so.
+pub async fn forget_after_writes(
+    State(cache): State<Arc<SessionStatusCache>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    // A guard rather than a call after the handler: a client that hangs up drops the handler's
+    // future, possibly after its write committed.
+    let _forget = writes.then_some(ForgetOnDrop(cache));
+    next.run(request).await
+}
+
+/// Forgets the remembered answers when dropped.
+struct ForgetOnDrop(Arc<SessionStatusCache>);
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        self.0.forget_all();
+    }
+}
