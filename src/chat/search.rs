@@ -135,7 +135,7 @@ impl Snippet {
 }
 
 /// The text with HTML's special characters escaped.
-fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -584,6 +584,13 @@ async fn regenerate_and_edit_work_as_forms_without_javascript() {
     let app = spawn_app_with(&[]).await;
     let (ada, bob) = (signed_in_cookies(&app).await, signed_in_cookies(&app).await);
     let session = start_chat(&app, &ada, "What is rust?").await;
+    let hostile = start_chat(&app, &ada, "x</textarea><img src=x onerror=alert(1)>").await;
+    let html = page(&app, &ada, &format!("/chat/{hostile}")).await;
+    assert!(
+        html.contains("x&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt;</textarea>"),
+        "the edit box holds the text, escaped: {html}"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
     let html = page(&app, &ada, &format!("/chat/{session}")).await;
     assert!(html.contains(r#"action="/api/chat/regenerate""#), "{html}");
     assert!(html.contains(r#"action="/api/chat/edit""#), "{html}");
