@@ -44,7 +44,7 @@ pub enum Bucket {
 
 impl Bucket {
     /// Every bucket, for pruning.
-    pub const ALL: [Bucket; 7] = [
+    pub const ALL: [Bucket; 8] = [
         Bucket::SignIn,
         Bucket::SignInEmail,
         Bucket::Refresh,

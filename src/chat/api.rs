@@ -313,15 +313,19 @@ async fn send(
         .create_session(&user, Some(&id), DEFAULT_TITLE)
         .await?;
     let exchange = relay.send(&user, &id, content, Some(&model)).await?;
-    // ferrochat's chat page asks for the answer rendered too (see `data_stream`).
-    let rendered = query
-        .is_some_and(|query| query.split('&').any(|pair| pair == "render=html"))
-        .then(StreamRenderer::new);
     Ok(data_stream_response(
         &exchange.answer.id,
         exchange.events,
-        rendered,
+        renderer_if_asked(query),
     ))
+}
+
+/// ferrochat's chat page asks for the answer rendered too, with `?render=html` (see
+/// `data_stream`); the starter's clients never do, and get the starter's stream unchanged.
+fn renderer_if_asked(query: Option<String>) -> Option<StreamRenderer> {
+    query
+        .is_some_and(|query| query.split('&').any(|pair| pair == "render=html"))
+        .then(StreamRenderer::new)
 }
 
 impl From<SendError> for ApiError {
@@ -533,6 +537,7 @@ async fn regenerate(
     State(relay): State<ChatRelay>,
     Caller(user): Caller,
     SessionId(id): SessionId,
+    RawQuery(query): RawQuery,
     Body422(body): Body422<RegenerateBody>,
 ) -> Result<Response, ApiError> {
     let edited = body
@@ -544,5 +549,9 @@ async fn regenerate(
     let exchange = relay
         .regenerate(&user, &id, edited, body.model.as_deref())
         .await?;
-    Ok(data_stream_response(&exchange.answer.id, exchange.events))
+    Ok(data_stream_response(
+        &exchange.answer.id,
+        exchange.events,
+        renderer_if_asked(query),
+    ))
 }

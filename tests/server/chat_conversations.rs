@@ -772,3 +772,21 @@ async fn the_regenerate_route_streams_a_new_answer_for_its_owner_only() {
         "There is no message of yours in this chat to answer again."
     );
 }
+
+#[tokio::test]
+async fn an_example_prompt_link_cannot_end_the_composers_box() {
+    let app = spawn_app_with(&[]).await;
+    let ada = signed_in_cookies(&app).await;
+    // A link anyone can send: `/chat?prompt=…` fills the composer.
+    let html = page(
+        &app,
+        &ada,
+        "/chat?prompt=x%3C%2Ftextarea%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E",
+    )
+    .await;
+    assert!(
+        html.contains("x&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt;</textarea>"),
+        "the composer holds the text, escaped: {html}"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
+}

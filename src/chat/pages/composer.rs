@@ -18,6 +18,8 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
+use super::textarea_text;
+
 use crate::{
     auth::context::use_auth,
     auth::pages::returned_error,
@@ -90,7 +92,7 @@ pub fn Composer(
                 autocomplete="off"
                 required
             >
-                {prompt}
+                {textarea_text(&prompt)}
             </textarea>
             <p id="composer-error" class="form-error" role="alert" hidden=error.is_none()>
                 {error.as_ref().map(ToString::to_string)}

@@ -168,3 +168,11 @@ fn not_found() -> impl IntoView {
     }
     view! { <NotFound/> }
 }
+
+/// Text to put inside a `<textarea>`. Leptos writes a textarea's children unescaped (tachys:
+/// `ESCAPE_CHILDREN = false`), so a text containing `</textarea>` (a `?prompt=` link anyone can
+/// send, an imported message) would end the element and inject markup. The browser decodes the
+/// entities back into the text.
+fn textarea_text(text: &str) -> String {
+    crate::chat::search::escape_html(text)
+}

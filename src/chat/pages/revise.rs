@@ -4,11 +4,11 @@
 
 use leptos::{prelude::*, server_fn::ServerFn};
 
+use super::textarea_text;
 use crate::{
     auth::pages::returned_error,
     chat::{
         functions::{EditLastMessage, RegenerateAnswer},
-        search::escape_html,
         types::MAX_MESSAGE_CHARS,
     },
 };
@@ -25,10 +25,7 @@ pub fn ReviseLastTurn(
 ) -> impl IntoView {
     let error = returned_error::<RegenerateAnswer>().or_else(returned_error::<EditLastMessage>);
     let editing = returned_error::<EditLastMessage>().is_some();
-    // Leptos writes a <textarea>'s children unescaped (tachys: ESCAPE_CHILDREN = false), so a
-    // message containing `</textarea>` would end the element and inject markup: escape it here
-    // (the browser decodes the entities back into the text).
-    let question = escape_html(&question);
+    let question = textarea_text(&question);
     view! {
         <div id="last-turn" class="last-turn-actions">
             <form class="regenerate-form" method="post" action=RegenerateAnswer::url()>
