@@ -260,6 +260,20 @@ mod tests {
     }
 
     #[test]
+    fn a_second_factor_given_later_does_not_make_the_sign_in_younger() {
+        let window = ReauthWindow(Some(Duration::from_secs(600)));
+        let mut user = user_signed_in_at(&[1000]);
+        user.claims.amr.insert(
+            0,
+            crate::contract::claims::AuthMethod {
+                method: "totp".into(),
+                timestamp: 1500,
+            },
+        );
+        assert!(window.needs_current_password(&user, 1601));
+    }
+
+    #[test]
     fn a_busy_service_asks_to_try_again() {
         let error = AuthApiError::Api {
             status: 503,

@@ -141,7 +141,7 @@ pub async fn guard_pages(request: Request<Body>, next: Next) -> Response {
         let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
         return Redirect::to(&format!("{SECOND_FACTOR_PAGE}?next={next}")).into_response();
     }
-    if path == SECOND_FACTOR_PAGE && !second_factor_due {
+    if path == SECOND_FACTOR_PAGE && !second_factor_due && !matches!(state, SessionState::Unknown) {
         return Redirect::to(if signed_in { "/chat" } else { "/login" }).into_response();
     }
     if is_private(path) && !signed_in {
