@@ -149,7 +149,7 @@ async fn bad_input_gets_gotrue_errors_never_a_500() {
         (
             app.client.post(&url).json(&json!({ "phone": "+15550100" })),
             StatusCode::BAD_REQUEST,
-            "validation_failed",
+            "phone_provider_disabled",
         ),
         (
             app.client
