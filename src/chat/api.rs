@@ -449,10 +449,10 @@ async fn stop(
     Ok(Json(json!({ "stopped": relay.stop(&user, &id).await? })))
 }
 
-/// `?format=` of an export.
+/// `?format=` of an export: `markdown` or `json`; JSON (the one that imports again) if absent.
 #[derive(Deserialize)]
 pub struct ExportQuery {
-    format: String,
+    format: Option<String>,
 }
 
 /// One of the caller's chats as a file to download: Markdown to read, JSON to import again.
@@ -462,7 +462,7 @@ async fn export(
     SessionId(id): SessionId,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let (extension, content_type) = match query.format.as_str() {
+    let (extension, content_type) = match query.format.as_deref().unwrap_or("json") {
         "markdown" => ("md", "text/markdown; charset=utf-8"),
         "json" => ("json", "application/json"),
         _ => {

@@ -385,8 +385,8 @@ async fn every_chat_server_function_answers_anothers_ids_like_missing_ones() {
 /// Every HTTP route with an id in its path (read from the router's source), called by Bob with
 /// Ada's ids: Ada's chat for the chat routes, her sign-in session for `/auth/v1/sessions/{id}`.
 /// Each answers "not found", exactly as for an id that exists nowhere (except where the starter
-/// creates a chat for an id it does not know: there Ada's id is still "not found"), and nothing
-/// of Ada's changes.
+/// creates a chat for an id it does not know: there Ada's id is still "not found"; and the admin
+/// API, which refuses a person's token whatever the id), and nothing of Ada's changes.
 #[tokio::test]
 async fn every_http_route_answers_anothers_ids_like_missing_ones() {
     let app = spawn_app().await;
@@ -401,10 +401,24 @@ async fn every_http_route_answers_anothers_ids_like_missing_ones() {
         .filter(|(_, path)| path.contains('{'))
         .collect();
     assert!(routes.len() >= 6, "{routes:?}");
+    let ada_user = crate::harness::claims_of(&ada_token)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for (method, route) in routes {
-        let ada_id = match route.starts_with("/auth/v1/sessions/") {
-            true => ada_session.clone(),
-            false => ada_chat.clone(),
+        // The admin API takes user ids and answers a person's token 403 `not_admin` whatever
+        // the id: the same answer for Ada's id as for one that exists nowhere.
+        let admin = route.starts_with("/auth/v1/admin/");
+        let ada_id = if route.starts_with("/auth/v1/sessions/") {
+            ada_session.clone()
+        } else if admin {
+            ada_user.clone()
+        } else {
+            ada_chat.clone()
+        };
+        let refused = match admin {
+            true => StatusCode::FORBIDDEN,
+            false => StatusCode::NOT_FOUND,
         };
         let bob = app.sign_up(&unique_email(), "password one").await;
         let bob_token = bob["access_token"].as_str().unwrap().to_owned();
@@ -427,11 +441,7 @@ async fn every_http_route_answers_anothers_ids_like_missing_ones() {
         let theirs = (theirs.status(), theirs.text().await.unwrap());
         let missing = call(uuid::Uuid::new_v4().to_string()).await.unwrap();
         let missing = (missing.status(), missing.text().await.unwrap());
-        assert_eq!(
-            theirs.0,
-            StatusCode::NOT_FOUND,
-            "{method} {route}: {theirs:?}"
-        );
+        assert_eq!(theirs.0, refused, "{method} {route}: {theirs:?}");
         if !missing.0.is_success() {
             assert_eq!(theirs, missing, "{method} {route}");
         }
