@@ -82,6 +82,13 @@ impl AppState {
             &settings.site_url,
             &settings.cors_allowed_origins,
         ));
+        let chat = ChatRelay::new(
+            ChatStore::new(store.pool().clone())
+                .with_streams_per_user(chat.streams_per_user)
+                .with_guest_messages(chat.guest_messages),
+            Arc::new(Models::new(&chat)),
+            chat.history_budget_chars,
+        );
         let secure = site_url.0.scheme() == "https";
         let (sessions, auth, reauth_window) = match auth {
             AuthMode::Remote(remote) => {
@@ -106,10 +113,14 @@ impl AppState {
                 let issuer = auth_config.issuer();
                 let public_base = url::Url::parse(&issuer).map_err(|e| e.to_string())?;
                 let signing = auth_config.signing.clone();
-                let embedded =
-                    AuthState::new(store.pool().clone(), auth_config, &settings.data_dir)
-                        .await
-                        .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
+                let embedded = AuthState::new(
+                    store.pool().clone(),
+                    auth_config,
+                    &settings.data_dir,
+                    forget_chats(&chat),
+                )
+                .await
+                .map_err(|error| format!("cannot start the auth service: {}", error.msg))?;
                 // Called in-process, with each browser's identity: see auth/client.rs.
                 let client =
                     AuthClient::in_process(auth_service::router(embedded.clone()), public_base);
@@ -129,13 +140,6 @@ impl AppState {
             crate::store::secret(store.pool(), "form_error_key")
                 .await
                 .map_err(|error| format!("cannot read the server secrets: {error}"))?,
-        );
-        let chat = ChatRelay::new(
-            ChatStore::new(store.pool().clone())
-                .with_streams_per_user(chat.streams_per_user)
-                .with_guest_messages(chat.guest_messages),
-            Arc::new(Models::new(&chat)),
-            chat.history_budget_chars,
         );
         Ok(AppState {
             leptos_options: settings.leptos,
@@ -292,7 +296,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// What pruning an abandoned guest deletes besides the user: their chats (and quota count).
+/// What deleting a user (pruning an abandoned guest, an administrator's hard delete, the
+/// person's own account deletion) deletes first: their chats (and quota count).
 fn forget_chats(chat: &ChatRelay) -> auth_service::maintenance::ForgetUser {
     let chat = chat.clone();
     Arc::new(move |user_id| {
@@ -323,10 +328,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     tracing::info!("ferrochat listening on http://{}", listener.local_addr()?);
     // Background upkeep runs exactly as long as the server does.
-    let _maintenance = state
-        .auth
-        .clone()
-        .map(|auth| auth_service::maintenance::start(auth, forget_chats(&state.chat)));
+    let _maintenance = state.auth.clone().map(auth_service::maintenance::start);
     let _chat_upkeep = state.chat.start_upkeep();
     axum::serve(
         listener,

@@ -451,7 +451,7 @@ pub async fn delete_user(
     State(state): State<AuthState>,
     auth: Authenticated,
 ) -> AuthResult<StatusCode> {
-    users::delete(&state.pool, &auth.user.id).await?;
+    state.delete_user(&auth.user.id).await?;
     tracing::info!(user_id = %auth.user.id, "account deleted by its owner");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,9 +19,9 @@ use url::Url;
 
 use super::{
     crypto::{random_token, sha256},
-    email_flows, mfa,
+    email_flows,
     error::{AuthError, AuthResult},
-    now, password, redirect,
+    mfa, now, password, redirect,
     request::{Body, RedirectQuery},
     sessions::{self, LogoutScope},
     unsupported,
@@ -489,7 +489,7 @@ async fn delete_user(
             users::soft_delete(&state.pool, &user).await?;
         }
     } else {
-        users::delete(&state.pool, &user.id).await?;
+        state.delete_user(&user.id).await?;
     }
     tracing::info!(user_id = %user.id, soft = body.should_soft_delete, "user deleted by an administrator");
     Ok(Json(json!({})))

@@ -176,11 +176,10 @@ pub async fn prune_anonymous_users(state: &AuthState, forget: &ForgetUser) -> Au
 }
 
 /// Starts the upkeep on the current runtime: once now (a server that was down prunes at once),
-/// then every [`INTERVAL`]. `forget` deletes a pruned guest's chats.
-pub fn start(state: AuthState, forget: ForgetUser) -> Upkeep {
+/// then every [`INTERVAL`]. The state's `forget_user` deletes a pruned guest's chats.
+pub fn start(state: AuthState) -> Upkeep {
     upkeep::every(INTERVAL, move || {
         let state = state.clone();
-        let forget = forget.clone();
         async move {
             match run_once(&state).await {
                 Ok(pruned) if pruned != Pruned::default() => {
@@ -189,7 +188,7 @@ pub fn start(state: AuthState, forget: ForgetUser) -> Upkeep {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
             }
-            match prune_anonymous_users(&state, &forget).await {
+            match prune_anonymous_users(&state, &state.forget_user).await {
                 Ok(0) => {}
                 Ok(guests) => tracing::info!(guests, "pruned abandoned anonymous users"),
                 Err(error) => tracing::warn!(error = %error.msg, "pruning guests failed"),

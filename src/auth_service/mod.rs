@@ -34,6 +34,7 @@ mod unsupported;
 use std::{path::Path, sync::Arc};
 
 use axum::{
+    http::StatusCode,
     routing::{get, post},
     Json, Router,
 };
@@ -41,7 +42,7 @@ use serde_json::json;
 
 use self::{
     config::AuthConfig,
-    error::AuthResult,
+    error::{AuthError, AuthResult},
     keys::KeySet,
     mail::Mailer,
     password::Hasher,
@@ -67,6 +68,8 @@ pub struct Inner {
     pub providers: oauth::Providers,
     /// Seals the TOTP keys of second factors in the database (see `totp`).
     pub mfa_key: Vec<u8>,
+    /// Deletes what the rest of the app keeps of a user, before the user is deleted.
+    pub forget_user: maintenance::ForgetUser,
     /// Recent answers to "is this session still signed in?" (see `session_status`).
     pub session_status: Arc<session_status::SessionStatusCache>,
 }
@@ -87,7 +90,12 @@ impl std::ops::Deref for AuthState {
 
 impl AuthState {
     /// Loads keys and secrets (creating them on first start).
-    pub async fn new(pool: Pool, config: AuthConfig, data_dir: &Path) -> AuthResult<Self> {
+    pub async fn new(
+        pool: Pool,
+        config: AuthConfig,
+        data_dir: &Path,
+        forget_user: maintenance::ForgetUser,
+    ) -> AuthResult<Self> {
         let keys = KeySet::load(&pool, &config.signing, config.jwt_expiry, config.issuer()).await?;
         let refresh_key = server_secret(&pool, "refresh_token_key").await?;
         let limiter = RateLimiter::new(
@@ -115,12 +123,30 @@ impl AuthState {
             providers,
             mfa_key,
             session_status,
+            forget_user,
         })))
     }
 }
 
 impl AuthState {
     /// Counts a sign-in-like request (password, PKCE, sign-up, link redemption) of this client.
+    /// Deletes a user and first what the rest of the app keeps of them (their chats): if that
+    /// fails, the user is kept, so nothing is left without an owner and the deletion can be
+    /// tried again.
+    pub(crate) async fn delete_user(&self, user_id: &str) -> AuthResult<()> {
+        (self.forget_user)(user_id.to_owned())
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, %user_id, "cannot delete a user's chats; the user is kept");
+                AuthError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unexpected_failure",
+                    "The account could not be deleted just now. Please try again.",
+                )
+            })?;
+        users::delete(&self.pool, user_id).await
+    }
+
     pub(crate) async fn limit_sign_in(&self, client: &request::Client) -> AuthResult<()> {
         self.limiter
             .check(Bucket::SignIn, &client.rate_limit_key())

@@ -82,9 +82,7 @@ mod server {
                 ChatStoreError::Busy => AppError::Refused(BUSY.into()),
                 ChatStoreError::TooManyStreams(_)
                 | ChatStoreError::NoQuestion
-                | ChatStoreError::GuestQuotaReached(_) => {
-                    AppError::Refused(error.to_string())
-                }
+                | ChatStoreError::GuestQuotaReached(_) => AppError::Refused(error.to_string()),
                 ChatStoreError::Database(error) => {
                     tracing::error!(%error, "chat store failure");
                     AppError::Unavailable

@@ -707,3 +707,78 @@ async fn remote_mode_deletes_accounts_through_the_projects_admin_api() {
         }
     }
 }
+
+/// Ada's chat, written through the starter's API with her token; the number of her chats.
+async fn chat_of(app: &TestApp, token: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    let answer = app
+        .client
+        .post(app.url(&format!("/api/sessions/{id}")))
+        .bearer_auth(token)
+        .json(&json!({ "messages": [{ "role": "user", "content": "Keep this" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.text().await.unwrap();
+    id
+}
+
+async fn chats_of(app: &TestApp, user_id: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM chat_sessions WHERE user_id = $1
+         UNION ALL SELECT COUNT(*) FROM messages m JOIN chat_sessions s
+             ON s.id = m.chat_session_id WHERE s.user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap()
+    .into_iter()
+    .sum()
+}
+
+#[tokio::test]
+async fn deleting_a_user_deletes_their_chats_and_only_theirs() {
+    let app = spawn_app().await;
+    let key = api_key(&app, "service_role");
+    let mut people = Vec::new();
+    for _ in 0..3 {
+        let session = app.sign_up(&unique_email(), "password one").await;
+        let token = session["access_token"].as_str().unwrap().to_owned();
+        let id = session["user"]["id"].as_str().unwrap().to_owned();
+        chat_of(&app, &token).await;
+        assert_eq!(
+            chats_of(&app, &id).await,
+            3,
+            "a chat, a question, an answer"
+        );
+        people.push((id, token));
+    }
+    let [(ada, _), (bob, bob_token), (cy, _)] = people.try_into().unwrap();
+    // An administrator's hard delete, and Bob deleting his own account (`DELETE /user`).
+    let (status, _, _) = admin(
+        &app,
+        Method::DELETE,
+        &format!("/admin/users/{ada}"),
+        Some(&key),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let own = app
+        .client
+        .delete(app.url("/auth/v1/user"))
+        .bearer_auth(&bob_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        chats_of(&app, &ada).await,
+        0,
+        "nothing of Ada's is left without an owner"
+    );
+    assert_eq!(chats_of(&app, &bob).await, 0, "nor of Bob's");
+    assert_eq!(chats_of(&app, &cy).await, 3, "Cy's chat is untouched");
+}
