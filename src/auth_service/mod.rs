@@ -277,10 +277,6 @@ impl crate::contract::SessionStatus for AuthState {
                 + 'a,
         >,
     > {
-        Box::pin(async move {
-            mfa::has_verified_factor(&self.pool, user_id)
-                .await
-                .map_err(|_| crate::contract::session::StatusUnknown)
-        })
+        Box::pin(session_status::has_second_factor(self, user_id))
     }
 }

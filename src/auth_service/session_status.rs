@@ -30,7 +30,8 @@ use crate::contract::session::StatusUnknown;
 /// More remembered sessions than this and the memory starts over: a bound on its size.
 const MAX_REMEMBERED: usize = 100_000;
 
-/// Recent "still signed in" answers, each tagged with the generation it was read in.
+/// Recent "still signed in" (and "no second factor") answers, each tagged with the generation
+/// it was read in.
 pub struct SessionStatusCache {
     lifetime: Duration,
     /// Bumped whenever this instance may have ended a session; older answers no longer count.
@@ -54,18 +55,18 @@ impl SessionStatusCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn remembered(&self, session_id: &str) -> bool {
+    fn remembered(&self, key: &str) -> bool {
         let generation = self.generation.load(Ordering::SeqCst);
         let active = self
             .active
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        active.get(session_id).is_some_and(|(read_at, read_in)| {
+        active.get(key).is_some_and(|(read_at, read_in)| {
             *read_in == generation && read_at.elapsed() < self.lifetime
         })
     }
 
-    fn remember(&self, session_id: &str, read_at: Instant, read_in: u64) {
+    fn remember(&self, key: String, read_at: Instant, read_in: u64) {
         let mut active = self
             .active
             .write()
@@ -77,28 +78,55 @@ impl SessionStatusCache {
                 active.clear();
             }
         }
-        active.insert(session_id.to_owned(), (read_at, read_in));
+        active.insert(key, (read_at, read_in));
     }
 }
 
 /// Whether the session exists and is within its lifetimes: remembered, or one indexed read.
 pub async fn is_active(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
+    let key = format!("session:{session_id}");
+    remembered_or_read(state, key, true, read(state, session_id)).await
+}
+
+/// Whether the user has a verified second factor, asked on every `aal1` request (nearly all of
+/// them): remembered like a session's status, or the read would undo the memory's saving. Only
+/// "none" is remembered; verifying a factor is a write to `/auth/v1`, which forgets it here at
+/// once (elsewhere within the memory's lifetime, as a sign-out).
+pub async fn has_second_factor(state: &AuthState, user_id: &str) -> Result<bool, StatusUnknown> {
+    let key = format!("factorless:{user_id}");
+    let read = async {
+        super::mfa::has_verified_factor(&state.pool, user_id)
+            .await
+            .map_err(|_| StatusUnknown)
+    };
+    remembered_or_read(state, key, false, read).await
+}
+
+/// `read`'s answer, or `permissive` if that is what it answered for `key` within the memory's
+/// lifetime and generation. Only the permissive answer is remembered: the other one is final
+/// (signed out) or must take effect at once (a second factor).
+async fn remembered_or_read(
+    state: &AuthState,
+    key: String,
+    permissive: bool,
+    read: impl std::future::Future<Output = Result<bool, StatusUnknown>>,
+) -> Result<bool, StatusUnknown> {
     let cache = &state.session_status;
     if cache.lifetime.is_zero() {
-        return read(state, session_id).await;
+        return read.await;
     }
-    if cache.remembered(session_id) {
-        return Ok(true);
+    if cache.remembered(&key) {
+        return Ok(permissive);
     }
     // Taken before the read: a sign-out that commits meanwhile bumps the generation, and this
     // answer is then never used.
     let read_in = cache.generation.load(Ordering::SeqCst);
     let read_at = Instant::now();
-    let active = read(state, session_id).await?;
-    if active {
-        cache.remember(session_id, read_at, read_in);
+    let answer = read.await?;
+    if answer == permissive {
+        cache.remember(key, read_at, read_in);
     }
-    Ok(active)
+    Ok(answer)
 }
 
 async fn read(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
