@@ -74,6 +74,9 @@ pub fn Sidebar(
             </p>
         </aside>
     }
+    // Type-erased: the sidebar's view type nested inside the chat layout's grew past what
+    // rustc can lay out for the WASM build ("queries overflow the depth limit").
+    .into_any()
 }
 
 /// One chat in the list; the open one is marked and carries its rename and delete forms (one
