@@ -5,34 +5,15 @@
  * link; a 5 MB message refused in words with nothing stored. The model is the offline echo,
  * which answers with the message itself, so a message is the answer's Markdown.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import type { Page } from '@playwright/test';
 
 import { expectOnChatAs, newCredentials, signUpInUi } from '../support/app';
+import { readClipboard, startListener } from '../support/loopback-page';
 import { test, expect } from './fixtures';
 
 // The echo streams these long answers a word at a time, and five megabytes in a textarea make
 // every step slower: three times the usual time.
 test.slow();
-
-/** A loopback HTTP server that notes every request it gets: where an exfiltration would land. */
-async function startListener(): Promise<{ url: string; paths: string[]; close: () => Promise<void> }> {
-  const paths: string[] = [];
-  const server: Server = createServer((request, response) => {
-    paths.push(request.url ?? '');
-    response.writeHead(200, { 'Content-Type': 'text/html' });
-    response.end('<!doctype html><title>listener</title>');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    paths,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 async function signUp(page: Page) {
   const user = newCredentials();
@@ -111,18 +92,11 @@ test('an answer shows a table, highlighted Rust that copies, and math as MathML'
     await sendAndWait(page, RICH);
     await expectRich(page);
 
-    const copy = lastAnswer(page).getByRole('button', { name: 'Copy' });
+    // Exactly "Copy": the code block's button, not the message's "Copy this message".
+    const copy = lastAnswer(page).getByRole('button', { name: 'Copy', exact: true });
     await copy.click();
     await expect(lastAnswer(page).locator('.code-copy')).toHaveText('Copied');
-    // The chat runs on a plain-HTTP host, where pages may not read the clipboard: a page on
-    // loopback (a secure context) reads it, with the permission granted to it alone.
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: listener.url });
-    const reader = await context.newPage();
-    await reader.goto(`${listener.url}/clipboard`);
-    await reader.bringToFront();
-    const copied = await reader.evaluate(() => navigator.clipboard.readText());
-    expect(copied.trimEnd()).toBe(RUST);
-    await reader.close();
+    expect((await readClipboard(context, listener)).trimEnd()).toBe(RUST);
     await expect(lastAnswer(page).locator('.code-copy')).toHaveText('Copy');
 
     // A saved answer is rendered the same way on the server.

@@ -52,14 +52,20 @@ function lastAnswer(page: Page) {
   return page.locator('#chat-messages > li.assistant').last();
 }
 
+/** The newest answer's text as shown (innerText: answers are rendered Markdown). */
 async function lastAnswerText(page: Page): Promise<string> {
-  return (await lastAnswer(page).locator('.message-content').textContent()) ?? '';
+  return lastAnswer(page).locator('.message-content').innerText();
+}
+
+/** `text` with its white space collapsed, as rendered Markdown shows a paragraph's line breaks. */
+function shown(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 async function sendAndWait(page: Page, message: string) {
   await composer(page).input.fill(message);
   await composer(page).input.press('Enter');
-  await expect.poll(() => lastAnswerText(page)).toBe(echo(message));
+  await expect.poll(async () => shown(await lastAnswerText(page))).toBe(shown(echo(message)));
   await expect(lastAnswer(page)).toHaveAttribute('data-status', 'complete');
 }
 
@@ -289,7 +295,7 @@ test.describe('with JavaScript', () => {
     await expect(input).toHaveValue('first line\nsecond line');
     await expect(page.locator('#chat-messages > li')).toHaveCount(0);
     await input.press('Enter');
-    await expect.poll(() => lastAnswerText(page)).toBe(echo('first line\nsecond line'));
+    await expect.poll(async () => shown(await lastAnswerText(page))).toBe(shown(echo('first line\nsecond line')));
     await expect(input).toBeFocused();
     const chat = page.url();
 
@@ -369,7 +375,7 @@ test.describe('with JavaScript', () => {
         .evaluate((content) => getComputedStyle(content, '::before').content);
     expect(await skeleton()).toBe('""');
     release();
-    await expect.poll(() => lastAnswerText(page)).toBe(echo('Hello there'));
+    await expect.poll(async () => shown(await lastAnswerText(page))).toBe(shown(echo('Hello there')));
     await expect(answer).toHaveAttribute('data-status', 'complete');
     await expect(answer).not.toHaveAttribute('aria-busy');
     expect(await skeleton()).toBe('none');

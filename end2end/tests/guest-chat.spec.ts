@@ -23,8 +23,9 @@ async function sendAndWait(page: Page, message: string) {
   await input.fill(message);
   await input.press('Enter');
   const answer = page.locator('#chat-messages > li.assistant').last();
+  // innerText: the answer is rendered Markdown (a paragraph per line of the echo).
   await expect
-    .poll(() => answer.locator('.message-content').textContent())
+    .poll(() => answer.locator('.message-content').innerText())
     .toBe(`${PREFACE}\n\n${message}`);
   await expect(answer).toHaveAttribute('data-status', 'complete');
 }

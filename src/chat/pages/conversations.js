@@ -127,7 +127,8 @@
       const button = event.target.closest?.('.copy-message');
       if (!button) return;
       const text = button.closest('.message').querySelector('.message-content')?.textContent ?? '';
-      navigator.clipboard.writeText(text).then(
+      // stream.js's copy: the Clipboard API, or a selection where it is missing (plain HTTP).
+      window.ferrochatCopy(text).then(
         () => {
           button.textContent = 'Copied';
           setTimeout(() => (button.textContent = 'Copy'), 2000);

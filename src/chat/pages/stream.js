@@ -226,6 +226,8 @@
     focused?.focus();
     if (!copied) throw new Error('copy refused');
   };
+  // Shared with conversations.js (a message's Copy button).
+  window.ferrochatCopy = copyText;
   const copyCode = (button) => {
     copyText(button.closest('.code-block').querySelector('code').textContent).then(
       () => (button.textContent = 'Copied'),
