@@ -81,8 +81,9 @@ if finish setup; then
   count_tests "$logs/hostile-suites.log"
   # The server suite again with every app on Postgres (the whole store: auth tables too), beside
   # the release build: the test binary is built already, and the two share the cores. The fault
-  # and load suites choose their databases themselves (both backends), so they run once.
-  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load::
+  # and load suites choose their databases themselves (both backends), so they run once; so do the
+  # SQLite halves of the tests written for both databases (`…::sqlite`), which ran above.
+  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite
   if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
     finish cargo-test-postgres
     count_tests "$logs/cargo-test-postgres.log"
