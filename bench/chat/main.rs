@@ -125,12 +125,22 @@ fn render_section(out: &mut String) {
             us(*per_token)
         );
     }
+    // Measured, not asserted: how the cost per token changes with the answer's length (1× is
+    // linear work in total; the naive way's grows with the length).
+    let growth = |costs: &[(usize, Duration)]| match (costs.first(), costs.last()) {
+        (Some((short, a)), Some((long, b))) if long > short && !a.is_zero() => format!(
+            "×{:.1} from {} to {} tokens",
+            b.as_secs_f64() / a.as_secs_f64(),
+            thousands(*short),
+            thousands(*long)
+        ),
+        _ => "not measured".to_owned(),
+    };
     let _ = writeln!(
         out,
-        "\nThe cost per token stays flat from {} to {} tokens (linear in total); the naive way's \
-         grows with the length (quadratic in total).",
-        thousands(render::SHORT_TOKENS),
-        thousands(render::TOKENS)
+        "\nCost per token as the answer grows: streamed {}; naive {}.",
+        growth(&timings.per_token),
+        growth(&timings.naive_per_token)
     );
     let _ = writeln!(out);
 }
