@@ -649,6 +649,21 @@ impl ChatStore {
         Ok(deleted.rows_affected())
     }
 
+    /// What every new answer (a send, a regeneration, an edit) must have room for, checked in
+    /// its transaction: the per-person stream limit, and a guest's quota (a new answer costs the
+    /// model what a new message costs; a send refused later in the transaction spends nothing).
+    async fn claim_answer(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        user: &UserId,
+    ) -> Result<(), ChatStoreError> {
+        self.check_stream_room(&mut *tx, user).await?;
+        if let Some(limit) = self.guest_limit(user) {
+            quota::spend(tx, user, limit).await?;
+        }
+        Ok(())
+    }
+
     /// Stores the person's message (validated by the caller) and starts the assistant's answer
     /// to it (an empty message that is `streaming`), together or not at all:
     /// [`ChatStoreError::Busy`] while another answer streams in the session, and then nothing is
@@ -679,11 +694,7 @@ impl ChatStore {
         if touched.rows_affected() == 0 {
             return Err(ChatStoreError::NotFound);
         }
-        self.check_stream_room(&mut *tx, user).await?;
-        if let Some(limit) = self.guest_limit(user) {
-            // In the transaction: a send refused below (busy) spends nothing.
-            quota::spend(&mut tx, user, limit).await?;
-        }
+        self.claim_answer(&mut tx, user).await?;
         let question = insert_message(
             &mut tx,
             session_id,
@@ -694,20 +705,7 @@ impl ChatStore {
             now,
         )
         .await?;
-        let answer = insert_message(
-            &mut tx,
-            session_id,
-            Role::Assistant,
-            "",
-            MessageStatus::Streaming,
-            Some(model),
-            now,
-        )
-        .await
-        .map_err(|error| match error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
-            other => ChatStoreError::Database(other),
-        })?;
+        let answer = insert_streaming_answer(&mut tx, session_id, model, now).await?;
         tx.commit().await?;
         Ok((question, answer))
     }
@@ -747,12 +745,7 @@ impl ChatStore {
         if streaming > 0 {
             return Err(ChatStoreError::Busy);
         }
-        self.check_stream_room(&mut *tx, user).await?;
-        if let Some(limit) = self.guest_limit(user) {
-            // A new answer costs the model what a new message costs: a guest's regeneration or
-            // edit spends the quota too, or it would be a way around it.
-            quota::spend(&mut tx, user, limit).await?;
-        }
+        self.claim_answer(&mut tx, user).await?;
         let question = sqlx::query(
             "SELECT id, chat_session_id, role, content, status, model, error, created_at
              FROM messages WHERE chat_session_id = $1 AND role = 'user'
@@ -779,20 +772,7 @@ impl ChatStore {
                 .await?;
             question.content = edited.to_owned();
         }
-        let answer = insert_message(
-            &mut tx,
-            session_id,
-            Role::Assistant,
-            "",
-            MessageStatus::Streaming,
-            Some(model),
-            now,
-        )
-        .await
-        .map_err(|error| match error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
-            other => ChatStoreError::Database(other),
-        })?;
+        let answer = insert_streaming_answer(&mut tx, session_id, model, now).await?;
         tx.commit().await?;
         Ok((question, answer))
     }
@@ -924,6 +904,30 @@ impl ChatStore {
         .await?;
         Ok(failed.rows_affected())
     }
+}
+
+/// The empty `streaming` answer a new exchange starts with; a second one in the session (the
+/// partial unique index) is [`ChatStoreError::Busy`].
+async fn insert_streaming_answer(
+    tx: &mut sqlx::AnyConnection,
+    session_id: &str,
+    model: &str,
+    now: i64,
+) -> Result<ChatMessage, ChatStoreError> {
+    insert_message(
+        tx,
+        session_id,
+        Role::Assistant,
+        "",
+        MessageStatus::Streaming,
+        Some(model),
+        now,
+    )
+    .await
+    .map_err(|error| match error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => ChatStoreError::Busy,
+        other => ChatStoreError::Database(other),
+    })
 }
 
 async fn insert_message(
