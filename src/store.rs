@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::{
     any::{AnyConnectOptions, AnyPoolOptions},
-    AnyPool, Executor,
+    Any, AnyPool, Executor,
 };
 
 /// How long a readiness probe waits for the database before calling it unreachable.
@@ -96,6 +96,20 @@ impl Store {
     /// Closes every connection; later queries fail. Part of graceful shutdown.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`): a deferred transaction that has read anything before its first write (even
+/// SQLite itself, reading an FTS5 index's settings while it prepares a statement whose triggers
+/// write to the index) cannot wait for the lock, and SQLite answers "database is locked" at once
+/// instead of calling the busy handler. Immediate transactions wait their turn (`busy_timeout`).
+/// Postgres locks rows, not the database, and starts a plain transaction.
+pub async fn begin_write(pool: &AnyPool) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
     }
 }
 

@@ -63,7 +63,7 @@ impl Proof<'_> {
 pub async fn record(pool: &Pool, user: &User, proof: Proof<'_>) -> AuthResult<()> {
     let at = now();
     let (provider, subject, identity_data) = proof.identity(user);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     // The check and the mark in one statement: of two racing proofs, one is the first.
     let first_proof = sqlx::query(
         "UPDATE users SET email_verified_at = $1,

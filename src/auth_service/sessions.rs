@@ -207,7 +207,7 @@ pub async fn step_up(
         },
     );
     let refresh_token = random_token();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::store::begin_write(&state.pool).await?;
     let updated = sqlx::query("UPDATE sessions SET aal = 'aal2', amr = $1 WHERE id = $2")
         .bind(serde_json::to_string(&amr).map_err(AuthError::internal)?)
         .bind(&session.id)

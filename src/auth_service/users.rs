@@ -267,7 +267,7 @@ pub async fn create(pool: &Pool, new: NewUser<'_>) -> AuthResult<User> {
     let id = uuid::Uuid::new_v4().to_string();
     let at = now();
     let app_metadata = json!({ "provider": new.provider, "providers": [new.provider] });
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, email, encrypted_password, email_confirmed_at, email_verified_at,
                             app_metadata, user_metadata, created_at, updated_at)
@@ -464,7 +464,7 @@ pub async fn change_password(
     current_session_id: &str,
     hash: &str,
 ) -> AuthResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     sqlx::query(
         "UPDATE users SET encrypted_password = $1, confirmation_token = NULL,
                           recovery_token = NULL, email_change = NULL, email_change_token = NULL,
@@ -530,7 +530,7 @@ pub async fn apply_email_change(
     proven: bool,
 ) -> AuthResult<()> {
     let at = now();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     // An anonymous user becomes a permanent one with its first address (GoTrue's
     // emailChangeVerify): same id, so everything it owns stays; the SET reads the old row.
     let updated = sqlx::query(
@@ -688,7 +688,7 @@ pub async fn soft_delete(pool: &Pool, user: &User) -> AuthResult<()> {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin_write(pool).await?;
     sqlx::query(
         "UPDATE users SET email = $1, encrypted_password = NULL, confirmation_token = NULL,
                           recovery_token = NULL, email_change = NULL, email_change_token = NULL,

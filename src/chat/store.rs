@@ -562,7 +562,7 @@ impl ChatStore {
     ) -> Result<ChatSummary, ChatStoreError> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin_write(&self.pool).await?;
         sqlx::query(
             "INSERT INTO chat_sessions (id, user_id, title, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $4)",
@@ -675,7 +675,7 @@ impl ChatStore {
         content: &str,
         model: &str,
     ) -> Result<(ChatMessage, ChatMessage), ChatStoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin_write(&self.pool).await?;
         let now = now_ms();
         let touched = sqlx::query(
             "UPDATE chat_sessions SET updated_at = $1,
@@ -723,9 +723,10 @@ impl ChatStore {
         edited: Option<&str>,
         model: &str,
     ) -> Result<(ChatMessage, ChatMessage), ChatStoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::store::begin_write(&self.pool).await?;
         let now = now_ms();
-        // The owner check, and on SQLite the write lock that makes the checks below exact.
+        // The owner check; the write lock (SQLite) or the row lock (Postgres) makes the checks
+        // below exact.
         let touched =
             sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND user_id = $3")
                 .bind(now)
