@@ -138,13 +138,14 @@ async fn delete(pool: &Pool, query: &str, before: i64) -> AuthResult<u64> {
 }
 
 /// Deletes up to [`ANONYMOUS_BATCH`] anonymous users not seen (signed up, refreshed a session)
-/// for `FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS`; `forget` deletes each one's chats first. A
-/// user that `forget` fails for, or that was seen or upgraded meanwhile, is kept. Returns how
-/// many users were deleted.
-pub async fn prune_anonymous_users(state: &AuthState, forget: &ForgetUser) -> AuthResult<u64> {
-    let Some(after) = state.config.anonymous_prune_after else {
-        return Ok(0);
-    };
+/// for `after` (the upkeep's is `FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS`); `forget` deletes
+/// each one's chats first. A user that `forget` fails for, or that was seen or upgraded
+/// meanwhile, is kept. Returns how many users were deleted.
+pub async fn prune_anonymous_users(
+    state: &AuthState,
+    after: Duration,
+    forget: &ForgetUser,
+) -> AuthResult<u64> {
     let pool = &state.pool;
     let before = now() - after.as_secs() as i64;
     // Seen: the sign-up (its only sign-in) or a refresh of any of its sessions since.
@@ -175,24 +176,32 @@ pub async fn prune_anonymous_users(state: &AuthState, forget: &ForgetUser) -> Au
     Ok(deleted)
 }
 
-/// Starts the upkeep on the current runtime: once now (a server that was down prunes at once),
-/// then every [`INTERVAL`]. The state's `forget_user` deletes a pruned guest's chats.
+/// One pass of the upkeep: expired rows, then, unless the setting turns it off, abandoned
+/// guests (their chats deleted by the state's `forget_user`). Failures are logged; the next
+/// pass tries again.
+pub async fn run_upkeep(state: &AuthState) {
+    match run_once(state).await {
+        Ok(pruned) if pruned != Pruned::default() => {
+            tracing::info!(?pruned, "auth maintenance pruned expired rows");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
+    }
+    let Some(after) = state.config.anonymous_prune_after else {
+        return;
+    };
+    match prune_anonymous_users(state, after, &state.forget_user).await {
+        Ok(0) => {}
+        Ok(guests) => tracing::info!(guests, "pruned abandoned anonymous users"),
+        Err(error) => tracing::warn!(error = %error.msg, "pruning guests failed"),
+    }
+}
+
+/// Starts the upkeep on the current runtime: [`run_upkeep`] once now (a server that was down
+/// prunes at once), then every [`INTERVAL`].
 pub fn start(state: AuthState) -> Upkeep {
     upkeep::every(INTERVAL, move || {
         let state = state.clone();
-        async move {
-            match run_once(&state).await {
-                Ok(pruned) if pruned != Pruned::default() => {
-                    tracing::info!(?pruned, "auth maintenance pruned expired rows");
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(error = %error.msg, "auth maintenance failed"),
-            }
-            match prune_anonymous_users(&state, &state.forget_user).await {
-                Ok(0) => {}
-                Ok(guests) => tracing::info!(guests, "pruned abandoned anonymous users"),
-                Err(error) => tracing::warn!(error = %error.msg, "pruning guests failed"),
-            }
-        }
+        async move { run_upkeep(&state).await }
     })
 }

@@ -2,7 +2,7 @@
 //! hourly per-IP limit and its switch, the upgrade to a permanent user by `PUT /user` (same id),
 //! and the pruning of abandoned anonymous users with their chats.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use ferrochat::{
     auth_service::{maintenance, now, AuthState},
@@ -448,10 +448,21 @@ async fn with_a_chat(app: &TestApp, id: &str) {
         .unwrap();
 }
 
+/// The default time after which an unseen guest is pruned.
+const THIRTY_DAYS: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// For tests that prune themselves: the app's own upkeep, which runs once as it starts, prunes
+/// no guest, so it cannot race the test for them.
+const OWN_PRUNING_OFF: (&str, &str) = ("FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS", "0");
+
 #[tokio::test]
 async fn pruning_deletes_only_anonymous_users_unseen_for_the_set_time_with_their_chats() {
-    // The default: 30 days.
-    let app = spawn_app().await;
+    assert_eq!(
+        auth(&spawn_app().await).config.anonymous_prune_after,
+        Some(THIRTY_DAYS),
+        "the default"
+    );
+    let app = spawn_app_with(&[OWN_PRUNING_OFF]).await;
     let stale = str_of(&guest(&app).await["user"], "id").to_owned();
     let recent = str_of(&guest(&app).await["user"], "id").to_owned();
     let upgraded_session = guest(&app).await;
@@ -481,7 +492,7 @@ async fn pruning_deletes_only_anonymous_users_unseen_for_the_set_time_with_their
         .await
         .unwrap();
 
-    let pruned = maintenance::prune_anonymous_users(auth(&app), &forget_chats(&app))
+    let pruned = maintenance::prune_anonymous_users(auth(&app), THIRTY_DAYS, &forget_chats(&app))
         .await
         .unwrap();
     assert_eq!(pruned, 1);
@@ -502,7 +513,7 @@ async fn pruning_deletes_only_anonymous_users_unseen_for_the_set_time_with_their
         assert_eq!(chat_count(&app, kept).await, 1, "{kept}");
     }
     // A second run finds nothing more.
-    let again = maintenance::prune_anonymous_users(auth(&app), &forget_chats(&app))
+    let again = maintenance::prune_anonymous_users(auth(&app), THIRTY_DAYS, &forget_chats(&app))
         .await
         .unwrap();
     assert_eq!(again, 0);
@@ -510,17 +521,14 @@ async fn pruning_deletes_only_anonymous_users_unseen_for_the_set_time_with_their
 
 #[tokio::test]
 async fn a_short_prune_setting_prunes_soon_and_zero_never_prunes() {
+    // The upkeep's pass, as each instance runs it every minute (and once as it starts: then it
+    // may prune the guest first, and the outcome is the same).
     let app = spawn_app_with(&[("FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS", "60")]).await;
+    let users = "SELECT COUNT(*) FROM users WHERE id = $1";
     let id = str_of(&guest(&app).await["user"], "id").to_owned();
     with_a_chat(&app, &id).await;
-    let forget = forget_chats(&app);
-    assert_eq!(
-        maintenance::prune_anonymous_users(auth(&app), &forget)
-            .await
-            .unwrap(),
-        0,
-        "seen just now"
-    );
+    maintenance::run_upkeep(auth(&app)).await;
+    assert_eq!(count(&app, users, &id).await, 1, "seen just now");
     let two_minutes_ago = now() - 120;
     for query in [
         "UPDATE users SET last_sign_in_at = $1 WHERE id = $2",
@@ -533,39 +541,29 @@ async fn a_short_prune_setting_prunes_soon_and_zero_never_prunes() {
             .await
             .unwrap();
     }
-    assert_eq!(
-        maintenance::prune_anonymous_users(auth(&app), &forget)
-            .await
-            .unwrap(),
-        1
-    );
+    maintenance::run_upkeep(auth(&app)).await;
+    assert_eq!(count(&app, users, &id).await, 0);
     assert_eq!(chat_count(&app, &id).await, 0);
 
-    let never = spawn_app_with(&[("FERROCHAT_AUTH_ANONYMOUS_PRUNE_AFTER_SECS", "0")]).await;
+    let never = spawn_app_with(&[OWN_PRUNING_OFF]).await;
     let id = str_of(&guest(&never).await["user"], "id").to_owned();
+    with_a_chat(&never, &id).await;
     age(&never, &id, 3650).await;
-    assert_eq!(
-        maintenance::prune_anonymous_users(auth(&never), &forget_chats(&never))
-            .await
-            .unwrap(),
-        0
-    );
-    assert_eq!(
-        count(&never, "SELECT COUNT(*) FROM users WHERE id = $1", &id).await,
-        1
-    );
+    maintenance::run_upkeep(auth(&never)).await;
+    assert_eq!(count(&never, users, &id).await, 1);
+    assert_eq!(chat_count(&never, &id).await, 1);
 }
 
 #[tokio::test]
 async fn a_guest_whose_chats_cannot_be_deleted_is_kept_for_the_next_run() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[OWN_PRUNING_OFF]).await;
     let id = str_of(&guest(&app).await["user"], "id").to_owned();
     with_a_chat(&app, &id).await;
     age(&app, &id, 31).await;
     let failing: maintenance::ForgetUser =
         Arc::new(|_| Box::pin(async { Err("the chat store is down".to_owned()) }));
     assert_eq!(
-        maintenance::prune_anonymous_users(auth(&app), &failing)
+        maintenance::prune_anonymous_users(auth(&app), THIRTY_DAYS, &failing)
             .await
             .unwrap(),
         0
@@ -575,7 +573,7 @@ async fn a_guest_whose_chats_cannot_be_deleted_is_kept_for_the_next_run() {
         1
     );
     assert_eq!(
-        maintenance::prune_anonymous_users(auth(&app), &forget_chats(&app))
+        maintenance::prune_anonymous_users(auth(&app), THIRTY_DAYS, &forget_chats(&app))
             .await
             .unwrap(),
         1
@@ -587,10 +585,8 @@ async fn a_guest_whose_chats_cannot_be_deleted_is_kept_for_the_next_run() {
 apps_on_both_databases!(a_guest_signs_up_upgrades_and_an_abandoned_one_is_pruned);
 
 async fn a_guest_signs_up_upgrades_and_an_abandoned_one_is_pruned(database_url: Option<String>) {
-    let vars: Vec<(&str, &str)> = database_url
-        .as_deref()
-        .map(|url| vec![("DATABASE_URL", url)])
-        .unwrap_or_default();
+    let mut vars = vec![OWN_PRUNING_OFF];
+    vars.extend(database_url.as_deref().map(|url| ("DATABASE_URL", url)));
     let app = spawn_app_with(&vars).await;
     let kept = guest(&app).await;
     let email = unique_email();
@@ -615,7 +611,7 @@ async fn a_guest_signs_up_upgrades_and_an_abandoned_one_is_pruned(database_url: 
     age(&app, &abandoned, 31).await;
     age(&app, str_of(&kept["user"], "id"), 31).await;
     assert_eq!(
-        maintenance::prune_anonymous_users(auth(&app), &forget_chats(&app))
+        maintenance::prune_anonymous_users(auth(&app), THIRTY_DAYS, &forget_chats(&app))
             .await
             .unwrap(),
         1
