@@ -468,16 +468,19 @@ pub async fn logout(
     session_id: &str,
     scope: LogoutScope,
 ) -> AuthResult<()> {
+    // Exactly the values each statement uses: Postgres accepts an unused extra one, and then
+    // the connection's cached statement for that text expects two, so the next query of the
+    // same text with one value (an account deletion) fails on that connection.
     let query = match scope {
-        LogoutScope::Global => "DELETE FROM sessions WHERE user_id = $1",
-        LogoutScope::Local => "DELETE FROM sessions WHERE user_id = $1 AND id = $2",
-        LogoutScope::Others => "DELETE FROM sessions WHERE user_id = $1 AND id != $2",
+        LogoutScope::Global => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id),
+        LogoutScope::Local => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(session_id),
+        LogoutScope::Others => sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id != $2")
+            .bind(user_id)
+            .bind(session_id),
     };
-    sqlx::query(query)
-        .bind(user_id)
-        .bind(session_id)
-        .execute(pool)
-        .await?;
+    query.execute(pool).await?;
     Ok(())
 }
 

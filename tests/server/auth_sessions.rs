@@ -171,6 +171,49 @@ async fn logout_scopes_end_the_right_sessions() {
     assert!(alive(&app, &sixth).await);
 }
 
+/// Every scope's statement, then an account deletion, on one Postgres connection: the
+/// statements share its cache of prepared statements, as two requests landing on the same pooled
+/// connection do. A global sign-out that bound an unused second value left the cached
+/// `DELETE FROM sessions WHERE user_id = $1` expecting two, and the deletion failed with a 500.
+#[tokio::test]
+async fn sign_outs_leave_their_database_connection_fit_for_the_next_request() {
+    use ferrochat::auth_service::{sessions, users};
+    let url = crate::databases::postgres_url().await;
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let email = unique_email();
+    let session = app.sign_up(&email, "password one").await;
+    let user_id = str_of(&session["user"], "id");
+    let session_id = claims_of(str_of(&session, "access_token"))["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let one_connection = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    for scope in ["local", "others", "global"] {
+        let scope = sessions::LogoutScope::parse(Some(scope)).unwrap();
+        sessions::logout(&one_connection, user_id, &session_id, scope)
+            .await
+            .unwrap();
+    }
+    let user = users::find_by_id(&one_connection, user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    users::soft_delete(&one_connection, &user).await.unwrap();
+    let deleted = users::find_by_id(&one_connection, user_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        deleted.email.starts_with("obfuscated-"),
+        "{}",
+        deleted.email
+    );
+}
+
 #[tokio::test]
 async fn sessions_can_be_listed_and_revoked_one_by_one() {
     let app = spawn_app().await;
