@@ -10,6 +10,11 @@
 //! Each key comes with its validation policy, built once (the secret's when the verifier is made,
 //! a JWKS key's when it is fetched): a verification is `jsonwebtoken::decode` and the role check,
 //! within a few percent of the raw call (bench/RESULTS.md).
+//!
+//! A browser presents the same access token on every request for up to an hour, so tokens that
+//! verified are remembered by their exact text ([`Remembered`]) and the signature is checked once
+//! per token, not once per request: with ES256 that check was most of what being signed in cost
+//! a request. Expiry is still checked on every use.
 
 use std::{
     collections::HashMap,
@@ -102,6 +107,59 @@ struct Cached {
     fetched_at: Option<Instant>,
 }
 
+/// How many verified tokens are remembered at most (about 1.5 kB each).
+const REMEMBERED_TOKENS: usize = 4096;
+
+/// Tokens that verified, by their exact text, each with its claims and the Unix time until
+/// which it may be taken as verified: its expiry (with the validation's leeway), and no later
+/// than [`JWKS_MAX_AGE`] after it was checked, so that a key that leaves the JWKS stops
+/// verifying its tokens as soon as it would without this memory. Forgotten whenever the keys are
+/// fetched again; when full, the expired entries go, and if that is not enough, all of them.
+struct Remembered {
+    tokens: RwLock<HashMap<Box<str>, (AccessClaims, u64)>>,
+    capacity: usize,
+}
+
+impl Remembered {
+    fn get(&self, token: &str) -> Option<AccessClaims> {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (claims, until) = tokens.get(token)?;
+        (jsonwebtoken::get_current_timestamp() <= *until).then(|| claims.clone())
+    }
+
+    fn insert(&self, token: &str, claims: &AccessClaims) {
+        if self.capacity == 0 {
+            return;
+        }
+        let now = jsonwebtoken::get_current_timestamp();
+        let expires = u64::try_from(claims.exp)
+            .unwrap_or(0)
+            .saturating_add(claims::LEEWAY_SECS);
+        let until = expires.min(now + JWKS_MAX_AGE.as_secs());
+        let mut tokens = self
+            .tokens
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if tokens.len() >= self.capacity {
+            tokens.retain(|_, (_, until)| *until >= now);
+            if tokens.len() >= self.capacity {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), (claims.clone(), until));
+    }
+
+    fn clear(&self) {
+        self.tokens
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+}
+
 /// Verifies access tokens of one auth service.
 pub struct Verifier {
     source: Source,
@@ -111,6 +169,8 @@ pub struct Verifier {
     /// Held while fetching: one fetch at a time; its value is when the last attempt started.
     fetching: tokio::sync::Mutex<Option<Instant>>,
     fetches: std::sync::atomic::AtomicU64,
+    remembered: Remembered,
+    signature_checks: std::sync::atomic::AtomicU64,
 }
 
 impl Verifier {
@@ -133,7 +193,18 @@ impl Verifier {
             }),
             fetching: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
+            remembered: Remembered {
+                tokens: RwLock::new(HashMap::new()),
+                capacity: REMEMBERED_TOKENS,
+            },
+            signature_checks: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Checks every token in full, every time (for benchmarks of the check itself).
+    pub fn without_memory(mut self) -> Self {
+        self.remembered.capacity = 0;
+        self
     }
 
     /// Changes the least time between refetches (the default is [`REFETCH_INTERVAL`]).
@@ -147,11 +218,29 @@ impl Verifier {
         self.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Verifies signature, algorithm, audience, issuer, expiry, not-before and role.
+    /// How many tokens were checked in full, signature included (for tests of the memory).
+    pub fn signature_checks(&self) -> u64 {
+        self.signature_checks
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Verifies signature, algorithm, audience, issuer, expiry, not-before and role; a token
+    /// that passed lately is only checked for expiry again.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
+        if let Some(claims) = self.remembered.get(token) {
+            return Ok(claims);
+        }
+        let claims = self.verify_in_full(token).await?;
+        self.remembered.insert(token, &claims);
+        Ok(claims)
+    }
+
+    async fn verify_in_full(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        self.signature_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let checker = match &self.source {
             Source::Secret(secret) => secret.clone(),
             Source::Jwks(client) => {
@@ -226,6 +315,8 @@ impl Verifier {
                     keys: Arc::new(keys),
                     fetched_at: Some(Instant::now()),
                 };
+                // A key may have left the set: its tokens must be checked against the new one.
+                self.remembered.clear();
                 true
             }
             Err(error) => {

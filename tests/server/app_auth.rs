@@ -535,6 +535,50 @@ async fn the_verifier_refuses_every_kind_of_bad_token() {
 }
 
 #[tokio::test]
+async fn a_token_is_checked_in_full_once_and_its_expiry_on_every_use() {
+    let app = spawn_app().await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    let token = session["access_token"].as_str().unwrap();
+    let verifier = jwks_verifier(&app);
+    for _ in 0..20 {
+        verifier.verify(token).await.unwrap();
+    }
+    assert_eq!(verifier.signature_checks(), 1);
+
+    // Another text is another token: one character of the signature changed is checked in
+    // full, and refused.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let first = if signature.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{signed}.{first}{}", &signature[1..]);
+    assert!(matches!(
+        verifier.verify(&forged).await,
+        Err(VerifyError::Invalid(_))
+    ));
+    assert_eq!(verifier.signature_checks(), 2);
+
+    // A remembered token whose expiry passes is refused as expired. Expiry has a leeway of
+    // `LEEWAY_SECS`: this one expires for good 3 s from now.
+    let mut claims = claims_of(token);
+    let leeway = ferrochat::contract::claims::LEEWAY_SECS as i64;
+    claims["exp"] = json!(ferrochat::auth_service::now() - leeway + 3);
+    let expiring = app.mint(&claims).await;
+    verifier.verify(&expiring).await.unwrap();
+    verifier.verify(&expiring).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 3);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(matches!(
+        verifier.verify(&expiring).await,
+        Err(VerifyError::Expired)
+    ));
+    verifier.verify(token).await.unwrap();
+    assert_eq!(
+        verifier.signature_checks(),
+        4,
+        "the full check of the expired one"
+    );
+}
+
+#[tokio::test]
 async fn unknown_key_ids_cannot_make_the_verifier_fetch_without_bound() {
     let app = spawn_app().await;
     let session = app.sign_up(&unique_email(), "password one").await;
