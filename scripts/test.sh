@@ -117,4 +117,6 @@ for i in "${!names[@]}"; do
 done
 printf '\nsteps: %d passed, %d failed\n' $((${#names[@]} - failed_steps)) "$failed_steps"
 printf 'tests: %d passed, %d failed\n' "$tests_passed" "$tests_failed"
+# The whole run's wall time, the figure the README's timing table (and its 30-minute bound) is about.
+printf 'total: %d min %d s\n' $((SECONDS / 60)) $((SECONDS % 60))
 [ "$failed_steps" = 0 ] && [ "$tests_failed" = 0 ]
