@@ -13,6 +13,7 @@ use ferrochat::{
     },
     contract::{
         claims::{validation, AccessClaims},
+        cookies::CookieTokens,
         SessionStatus,
     },
 };
@@ -80,7 +81,7 @@ impl AuthApp {
         let session = app
             .sessions
             .jar
-            .load(&cookie)
+            .load::<CookieTokens>(&cookie)
             .expect("the session cookie reads");
         let session_id = claims_of(&session.access_token)["session_id"]
             .as_str()
@@ -211,7 +212,7 @@ pub async fn pieces(app: &AuthApp, before: &AuthApp) -> (Vec<Piece>, Duration, D
     let (key, algorithm) = raw_key(app).await;
     let policy = validation(algorithm, &issuer);
     let cookie = mean(|| async {
-        std::hint::black_box(sessions.jar.load(&app.cookie).unwrap());
+        std::hint::black_box(sessions.jar.load::<CookieTokens>(&app.cookie).unwrap());
     })
     .await;
     // The full check (signature included), as for a token seen for the first time: the budget

@@ -37,7 +37,7 @@ use crate::{
     contract::{
         claims::AccessClaims,
         client::bearer_token,
-        cookies::{cookie_header, CookieJar},
+        cookies::{cookie_header, CookieJar, CookieTokens},
         ClientIdentity, SessionStatus, SessionTokens,
     },
     error::AppError,
@@ -220,7 +220,8 @@ impl SessionManager {
                 }
             };
         }
-        let Some(session) = cookie_header.and_then(|header| self.jar.load(header)) else {
+        let Some(session) = cookie_header.and_then(|header| self.jar.load::<CookieTokens>(header))
+        else {
             return Resolved::signed_out(Vec::new());
         };
         match self.verify(&session.access_token).await {

@@ -5,7 +5,19 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
+use serde::{de::DeserializeOwned, Deserialize};
+
 use super::session::SessionTokens;
+
+/// The two tokens of a session cookie, all that a request needs of it. The cookie holds the
+/// whole session (`@supabase/ssr`'s format), user object included: read as this, the rest is
+/// skipped rather than built into JSON values, which was most of the cost of reading the cookie
+/// on every signed-in request (bench/RESULTS.md, "Auth overhead").
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct CookieTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
 
 /// All `Cookie` headers of a request as one `name=value; …` string.
 pub fn cookie_header(headers: &axum::http::HeaderMap) -> String {
@@ -117,8 +129,10 @@ impl CookieJar {
         format!("{name}=; {}", self.attributes(0))
     }
 
-    /// The session in a `Cookie` header, reassembled from its chunks; None if absent or unreadable.
-    pub fn load(&self, cookie_header: &str) -> Option<SessionTokens> {
+    /// The session in a `Cookie` header, reassembled from its chunks, read as `T`: the whole
+    /// [`SessionTokens`], or [`CookieTokens`] when the tokens are all that is needed (every
+    /// request). None if absent or unreadable.
+    pub fn load<T: DeserializeOwned>(&self, cookie_header: &str) -> Option<T> {
         let find = |name: &str| cookie_value(cookie_header, name);
         let value = match find(&self.name) {
             Some(whole) => whole.to_owned(),
@@ -204,6 +218,13 @@ mod tests {
             .iter()
             .any(|c| c.starts_with("sb-abcdefgh-auth-token=;")));
         let header = format!("other=1; {}", browser_cookie_header(&cookies));
+        assert_eq!(
+            jar.load(&header),
+            Some(CookieTokens {
+                access_token: big.access_token.clone(),
+                refresh_token: big.refresh_token.clone(),
+            })
+        );
         assert_eq!(jar.load(&header), Some(big));
     }
 
@@ -226,7 +247,8 @@ mod tests {
             "sb-127-auth-token=base64-!!!",
             "sb-127-auth-token=base64-e30",
         ] {
-            assert_eq!(jar.load(header), None, "{header}");
+            assert_eq!(jar.load::<SessionTokens>(header), None, "{header}");
+            assert_eq!(jar.load::<CookieTokens>(header), None, "{header}");
         }
     }
 }

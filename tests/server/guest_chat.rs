@@ -30,7 +30,7 @@ impl Guest {
     fn token(&self, app: &TestApp) -> String {
         app.sessions
             .jar
-            .load(&self.cookies)
+            .load::<ferrochat::contract::cookies::CookieTokens>(&self.cookies)
             .expect("a session cookie")
             .access_token
     }
@@ -300,7 +300,7 @@ async fn adding_an_email_and_password_keeps_the_chats_and_lifts_the_quota() {
     let session_now = app
         .sessions
         .jar
-        .load(&cookies)
+        .load::<ferrochat::contract::cookies::CookieTokens>(&cookies)
         .expect("new session cookies");
     let claims = claims_of(&session_now.access_token);
     assert_eq!(claims["is_anonymous"], false);

@@ -206,7 +206,7 @@ async fn a_refresh_race_across_two_instances_keeps_the_user_signed_in() {
             let page = app.page_with_cookies("/chat", cookies).await;
             assert_eq!(page.status(), StatusCode::OK);
         }
-        let kept = a.sessions.jar.load(cookies).unwrap();
+        let kept: SessionTokens = a.sessions.jar.load(cookies).unwrap();
         let refreshed = b
             .auth_post(
                 "/token?grant_type=refresh_token",

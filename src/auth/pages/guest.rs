@@ -39,7 +39,10 @@ pub async fn guest_chat_offered() -> Result<bool, AppError> {
 /// link mailed to it.
 #[server(endpoint = "auth/add_email")]
 pub async fn add_email(email: String, password: String, confirm: String) -> Result<(), AppError> {
-    use crate::auth::actions;
+    use crate::{
+        auth::actions,
+        contract::cookies::{cookie_header, CookieTokens},
+    };
     let sessions = actions::sessions()?;
     let user = actions::signed_in_user().await?;
     if !user.claims.is_anonymous {
@@ -64,8 +67,8 @@ pub async fn add_email(email: String, password: String, confirm: String) -> Resu
         return Ok(());
     }
     let headers: axum::http::HeaderMap = leptos_axum::extract().await.unwrap_or_default();
-    let cookies = crate::contract::cookies::cookie_header(&headers);
-    if let Some(session) = sessions.jar.load(&cookies) {
+    let cookies = cookie_header(&headers);
+    if let Some(session) = sessions.jar.load::<CookieTokens>(&cookies) {
         match sessions.refresh(&client, &session.refresh_token).await {
             Ok(refreshed) => actions::set_cookies(sessions.jar.store(&refreshed)),
             // The account is saved; the session catches up at its next refresh.
