@@ -8,7 +8,7 @@
 # installed from PyPI into .tools/bench-venv on first use.
 #
 #   scripts/bench.sh                              everything
-#   FERROCHAT_BENCH_ONLY=auth scripts/bench.sh    one section (relay, store, auth, baseline, storm)
+#   FERROCHAT_BENCH_ONLY=auth scripts/bench.sh    one section (relay, store, auth, baseline, storm, render, streams)
 #
 # Exit status: 0 when the run completed, whatever the budgets say (RESULTS.md says that).
 set -euo pipefail

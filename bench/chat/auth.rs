@@ -124,6 +124,7 @@ impl AuthApp {
             headers,
             body: Some(String::new()),
             expect: StatusCode::OK,
+            then: Vec::new(),
         }
     }
 }

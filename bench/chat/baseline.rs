@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE};
 use tokio::process::{Child, Command};
 
 use crate::{
@@ -21,6 +21,8 @@ const START_LIMIT: Duration = Duration::from_secs(60);
 /// Chat sessions of the measured user, and messages in the one that is read.
 pub const SESSIONS: usize = 20;
 pub const MESSAGES: usize = 20;
+/// Chat sessions of the user whose chat page is compared (issue #13: 200).
+pub const PAGE_SESSIONS: usize = 200;
 
 /// The baseline's virtualenv (scripts/bench.sh makes it): `FERROCHAT_BENCH_VENV`, or
 /// `.tools/bench-venv`.
@@ -121,9 +123,9 @@ impl Baseline {
     }
 }
 
-/// Gives the measured user [`SESSIONS`] chats, the newest with [`MESSAGES`] messages, shaped as
-/// the store writes them; the id of the big one.
-pub async fn seed(app: &AuthApp) -> String {
+/// Gives the measured user `sessions` more chats, the newest with [`MESSAGES`] messages, shaped
+/// as the store writes them; the id of that newest one.
+pub async fn seed(app: &AuthApp, sessions: usize) -> String {
     let pool = app.app.store.pool();
     let user = crate::harness::claims_of(&app.access_token)["sub"]
         .as_str()
@@ -131,7 +133,7 @@ pub async fn seed(app: &AuthApp) -> String {
         .to_owned();
     let start_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let mut newest = String::new();
-    for n in 0..SESSIONS {
+    for n in 0..sessions {
         newest = uuid::Uuid::new_v4().to_string();
         let at = start_ms + n as i64;
         sqlx::query(
@@ -208,4 +210,37 @@ pub async fn protected_reads(app: &AuthApp, baseline: &Baseline, chat: &str) -> 
             baseline: results.next().unwrap(),
         })
         .collect()
+}
+
+/// One chat opened in a browser by a user with many chats: ferrochat's server-rendered
+/// `GET /chat/{id}` (sidebar and history in the HTML, the session cookie) against the two
+/// requests the starter's frontend makes for the same view (`GET /api/sessions`, then
+/// `GET /api/sessions/{id}`, bearer token), one after the other; in turns.
+pub async fn chat_page(app: &AuthApp, baseline: &Baseline, chat: &str) -> Read {
+    let mut cookie = HeaderMap::new();
+    cookie.insert(COOKIE, HeaderValue::from_str(&app.cookie).unwrap());
+    let mut bearer = HeaderMap::new();
+    bearer.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", app.access_token)).unwrap(),
+    );
+    let targets = [
+        Target::get("chat page", app.app.url(&format!("/chat/{chat}")), cookie),
+        Target::visit(
+            "chat page",
+            vec![
+                format!("{}/api/sessions", baseline.base_url),
+                format!("{}/api/sessions/{chat}", baseline.base_url),
+            ],
+            bearer,
+        ),
+    ];
+    let mut results = compare(&targets, CONNECTIONS, TURN, TURNS)
+        .await
+        .into_iter();
+    Read {
+        route: "GET /chat/{id} vs GET /api/sessions + GET /api/sessions/{id}",
+        ferrochat: results.next().unwrap(),
+        baseline: results.next().unwrap(),
+    }
 }

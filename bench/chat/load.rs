@@ -22,6 +22,9 @@ pub struct Target {
     pub body: Option<String>,
     /// Every answer must have this status, or the run fails: a fast error is not a result.
     pub expect: StatusCode,
+    /// More pages fetched after the first, one after another with the same headers, as a
+    /// browser that needs several round trips for one view: one visit is measured as one.
+    pub then: Vec<String>,
 }
 
 impl Target {
@@ -33,6 +36,16 @@ impl Target {
             headers,
             body: None,
             expect: StatusCode::OK,
+            then: Vec::new(),
+        }
+    }
+
+    /// A view that takes `urls` fetched in turn (GET, each answered with 200).
+    pub fn visit(name: &str, mut urls: Vec<String>, headers: HeaderMap) -> Self {
+        let first = urls.remove(0);
+        Target {
+            then: urls,
+            ..Target::get(name, first, headers)
         }
     }
 }
@@ -123,6 +136,23 @@ async fn run_here(target: Target, connections: usize, length: Duration) -> Throu
                         target.name,
                         String::from_utf8_lossy(&body)
                     );
+                    for url in &target.then {
+                        let response = client
+                            .get(url)
+                            .headers(target.headers.clone())
+                            .send()
+                            .await
+                            .expect("the request is answered");
+                        let status = response.status();
+                        let body = response.bytes().await.expect("the body is read");
+                        assert_eq!(
+                            status,
+                            StatusCode::OK,
+                            "{} ({url}): unexpected answer {}",
+                            target.name,
+                            String::from_utf8_lossy(&body)
+                        );
+                    }
                     latencies.push(sent.elapsed());
                 }
                 latencies

@@ -9,11 +9,12 @@
 //! - what signing in costs a request (auth.rs), JWT verification against raw `jsonwebtoken`;
 //! - the protected reads against the FastAPI baseline on the same database (baseline.rs);
 //! - protected reads during a login storm (storm.rs);
-//! - rendering a 10,000-token answer, whole and token by token while it streams (render.rs).
+//! - rendering a 10,000-token answer, whole and token by token while it streams (render.rs);
+//! - the server binary's resident memory with 1,000 answers streaming at once (streams.rs).
 //!
 //! The budgets of issue #13 are checked in one table at the top (summary.rs).
 //! `FERROCHAT_BENCH_ONLY=auth,baseline` runs only the sections named (relay, store, auth,
-//! baseline, storm, render) while working on one; the full run is `scripts/bench.sh`.
+//! baseline, storm, render, streams) while working on one; the full run is `scripts/bench.sh`.
 //!
 //! Everything runs in this process on loopback: the real app (the test suite's harness), a fake
 //! OpenAI-compatible provider, a fresh SQLite file and a throwaway PostgreSQL (`initdb`, as the
@@ -29,6 +30,9 @@ mod fake_provider;
 #[allow(dead_code)]
 #[path = "../../tests/server/harness.rs"]
 mod harness;
+#[allow(dead_code)]
+#[path = "../../tests/server/process.rs"]
+mod process;
 #[path = "../../tests/server/proxy.rs"]
 mod proxy;
 
@@ -40,6 +44,7 @@ mod render;
 mod stats;
 mod store;
 mod storm;
+mod streams;
 mod summary;
 mod upstream;
 
@@ -388,10 +393,14 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
     let _ = writeln!(
         out,
         "Each piece of the signed-in path timed alone, {} calls after as many not counted, mean \
-         per call. Before the fix every signed-in request also read its session's row (has it \
-         been signed out?) from the database; now a \"still signed in\" answer is remembered \
-         for `FERROCHAT_SESSION_STATUS_CACHE_MS` (1 s) and forgotten whenever this instance \
-         handles a write to `/auth/v1` (src/auth_service/session_status.rs).\n",
+         per call. Before the fixes every signed-in request also read its session's row (has it \
+         been signed out?) from the database, checked its token's signature, and built the \
+         whole session in its cookie (user object included) into JSON values. Now a \"still \
+         signed in\" answer is remembered for `FERROCHAT_SESSION_STATUS_CACHE_MS` (1 s) and \
+         forgotten whenever this instance handles a write to `/auth/v1` \
+         (src/auth_service/session_status.rs); a token that verified is remembered by its \
+         exact text until it expires, at most 300 s (src/auth/verify.rs); and the cookie is \
+         read as its two tokens (src/contract/cookies.rs).\n",
         thousands(20_000)
     );
     let _ = writeln!(out, "| piece | mean per call |\n|---|---|");
@@ -402,7 +411,8 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
         out,
         "\n`POST /api/auth/current_user` with and without the session cookie, {} connections, \
          {} turns of {} ms per variant, all variants in turns. \"before\" is the same build \
-         with `FERROCHAT_SESSION_STATUS_CACHE_MS=0` (the session read on every request).\n",
+         with `FERROCHAT_SESSION_STATUS_CACHE_MS=0` (the session read on every request; the \
+         token memory and the lighter cookie read are in both).\n",
         auth::CONNECTIONS,
         auth::TURNS,
         auth::TURN.as_millis()
@@ -461,6 +471,7 @@ async fn baseline_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
         "| route | backend | token | ferrochat | p99 | baseline | p99 | ratio |\n\
          |---|---|---|---|---|---|---|---|"
     );
+    let mut pages = Vec::new();
     for backend in ["SQLite", "Postgres"] {
         for (algorithm, name, budget) in [(HS256, "HS256", 10.0), (ES256, "ES256", 4.0)] {
             eprintln!("baseline: {backend} {name}");
@@ -470,7 +481,7 @@ async fn baseline_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
                 None
             };
             let app = auth::AuthApp::start(name, algorithm, true, database.as_deref()).await;
-            let chat = baseline::seed(&app).await;
+            let chat = baseline::seed(&app, baseline::SESSIONS).await;
             let server = baseline::Baseline::start(&app).await;
             for read in baseline::protected_reads(&app, &server, &chat).await {
                 let ratio = read.ferrochat.per_second() / read.baseline.per_second();
@@ -500,7 +511,60 @@ async fn baseline_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
                     met: ratio >= budget,
                 });
             }
+            if algorithm == HS256 {
+                // The same user, now with many chats: the newest, with its messages, is opened.
+                let newest =
+                    baseline::seed(&app, baseline::PAGE_SESSIONS - baseline::SESSIONS).await;
+                pages.push((backend, baseline::chat_page(&app, &server, &newest).await));
+            }
         }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "### One chat opened by a user with {} chats
+
+ferrochat renders `GET /chat/{{id}}` on          the server (the sidebar's first page of chats and the chat's history in the HTML, the          session cookie); the starter's frontend needs `GET /api/sessions` (all {} chats) and          then `GET /api/sessions/{{id}}` for the same view, so one baseline visit is those two          requests one after the other (HS256 bearer token). The chat has {} messages; {}          connections, {} turns of {} ms, in turns. The issue sets no figure; the budget is to          be faster than the baseline at all.\n",
+        baseline::PAGE_SESSIONS,
+        baseline::PAGE_SESSIONS,
+        baseline::MESSAGES,
+        auth::CONNECTIONS,
+        auth::TURNS,
+        auth::TURN.as_millis()
+    );
+    let _ = writeln!(
+        out,
+        "| backend | ferrochat pages | p99 | baseline visits | p99 | ratio |\n|---|---|---|---|---|---|"
+    );
+    for (backend, page) in &pages {
+        let ratio = page.ferrochat.per_second() / page.baseline.per_second();
+        let _ = writeln!(
+            out,
+            "| {backend} | {} | {} | {} | {} | {ratio:.1}× |",
+            per_second(page.ferrochat.per_second()),
+            ms(page.ferrochat.latencies.p99()),
+            per_second(page.baseline.per_second()),
+            ms(page.baseline.latencies.p99()),
+        );
+        budgets.push(Budgeted {
+            metric: format!(
+                "chat page, {} chats, {backend}: `GET /chat/{{id}}` vs the starter's two reads",
+                baseline::PAGE_SESSIONS
+            ),
+            ferrochat: format!(
+                "{} (p99 {})",
+                per_second(page.ferrochat.per_second()),
+                ms(page.ferrochat.latencies.p99())
+            ),
+            baseline: format!(
+                "{} (p99 {})",
+                per_second(page.baseline.per_second()),
+                ms(page.baseline.latencies.p99())
+            ),
+            ratio: format!("{ratio:.1}×"),
+            budget: "> 1× (no figure set)".into(),
+            met: ratio > 1.0,
+        });
     }
     let _ = writeln!(out);
 }
@@ -529,6 +593,9 @@ async fn main() {
     }
     if wanted("render") {
         render_section(&mut sections);
+    }
+    if wanted("streams") {
+        streams::section(&mut sections, &mut budgets).await;
     }
 
     let mut out = String::from("# Benchmarks\n\n");
