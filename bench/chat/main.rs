@@ -522,9 +522,13 @@ async fn baseline_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "### One chat opened by a user with {} chats
-
-ferrochat renders `GET /chat/{{id}}` on          the server (the sidebar's first page of chats and the chat's history in the HTML, the          session cookie); the starter's frontend needs `GET /api/sessions` (all {} chats) and          then `GET /api/sessions/{{id}}` for the same view, so one baseline visit is those two          requests one after the other (HS256 bearer token). The chat has {} messages; {}          connections, {} turns of {} ms, in turns. The issue sets no figure; the budget is to          be faster than the baseline at all.\n",
+        "### One chat opened by a user with {} chats\n\nferrochat renders `GET /chat/{{id}}` \
+         on the server (the sidebar's first page of chats and the chat's history in the HTML, \
+         the session cookie); the starter's frontend needs `GET /api/sessions` (all {} chats) \
+         and then `GET /api/sessions/{{id}}` for the same view, so one baseline visit is those \
+         two requests one after the other (HS256 bearer token). The chat has {} messages; {} \
+         connections, {} turns of {} ms, in turns. The issue sets no figure; the budget is to \
+         be faster than the baseline at all.\n",
         baseline::PAGE_SESSIONS,
         baseline::PAGE_SESSIONS,
         baseline::MESSAGES,
