@@ -25,7 +25,7 @@
  * It is loaded with a dynamic `import()`, so that importing this module (for instance from a
  * spec, for `loginAtProvider`) does not load the provider.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -67,7 +67,16 @@ export async function startOidcProvider({
   const issuer = `http://127.0.0.1:${port}`;
 
   // A fresh signing key per run; `alg` is in the JWK so relying parties need not guess it.
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // Generated as PEM and imported as a key of its own before the export: exporting the
+  // generated key object itself as a JWK can deadlock Node 20 (a garbage collection during the
+  // export destroys the key-generation job, which locks the key's mutex that the export holds;
+  // it hung the suite's global setup once, with no output).
+  const { privateKey: pem } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const privateKey = createPrivateKey(pem);
   const signingKey = {
     ...privateKey.export({ format: 'jwk' }),
     kid: `test-${randomBytes(6).toString('hex')}`,
