@@ -90,12 +90,14 @@ if finish setup; then
     # First-load bytes of the budgeted pages against the release build (end2end/size/).
     run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
     count_tests "$logs/size-budget.log"
-    run playwright bash -c 'cd end2end && npx playwright test'
+    # Each browser run is bounded from outside (a Node process stuck in native code never runs
+    # Playwright's own timers): a hang fails its step in 15 minutes, it does not eat the CI's 90.
+    run playwright bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
     count_tests "$logs/playwright.log"
     # The browser suite again on Postgres, with two instances behind the proxy taking turns
     # (end2end/support/ferrochat.ts), as behind a load balancer.
     run playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
-      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 npx playwright test'
+      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 timeout -k 30 15m npx playwright test'
     count_tests "$logs/playwright-postgres.log"
   else
     finish cargo-test-postgres
