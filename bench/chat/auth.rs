@@ -101,24 +101,30 @@ impl AuthApp {
         }
     }
 
-    /// `POST /api/auth/current_user`, as the pages' JavaScript sends it, with or without the
-    /// session cookie.
-    pub fn current_user(&self, signed_in: bool) -> Target {
+    /// `POST /api/auth/current_user`, as the pages' JavaScript sends it, as `caller`.
+    pub fn current_user(&self, caller: Caller) -> Target {
         let mut headers = HeaderMap::new();
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        if signed_in {
-            headers.insert(COOKIE, HeaderValue::from_str(&self.cookie).unwrap());
+        match caller {
+            Caller::SignedOut => {}
+            Caller::SameBytes => {
+                // As long as the session cookie, under a name that is no session's.
+                let padding = "x".repeat(self.cookie.len().saturating_sub("padding=".len()));
+                headers.insert(
+                    COOKIE,
+                    HeaderValue::from_str(&format!("padding={padding}")).unwrap(),
+                );
+            }
+            Caller::SignedIn => {
+                headers.insert(COOKIE, HeaderValue::from_str(&self.cookie).unwrap());
+            }
         }
         Target {
-            name: format!(
-                "{} current_user {}",
-                self.label,
-                if signed_in { "signed in" } else { "signed out" }
-            ),
+            name: format!("{} current_user {caller:?}", self.label),
             method: Method::POST,
             url: self.app.url("/api/auth/current_user"),
             headers,
@@ -129,10 +135,20 @@ impl AuthApp {
     }
 }
 
+/// Who calls `current_user`.
+#[derive(Clone, Copy, Debug)]
+pub enum Caller {
+    SignedOut,
+    /// Signed out, with a cookie as long as the session's: what the bytes alone cost.
+    SameBytes,
+    SignedIn,
+}
+
 /// One app's signed-out and signed-in throughput.
 pub struct Overhead<'a> {
     pub app: &'a AuthApp,
     pub signed_out: Throughput,
+    pub same_bytes: Throughput,
     pub signed_in: Throughput,
 }
 
@@ -141,13 +157,21 @@ impl Overhead<'_> {
     pub fn extra_cost(&self) -> f64 {
         self.signed_out.per_second() / self.signed_in.per_second() - 1.0
     }
+
+    /// How much more a signed-out request with a cookie as long as the session's costs.
+    pub fn bytes_cost(&self) -> f64 {
+        self.signed_out.per_second() / self.same_bytes.per_second() - 1.0
+    }
 }
 
 /// `current_user` with and without the cookie on every app, all in turns.
 pub async fn overhead<'a>(apps: &[&'a AuthApp]) -> Vec<Overhead<'a>> {
     let targets: Vec<Target> = apps
         .iter()
-        .flat_map(|app| [app.current_user(false), app.current_user(true)])
+        .flat_map(|app| {
+            [Caller::SignedOut, Caller::SameBytes, Caller::SignedIn]
+                .map(|caller| app.current_user(caller))
+        })
         .collect();
     let mut results = compare(&targets, CONNECTIONS, TURN, TURNS)
         .await
@@ -156,6 +180,7 @@ pub async fn overhead<'a>(apps: &[&'a AuthApp]) -> Vec<Overhead<'a>> {
         .map(|app| Overhead {
             app,
             signed_out: results.next().unwrap(),
+            same_bytes: results.next().unwrap(),
             signed_in: results.next().unwrap(),
         })
         .collect()
