@@ -541,12 +541,7 @@ async fn generate_link(
     State(state): State<AuthState>,
     Body(body): Body<GenerateLinkBody>,
 ) -> AuthResult<Json<Value>> {
-    let email = body
-        .email
-        .as_deref()
-        .filter(|email| !email.trim().is_empty())
-        .ok_or_else(|| AuthError::validation("An email address is required"))?;
-    let email = Email::parse(email)?;
+    let email = super::email_flows::required_email(body.email.as_deref())?;
     let redirect_to = redirect::resolve(&state.config, body.redirect_to.as_deref());
     let existing = users::find_by_email(&state.pool, &email).await?;
     let requested = body.kind.clone().unwrap_or_default();
@@ -698,12 +693,7 @@ async fn invite(
     Query(query): Query<RedirectQuery>,
     Body(body): Body<InviteBody>,
 ) -> AuthResult<Json<Value>> {
-    let email = body
-        .email
-        .as_deref()
-        .filter(|email| !email.trim().is_empty())
-        .ok_or_else(|| AuthError::validation("An email address is required"))?;
-    let email = Email::parse(email)?;
+    let email = super::email_flows::required_email(body.email.as_deref())?;
     let redirect_to: Url = redirect::resolve(&state.config, query.redirect_to.as_deref());
     let existing = users::find_by_email(&state.pool, &email).await?;
     let user = unconfirmed_user(&state, &email, existing, body.data.as_ref(), None).await?;

@@ -93,18 +93,21 @@ pub(super) async fn limit_email_to(
     Ok(())
 }
 
+/// The address a request must name: GoTrue's 400 without one, its error for a malformed one.
+pub(super) fn required_email(raw: Option<&str>) -> AuthResult<Email> {
+    let raw = raw
+        .filter(|email| !email.trim().is_empty())
+        .ok_or_else(|| AuthError::validation("An email address is required"))?;
+    Ok(Email::parse(raw)?)
+}
+
 /// Checks the request and the limits of an email-sending endpoint.
 async fn accept_email_request(
     state: &AuthState,
     client: &Client,
     body: &EmailBody,
 ) -> AuthResult<Email> {
-    let email = body
-        .email
-        .as_deref()
-        .filter(|email| !email.trim().is_empty())
-        .ok_or_else(|| AuthError::validation("An email address is required"))?;
-    let email = Email::parse(email)?;
+    let email = required_email(body.email.as_deref())?;
     if let Some(challenge) = &body.code_challenge {
         flow::check_challenge(challenge, body.code_challenge_method.as_deref())?;
     }

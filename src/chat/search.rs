@@ -12,6 +12,8 @@
 //! unescaped: here it is a list of plain-text parts, some marked, that the page renders as text
 //! nodes inside `<mark>` elements. A message's `<script>` stays text.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The longest query considered, in characters; the rest is ignored.
@@ -134,9 +136,12 @@ impl Snippet {
     }
 }
 
-/// The text with HTML's special characters escaped.
-pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+/// The text with HTML's special characters escaped; borrowed when it has none.
+pub fn escape_html(text: &str) -> Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -147,7 +152,7 @@ pub fn escape_html(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// An extract of `text` (whitespace folded to single spaces) of at most [`SNIPPET_CHARS`]

@@ -174,5 +174,5 @@ fn not_found() -> impl IntoView {
 /// send, an imported message) would end the element and inject markup. The browser decodes the
 /// entities back into the text.
 fn textarea_text(text: &str) -> String {
-    crate::chat::search::escape_html(text)
+    crate::chat::search::escape_html(text).into_owned()
 }

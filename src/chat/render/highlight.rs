@@ -33,7 +33,7 @@ pub fn code_block(info: &str, code: &str) -> String {
         .filter(|word| !word.is_empty());
     let body = language
         .and_then(|language| highlighted(language, code))
-        .unwrap_or_else(|| escape_html(code).into_string());
+        .unwrap_or_else(|| escape_html(code).into_owned());
     format!(
         "<div class=\"code-block\"><div class=\"code-header\"><span class=\"code-language\">{}</span>\
          <button type=\"button\" class=\"code-copy\">Copy</button></div><pre><code>{}</code></pre></div>\n",

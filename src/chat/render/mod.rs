@@ -16,7 +16,9 @@ mod math;
 mod sanitise;
 mod stream;
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
+use crate::chat::search::escape_html;
 
 pub use stream::{RenderedBlocks, StreamRenderer};
 
@@ -127,25 +129,6 @@ fn image_placeholder(url: &str, alt: &str) -> String {
         // No address to offer (relative, data:, javascript:…): the description alone.
         _ => format!("[{}]", escape_html(alt)),
     }
-}
-
-/// `text` with the characters that are special in HTML escaped.
-fn escape_html(text: &str) -> CowStr<'_> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return CowStr::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    CowStr::Boxed(out.into_boxed_str())
 }
 
 #[cfg(test)]
