@@ -117,6 +117,12 @@ for i in "${!names[@]}"; do
   printf '%-16s %-24s %s\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
   [ "${results[$i]}" = ok ] || failed_steps=$((failed_steps + 1))
 done
+# The CI shows only the end of a run's output: name the failed tests here, a line each.
+for i in "${!names[@]}"; do
+  [ "${results[$i]}" = FAILED ] || continue
+  grep -hE '\.\.\. FAILED$|^ +[0-9]+\) \[' "$logs/${names[$i]}.log" | sort -u | head -n 8 |
+    sed "s/^ */${names[$i]}: /"
+done
 printf '\nsteps: %d passed, %d failed\n' $((${#names[@]} - failed_steps)) "$failed_steps"
 printf 'tests: %d passed, %d failed\n' "$tests_passed" "$tests_failed"
 # The whole run's wall time, the figure the README's timing table (and its 30-minute bound) is about.
