@@ -24,7 +24,6 @@ use crate::{
 #[cfg(feature = "ssr")]
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     use leptos_meta::MetaTags;
-    set_page_security_policy(&options);
     let stylesheet = expect_context::<std::sync::Arc<crate::assets::SiteAssets>>()
         .stylesheet_href()
         .to_owned();
@@ -45,21 +44,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
-    }
-}
-
-/// Sends this page's CSP, which admits the hydration script by its per-response nonce.
-#[cfg(feature = "ssr")]
-fn set_page_security_policy(options: &LeptosOptions) {
-    use axum::http::{header, HeaderValue};
-    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
-    let live_reload = options.env == leptos::config::Env::DEV;
-    let csp = crate::security::content_security_policy(nonce.as_deref(), live_reload);
-    if let (Some(response), Ok(csp)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        HeaderValue::from_str(&csp),
-    ) {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, csp);
     }
 }
 

@@ -30,8 +30,9 @@ pub fn content_security_policy(nonce: Option<&str>, live_reload: bool) -> String
     )
 }
 
-/// Headers every response carries; a page may have set a stricter CSP of its own already.
-pub fn add_security_headers(headers: &mut HeaderMap) {
+/// Headers every response carries; a handler may have set a stricter CSP of its own already.
+/// An HTML response's CSP admits `nonce`, the one its page was rendered with.
+fn add_security_headers(headers: &mut HeaderMap, nonce: &PageNonce, live_reload: bool) {
     let defaults = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
@@ -46,7 +47,10 @@ pub fn add_security_headers(headers: &mut HeaderMap) {
         headers.insert(name, HeaderValue::from_static(value));
     }
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let csp = content_security_policy(None, false);
+        let html = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
+        let csp = content_security_policy(html.then_some(&*nonce.0), live_reload);
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_str(&csp).expect("the CSP is ASCII"),
@@ -54,10 +58,31 @@ pub fn add_security_headers(headers: &mut HeaderMap) {
     }
 }
 
-/// Middleware: adds the security headers to every response.
-pub async fn security_headers(request: Request<Body>, next: Next) -> Response {
+/// The nonce a page's inline scripts carry, chosen per request by [`security_headers`] and handed
+/// to Leptos through the request (`AppState::provide_server_context`).
+///
+/// The CSP header used to be set by the page itself through Leptos' `ResponseOptions`. Once in
+/// about a thousand Playwright page loads that header went missing (the page came with the
+/// default CSP and its hydration script was blocked) although the page's body carried its nonce;
+/// the cause was not found in leptos_axum. Choosing the nonce here and writing the header here
+/// leaves nothing for a page to lose.
+#[derive(Clone, Debug)]
+pub struct PageNonce(pub Arc<str>);
+
+/// Whether the CSP lets `cargo leptos watch`'s live-reload websocket connect (development only).
+#[derive(Clone, Copy, Debug)]
+pub struct LiveReload(pub bool);
+
+/// Middleware: gives the request its page nonce, and adds the security headers to every response.
+pub async fn security_headers(
+    State(LiveReload(live_reload)): State<LiveReload>,
+    mut request: Request<Body>,
+    next: Next,
+) -> Response {
+    let nonce = PageNonce(leptos::nonce::Nonce::new().to_string().into());
+    request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
-    add_security_headers(response.headers_mut());
+    add_security_headers(response.headers_mut(), &nonce, live_reload);
     response
 }
 

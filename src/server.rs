@@ -157,6 +157,13 @@ impl AppState {
 
     /// What server functions and pages find in their context.
     fn provide_server_context(&self) {
+        // The page's nonce is the one its CSP header admits (`security::PageNonce`), in place of
+        // the one leptos_axum made up.
+        if let Some(nonce) = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<security::PageNonce>().cloned())
+        {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+        }
         provide_context(self.sessions.clone());
         provide_context(self.site_url.clone());
         provide_context(self.chat.clone());
@@ -175,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| generate_route_list(App)).clone();
     let cache_policy = state.assets.clone();
+    let live_reload = state.leptos_options.env == leptos::config::Env::DEV;
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     let mut chat_routes = chat_api::router(state.chat.clone());
     if let Some(cors) = state.origins.cors() {
@@ -226,7 +234,10 @@ pub fn router(state: AppState) -> Router {
             cache_policy,
             assets::cache_headers,
         ))
-        .layer(middleware::from_fn(security::security_headers))
+        .layer(middleware::from_fn_with_state(
+            security::LiveReload(live_reload),
+            security::security_headers,
+        ))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

@@ -1,6 +1,6 @@
 use reqwest::{header, StatusCode};
 
-use crate::harness::spawn_app;
+use crate::harness::{cookies_from, spawn_app, unique_email};
 
 #[tokio::test]
 async fn the_landing_page_is_rendered_on_the_server() {
@@ -44,6 +44,90 @@ async fn pages_admit_only_their_own_nonce_for_inline_scripts() {
         .to_str()
         .unwrap()
         .contains(nonce));
+}
+
+/// The nonce a page's CSP admits, and the nonces its scripts carry.
+fn nonces(csp: &str, html: &str) -> (String, Vec<String>) {
+    let admitted = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_default()
+        .to_owned();
+    let carried = html
+        .split(r#"nonce=""#)
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    (admitted, carried)
+}
+
+#[tokio::test]
+async fn under_concurrent_loads_every_page_admits_exactly_the_nonce_its_scripts_carry() {
+    // Every kind of page (streamed in order, rendered whole, the 404), signed in and out, 16 at
+    // a time: the CSP of each response must admit the scripts of that same response.
+    let app = spawn_app().await;
+    let email = unique_email();
+    let session = app.sign_up(&email, "password one").await;
+    let chat = uuid::Uuid::new_v4().to_string();
+    let sent = app
+        .client
+        .post(app.url(&format!("/api/sessions/{chat}")))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({ "messages": [{ "role": "user", "content": "hello" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::OK);
+    sent.text().await.unwrap();
+    let cookies = cookies_from(&app.submit_login(&email, "password one").await);
+    let chat_page = format!("/chat/{chat}");
+    let pages: Vec<(&str, bool)> = vec![
+        ("/", false),
+        ("/login", false),
+        ("/no-such-page", false),
+        ("/chat", true),
+        (chat_page.as_str(), true),
+        ("/account", true),
+        ("/chat?prompt=Hello", true),
+        ("/", true),
+    ];
+    let load = |path: &str, signed_in: bool| {
+        let mut request = app.client.get(app.url(path));
+        if signed_in {
+            request = request.header(header::COOKIE, cookies.as_str());
+        }
+        let path = path.to_owned();
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (path, status, csp, response.text().await.unwrap())
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for _round in 0..12 {
+        let loads = pages
+            .iter()
+            .chain(pages.iter())
+            .map(|(path, signed_in)| load(path, *signed_in));
+        for (path, status, csp, html) in futures_util::future::join_all(loads).await {
+            let expected = if path == "/no-such-page" { 404 } else { 200 };
+            assert_eq!(status, expected, "{path}");
+            let (admitted, carried) = nonces(&csp, &html);
+            assert!(admitted.len() >= 16, "{path}: {csp}");
+            assert!(!carried.is_empty(), "{path}: no script carries a nonce");
+            assert!(
+                carried.iter().all(|nonce| *nonce == admitted),
+                "{path}: the CSP admits {admitted}, the scripts carry {carried:?}"
+            );
+            assert!(seen.insert(admitted), "{path}: a nonce was used twice");
+        }
+    }
 }
 
 #[tokio::test]
