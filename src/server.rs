@@ -27,6 +27,7 @@ use crate::{
         self,
         actions::{ReauthWindow, SiteUrl},
         client::AuthClient,
+        remote_status::RemoteSessionStatus,
         session::SessionManager,
         verify::{KeySource, Verifier},
     },
@@ -102,8 +103,10 @@ impl AppState {
                 };
                 let jar = CookieJar::new(remote.url.host_str().unwrap_or("supabase"), secure);
                 let verifier = Verifier::new(source, issuer);
+                let status = RemoteSessionStatus::new(client.clone(), remote.session_check);
                 let sessions =
-                    SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone());
+                    SessionManager::new(client, verifier, jar, settings.trusted_proxies.clone())
+                        .with_revocation_check(Arc::new(status));
                 (sessions, None, ReauthWindow(None))
             }
             AuthMode::Embedded(auth_config) => {

@@ -11,10 +11,10 @@ use ferrochat::{
         client::AuthClient,
         verify::{KeySource, Verifier},
     },
+    auth_service::session_status::is_active,
     contract::{
         claims::{validation, AccessClaims},
         cookies::CookieTokens,
-        SessionStatus,
     },
 };
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
@@ -265,12 +265,12 @@ pub async fn pieces(app: &AuthApp, before: &AuthApp) -> (Vec<Piece>, Duration, D
     .await;
     let before_status = before.app.auth.as_ref().unwrap();
     let read = mean(|| async {
-        assert!(before_status.is_active(&before.session_id).await.unwrap());
+        assert!(is_active(before_status, &before.session_id).await.unwrap());
     })
     .await;
     let status = app.app.auth.as_ref().unwrap();
     let remembered = mean(|| async {
-        assert!(status.is_active(&app.session_id).await.unwrap());
+        assert!(is_active(status, &app.session_id).await.unwrap());
     })
     .await;
     let name = format!("{algorithm:?}");

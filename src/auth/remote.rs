@@ -1,5 +1,7 @@
 //! Settings of a real Supabase project, used instead of the embedded auth service.
 
+use std::time::Duration;
+
 use url::Url;
 
 use crate::settings::{Secret, Setting, SettingsError, Vars};
@@ -26,6 +28,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "",
         meaning: "verify the project's tokens with its legacy HS256 secret instead of its JWKS",
     },
+    Setting {
+        name: "FERROCHAT_REMOTE_SESSION_CHECK_SECS",
+        default: "30",
+        meaning: "how long the app trusts the project's answer that a session is signed in (and whether it owes a second factor) before asking again; a sign-out or a new factor elsewhere takes this long to reach the app; 0: ask on every request",
+    },
 ];
 
 /// A real Supabase project to use instead of the embedded auth service.
@@ -39,6 +46,8 @@ pub struct RemoteSupabase {
     pub jwt_secret: Option<Secret>,
     /// The service-role key, for the admin API (account deletion).
     pub service_role_key: Option<Secret>,
+    /// How long the project's answer on a session's standing is remembered.
+    pub session_check: Duration,
 }
 
 impl RemoteSupabase {
@@ -72,6 +81,7 @@ impl RemoteSupabase {
             api_key: Secret(api_key),
             jwt_secret: vars.get("SUPABASE_JWT_SECRET").map(Secret),
             service_role_key: vars.get("SUPABASE_SERVICE_ROLE_KEY").map(Secret),
+            session_check: vars.seconds("FERROCHAT_REMOTE_SESSION_CHECK_SECS", 30)?,
         }))
     }
 }

@@ -38,7 +38,7 @@ use crate::{
         claims::AccessClaims,
         client::bearer_token,
         cookies::{cookie_header, CookieJar, CookieTokens},
-        ClientIdentity, SessionStatus, SessionTokens,
+        ClientIdentity, SessionStatus, SessionTokens, Standing,
     },
     error::AppError,
 };
@@ -58,8 +58,8 @@ pub struct SessionManager {
     trusted_proxies: Vec<std::net::IpAddr>,
     inflight: Mutex<HashMap<String, (Instant, SharedRefresh)>>,
     refreshes: AtomicU64,
-    /// With the embedded service: whether a session was signed out, answered locally, so that a
-    /// signed-out session ends at once instead of when its access token expires.
+    /// Whether a verified token's session was signed out or owes a second factor: what a
+    /// signature cannot say (the embedded service's database, or the remote project now and then).
     revocations: Option<Arc<dyn SessionStatus>>,
 }
 
@@ -148,7 +148,7 @@ impl SessionManager {
         }
     }
 
-    /// Checks every verified token's session with `status` (the embedded service's sessions).
+    /// Checks every verified token's session with `status`.
     pub fn with_revocation_check(mut self, status: Arc<dyn SessionStatus>) -> Self {
         self.revocations = Some(status);
         self
@@ -169,28 +169,22 @@ impl SessionManager {
     /// function and API route gets it without asking.
     async fn verify(&self, token: &str) -> Result<SessionState, VerifyError> {
         let claims = self.verifier.verify(token).await?;
-        let mut second_factor_due = false;
-        if let Some(status) = &self.revocations {
-            let checked = match status.is_active(&claims.session_id).await {
-                Ok(true) if claims.aal == "aal2" => Ok(false),
-                Ok(true) => status.has_second_factor(&claims.sub).await,
-                Ok(false) => return Err(VerifyError::Revoked),
-                Err(unknown) => Err(unknown),
-            };
-            second_factor_due = checked.map_err(|unknown| {
+        let standing = match &self.revocations {
+            Some(status) => status.standing(&claims, token).await.map_err(|unknown| {
                 tracing::warn!(%unknown, "cannot check the session");
                 VerifyError::RevocationUnknown
-            })?;
-        }
+            })?,
+            None => Standing::Active,
+        };
         let user = Box::new(AuthUser {
             claims,
             access_token: token.to_owned(),
         });
-        Ok(if second_factor_due {
-            SessionState::SecondFactorDue(user)
-        } else {
-            SessionState::SignedIn(user)
-        })
+        match standing {
+            Standing::Active => Ok(SessionState::SignedIn(user)),
+            Standing::SecondFactorDue => Ok(SessionState::SecondFactorDue(user)),
+            Standing::SignedOut => Err(VerifyError::Revoked),
+        }
     }
 
     /// Refresh calls made to the auth service so far (for tests of single-flight).

@@ -252,31 +252,24 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 }
 
 /// The app asks the embedded service whether a token's session was signed out (or outlived its
-/// lifetimes): a recent answer, or one indexed read of its own database; no network call.
+/// lifetimes) and whether it owes a second factor: recent answers, or indexed reads of its own
+/// database; no network call.
 impl crate::contract::SessionStatus for AuthState {
-    fn is_active<'a>(
+    fn standing<'a>(
         &'a self,
-        session_id: &'a str,
+        claims: &'a crate::contract::claims::AccessClaims,
+        _access_token: &'a str,
     ) -> std::pin::Pin<
         Box<
-            dyn std::future::Future<Output = Result<bool, crate::contract::session::StatusUnknown>>
-                + Send
+            dyn std::future::Future<
+                    Output = Result<
+                        crate::contract::Standing,
+                        crate::contract::session::StatusUnknown,
+                    >,
+                > + Send
                 + 'a,
         >,
     > {
-        Box::pin(session_status::is_active(self, session_id))
-    }
-
-    fn has_second_factor<'a>(
-        &'a self,
-        user_id: &'a str,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<Output = Result<bool, crate::contract::session::StatusUnknown>>
-                + Send
-                + 'a,
-        >,
-    > {
-        Box::pin(session_status::has_second_factor(self, user_id))
+        Box::pin(session_status::standing(self, claims))
     }
 }

@@ -25,7 +25,7 @@ use std::{
 use axum::{body::Body, extract::State, http::Request, middleware::Next, response::Response};
 
 use super::{sessions, AuthState};
-use crate::contract::session::StatusUnknown;
+use crate::contract::{claims::AccessClaims, session::StatusUnknown, Standing};
 
 /// More remembered sessions than this and the memory starts over: a bound on its size.
 const MAX_REMEMBERED: usize = 100_000;
@@ -80,6 +80,18 @@ impl SessionStatusCache {
         }
         active.insert(key, (read_at, read_in));
     }
+}
+
+/// Where a verified token's session stands: signed out, or signed in and owing a second factor
+/// or not.
+pub async fn standing(state: &AuthState, claims: &AccessClaims) -> Result<Standing, StatusUnknown> {
+    Ok(if !is_active(state, &claims.session_id).await? {
+        Standing::SignedOut
+    } else if claims.aal != "aal2" && has_second_factor(state, &claims.sub).await? {
+        Standing::SecondFactorDue
+    } else {
+        Standing::Active
+    })
 }
 
 /// Whether the session exists and is within its lifetimes: remembered, or one indexed read.

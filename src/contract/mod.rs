@@ -14,4 +14,4 @@ pub mod session;
 
 pub use client::ClientIdentity;
 pub use email::Email;
-pub use session::{SessionStatus, SessionTokens};
+pub use session::{SessionStatus, SessionTokens, Standing};

@@ -5,6 +5,8 @@ use std::{future::Future, pin::Pin};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::claims::AccessClaims;
+
 /// A session as GoTrue returns it and as the session cookies store it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SessionTokens {
@@ -27,21 +29,26 @@ fn bearer() -> String {
 #[error("the session store could not be reached")]
 pub struct StatusUnknown;
 
-/// Answers whether a session (the `session_id` claim) has been signed out.
-///
-/// The embedded service implements it with a lookup in its own database, so "sign out
-/// everywhere" ends other browsers' sessions on their next request instead of when their access
-/// tokens expire. Against a remote project there is no local answer and no implementation.
-pub trait SessionStatus: Send + Sync {
-    fn is_active<'a>(
-        &'a self,
-        session_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, StatusUnknown>> + Send + 'a>>;
+/// Where the session of a verified token stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// Signed in, with every factor the user has.
+    Active,
+    /// Signed in with the first factor only (`aal1`) by a user who has a verified second factor.
+    SecondFactorDue,
+    /// Signed out (or past its lifetimes): the token no longer speaks for anyone.
+    SignedOut,
+}
 
-    /// Whether the user has a verified second factor, so that an `aal1` session of theirs is only
-    /// half a sign-in. Asked for `aal1` tokens only.
-    fn has_second_factor<'a>(
+/// Answers where a verified token's session stands: what a signature cannot say.
+///
+/// The embedded service answers from its own database, so "sign out everywhere" ends other
+/// browsers' sessions on their next request instead of when their access tokens expire. A
+/// remote project is asked now and then (`auth::remote_status`).
+pub trait SessionStatus: Send + Sync {
+    fn standing<'a>(
         &'a self,
-        user_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, StatusUnknown>> + Send + 'a>>;
+        claims: &'a AccessClaims,
+        access_token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Standing, StatusUnknown>> + Send + 'a>>;
 }

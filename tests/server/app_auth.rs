@@ -726,6 +726,102 @@ async fn a_session_signed_out_elsewhere_ends_at_once_not_when_its_token_expires(
     );
 }
 
+/// An app whose "Supabase project" is `project` (another instance, its embedded service on),
+/// with `settings` on top.
+async fn app_of_project(project: &TestApp, settings: &[(&str, &str)]) -> TestApp {
+    let project_url = project.url("");
+    let mut all = vec![
+        ("SUPABASE_URL", project_url.as_str()),
+        ("SUPABASE_ANON_KEY", "anon-key"),
+    ];
+    all.extend_from_slice(settings);
+    spawn_app_with(&all).await
+}
+
+/// `GET /api/sessions` of the starter's API with a bearer token: its status.
+async fn chat_list_status(app: &TestApp, access_token: &str) -> StatusCode {
+    app.client
+        .get(app.url("/api/sessions"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn remote_mode_refuses_a_token_whose_session_the_project_has_signed_out() {
+    // Default settings: the app has never seen this session, so it asks the project.
+    let project = spawn_app().await;
+    let app = app_of_project(&project, &[]).await;
+    let email = unique_email();
+    project.sign_up(&email, "password one").await;
+    let kept = project.sign_in(&email, "password one").await;
+    let ended = project.sign_in(&email, "password one").await;
+    let logout = project
+        .client
+        .post(project.url("/auth/v1/logout?scope=local"))
+        .bearer_auth(ended["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+
+    let ended_token = ended["access_token"].as_str().unwrap();
+    assert!(
+        app.sessions.verifier.verify(ended_token).await.is_ok(),
+        "its signature alone still verifies"
+    );
+    assert_eq!(
+        chat_list_status(&app, ended_token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        chat_list_status(&app, kept["access_token"].as_str().unwrap()).await,
+        StatusCode::OK,
+        "the user's other session stands"
+    );
+}
+
+#[tokio::test]
+async fn remote_mode_ends_a_browser_session_signed_out_at_the_project_within_the_check_interval() {
+    // The interval is 30 s by default; one second here, so the test need not wait out 30.
+    let project = spawn_app().await;
+    let app = app_of_project(&project, &[("FERROCHAT_REMOTE_SESSION_CHECK_SECS", "1")]).await;
+    let email = unique_email();
+    project.sign_up(&email, "password one").await;
+    let browser = cookies_from(&app.submit_login(&email, "password one").await);
+    assert_eq!(
+        app.page_with_cookies("/chat", &browser).await.status(),
+        StatusCode::OK
+    );
+    // Another device signs out everywhere, at the project: the app is not told.
+    let other = project.sign_in(&email, "password one").await;
+    let logout = project
+        .client
+        .post(project.url("/auth/v1/logout?scope=global"))
+        .bearer_auth(other["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = app.page_with_cookies("/chat", &browser).await;
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    assert_eq!(after.headers()[header::LOCATION], "/login?next=%2Fchat");
+    let cleared: Vec<&str> = after
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert!(
+        !cleared.is_empty() && cleared.iter().all(|cookie| cookie.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_refused_server_function_answers_400_not_a_server_error() {
     let app = spawn_app().await;

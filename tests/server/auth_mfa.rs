@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{claims_of, spawn_app, unique_email, TestApp};
+use crate::harness::{claims_of, spawn_app, spawn_app_with, unique_email, TestApp};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -647,4 +647,62 @@ async fn a_never_enrolled_users_session_reaches_its_chats_and_the_code_page_is_n
     assert_eq!(location(&code_page), "/chat");
     let signed_out = app.get("/login/code").await;
     assert_eq!(location(&signed_out), "/login");
+}
+
+#[tokio::test]
+async fn in_remote_mode_an_enrolled_users_aal1_session_owes_the_code_too() {
+    // The "Supabase project" is another instance; its factors are read through its API.
+    let project = spawn_app().await;
+    let project_url = project.url("");
+    let app = spawn_app_with(&[
+        ("SUPABASE_URL", project_url.as_str()),
+        ("SUPABASE_ANON_KEY", "anon-key"),
+    ])
+    .await;
+    let Enrolled {
+        email,
+        secret,
+        verified_at,
+        aal2,
+        ..
+    } = enrolled_user(&project).await;
+
+    // The attacker's request: the password alone.
+    let aal1 = project.sign_in(&email, PASSWORD).await;
+    let (status, body) = chat_list(&app, token(&aal1)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body,
+        r#"{"detail":"Enter the code from your authenticator app to continue."}"#
+    );
+    let (status, _) = chat_list(&app, token(&aal2)).await;
+    assert_eq!(status, 200);
+    let (_, plain) = new_user(&project).await;
+    let (status, body) = chat_list(&app, token(&plain)).await;
+    assert_eq!(status, 200, "{body}");
+
+    // In a browser: the sign-in leads to the code page, and the right code to the chat.
+    let login = app.submit_login(&email, PASSWORD).await;
+    assert_eq!(location(&login), "/chat");
+    let half = cookies_after(&login);
+    let chat = app.page_with_cookies("/chat", &half).await;
+    assert_eq!(chat.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&chat), "/login/code?next=%2Fchat");
+    let accepted = app
+        .client
+        .post(app.url("/api/auth/second_factor"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header("referer", app.url("/login/code?next=%2Fchat"))
+        .header(reqwest::header::COOKIE, half)
+        .form(&[
+            ("code", totp_code(&secret, verified_at + 30).as_str()),
+            ("next", "/chat"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&accepted), "/chat");
+    let full = cookies_after(&accepted);
+    assert_eq!(app.page_with_cookies("/chat", &full).await.status(), 200);
 }

@@ -284,7 +284,14 @@ async fn with_the_auth_provider_out_of_reach_tokens_keep_verifying_and_sign_in_s
     let public = format!("http://{}", listener.local_addr().unwrap());
     let project = spawn_app_with(&[("FERROCHAT_SITE_URL", &public)]).await;
     let relay = Relay::start(listener, project.address);
-    let app = spawn_app_with(&[("SUPABASE_URL", &public), ("SUPABASE_ANON_KEY", "anon-key")]).await;
+    // The project's answer on a session is trusted for one second (30 by default): the outage
+    // below outlasts it, so the page is served on the project's last, stale answer.
+    let app = spawn_app_with(&[
+        ("SUPABASE_URL", &public),
+        ("SUPABASE_ANON_KEY", "anon-key"),
+        ("FERROCHAT_REMOTE_SESSION_CHECK_SECS", "1"),
+    ])
+    .await;
     let email = unique_email();
     project.sign_up(&email, "password one").await;
     let signed_in = app.submit_login(&email, "password one").await;
@@ -295,15 +302,27 @@ async fn with_the_auth_provider_out_of_reach_tokens_keep_verifying_and_sign_in_s
         StatusCode::OK,
         "the keys are fetched and cached"
     );
+    let unseen = project.sign_in(&email, "password one").await;
 
     relay.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let page = app.page_with_cookies("/chat", &cookies).await;
     assert_eq!(
         page.status(),
         StatusCode::OK,
-        "verified from the cached JWKS"
+        "verified from the cached JWKS, standing as the project last said"
     );
     assert!(page.text().await.unwrap().contains(&email));
+    // A session the app never asked the project about may have been signed out there: no data
+    // until it can be asked, and no verdict either.
+    let unchecked = app
+        .client
+        .get(app.url("/api/sessions"))
+        .bearer_auth(unseen["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchecked.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // A new sign-in cannot be checked: 503 and words that say to try again, nothing else.
     let refused = app

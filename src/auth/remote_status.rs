@@ -1,0 +1,159 @@
+//! Where a remote project's session stands, asked of the project now and then.
+//!
+//! A token's signature says whom it was issued to, not whether its session has been signed out
+//! since, nor whether its user has enrolled a second factor since. The embedded service answers
+//! both from its database. A remote Supabase project answers through its API: `GET /user` with
+//! the token itself is refused with 403 `session_not_found` once the session is signed out, and
+//! otherwise lists the user's factors (where supabase-js's `mfa.listFactors()` reads them).
+//!
+//! Asking on every request would put a round trip to the project into every request, so an answer
+//! is remembered per session and assurance level for [`RemoteSupabase::session_check`] (30 s):
+//! a sign-out elsewhere, or a factor enrolled elsewhere, takes up to that long to reach the app.
+//! When the project cannot be reached, the last answer stands however old (the token itself
+//! still verifies locally); a session never checked is then unknown, and served no private data,
+//! as with the embedded service's database out of reach.
+//!
+//! [`RemoteSupabase::session_check`]: super::remote::RemoteSupabase::session_check
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::RwLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use super::client::AuthClient;
+use crate::contract::{claims::AccessClaims, session::StatusUnknown, SessionStatus, Standing};
+
+/// More remembered sessions than this and the memory starts over: a bound on its size.
+const MAX_REMEMBERED: usize = 100_000;
+
+/// The project's recent answers, per session and assurance level.
+pub struct RemoteSessionStatus {
+    client: AuthClient,
+    lifetime: Duration,
+    answers: RwLock<HashMap<String, (Instant, Standing)>>,
+}
+
+impl RemoteSessionStatus {
+    /// Asks the project behind `client`, trusting an answer for `lifetime`.
+    pub fn new(client: AuthClient, lifetime: Duration) -> Self {
+        RemoteSessionStatus {
+            client,
+            lifetime,
+            answers: RwLock::new(HashMap::new()),
+        }
+    }
+
+    async fn standing(
+        &self,
+        claims: &AccessClaims,
+        token: &str,
+    ) -> Result<Standing, StatusUnknown> {
+        // The assurance level is part of the key: a session that steps up to `aal2` keeps its id
+        // and must not keep its `aal1` answer.
+        let key = format!("{}:{}", claims.session_id, claims.aal);
+        let last = self
+            .answers
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            .copied();
+        if let Some((read_at, standing)) = last {
+            if read_at.elapsed() < self.lifetime {
+                return Ok(standing);
+            }
+        }
+        let read_at = Instant::now();
+        let standing = match self.client.get_user(token).await {
+            Ok(user) => standing_of(&user, &claims.aal),
+            Err(error) if error.is_transient() => {
+                tracing::info!(
+                    code = error.code(),
+                    "cannot ask the project about a session"
+                );
+                return last.map(|(_, standing)| standing).ok_or(StatusUnknown);
+            }
+            Err(error)
+                if matches!(
+                    error.code(),
+                    "session_not_found" | "user_not_found" | "user_banned"
+                ) =>
+            {
+                Standing::SignedOut
+            }
+            Err(error) => {
+                // A token that verifies here but not there (a clock apart, a key the project has
+                // just retired): no verdict on the session.
+                tracing::warn!(
+                    code = error.code(),
+                    "the project refused a token that verifies here"
+                );
+                return Err(StatusUnknown);
+            }
+        };
+        self.remember(key, read_at, standing);
+        Ok(standing)
+    }
+
+    fn remember(&self, key: String, read_at: Instant, standing: Standing) {
+        let mut answers = self
+            .answers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if answers.len() >= MAX_REMEMBERED {
+            answers.retain(|_, (at, _)| at.elapsed() < self.lifetime);
+            if answers.len() >= MAX_REMEMBERED {
+                answers.clear();
+            }
+        }
+        answers.insert(key, (read_at, standing));
+    }
+}
+
+/// The standing of a session whose user the project returned: owing a second factor if the token
+/// is `aal1` and the user has a verified factor.
+fn standing_of(user: &Value, aal: &str) -> Standing {
+    let verified_factor = user["factors"]
+        .as_array()
+        .is_some_and(|factors| factors.iter().any(|factor| factor["status"] == "verified"));
+    if aal != "aal2" && verified_factor {
+        Standing::SecondFactorDue
+    } else {
+        Standing::Active
+    }
+}
+
+impl SessionStatus for RemoteSessionStatus {
+    fn standing<'a>(
+        &'a self,
+        claims: &'a AccessClaims,
+        access_token: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Standing, StatusUnknown>> + Send + 'a>> {
+        Box::pin(self.standing(claims, access_token))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_aal1_session_of_a_user_with_a_verified_factor_owes_the_second_factor() {
+        let verified = json!({"factors": [{"status": "unverified"}, {"status": "verified"}]});
+        assert_eq!(standing_of(&verified, "aal1"), Standing::SecondFactorDue);
+        assert_eq!(standing_of(&verified, "aal2"), Standing::Active);
+        let unverified = json!({"factors": [{"status": "unverified"}]});
+        assert_eq!(standing_of(&unverified, "aal1"), Standing::Active);
+        assert_eq!(
+            standing_of(&json!({"factors": null}), "aal1"),
+            Standing::Active
+        );
+        assert_eq!(standing_of(&json!({}), "aal1"), Standing::Active);
+    }
+}
