@@ -172,3 +172,55 @@ async fn pages_are_compressed_for_clients_that_accept_it() {
         assert_eq!(response.headers()[header::CONTENT_ENCODING], encoding);
     }
 }
+
+#[tokio::test]
+async fn an_answer_that_fits_in_a_packet_is_sent_uncompressed() {
+    let app = spawn_app().await;
+    let email = unique_email();
+    app.sign_up(&email, "password one").await;
+    let cookies = cookies_from(&app.submit_login(&email, "password one").await);
+    let response = app
+        .client
+        .post(app.url("/api/auth/current_user"))
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ACCEPT_ENCODING, "br, gzip")
+        .header(header::COOKIE, cookies)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get(header::CONTENT_ENCODING), None);
+    let length: usize = response.headers()[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(length < usize::from(ferrochat::server::MIN_COMPRESSED_BYTES));
+    assert!(response.text().await.unwrap().contains(&email));
+
+    // A larger answer of the same kind is compressed.
+    let chat = uuid::Uuid::new_v4();
+    let session = app.sign_in(&email, "password one").await;
+    let sent = app
+        .client
+        .post(app.url(&format!("/api/sessions/{chat}")))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .json(
+            &serde_json::json!({ "messages": [{ "role": "user", "content": "a ".repeat(2000) }] }),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The question is stored before the answer starts streaming; the answer is not awaited.
+    assert_eq!(sent.status(), StatusCode::OK);
+    let large = app
+        .client
+        .get(app.url(&format!("/api/sessions/{chat}")))
+        .bearer_auth(session["access_token"].as_str().unwrap())
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(large.status(), StatusCode::OK);
+    assert_eq!(large.headers()[header::CONTENT_ENCODING], "gzip");
+}
