@@ -19,7 +19,7 @@ use ferrochat::{
 };
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey};
 use reqwest::{
-    header::{HeaderMap, HeaderValue, CONTENT_TYPE, COOKIE},
+    header::{HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE, COOKIE},
     Method, StatusCode,
 };
 use tokio::time::Instant;
@@ -105,6 +105,11 @@ impl AuthApp {
     pub fn current_user(&self, caller: Caller) -> Target {
         let mut headers = HeaderMap::new();
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        // What a browser's fetch offers: the answer is compressed if the app chooses to.
+        headers.insert(
+            ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br, zstd"),
+        );
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),

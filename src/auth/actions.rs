@@ -243,8 +243,8 @@ mod tests {
                 .collect::<Vec<_>>(),
         });
         AuthUser {
-            claims: serde_json::from_value(claims).unwrap(),
-            access_token: String::new(),
+            claims: std::sync::Arc::new(serde_json::from_value(claims).unwrap()),
+            access_token: "".into(),
         }
     }
 
@@ -263,7 +263,7 @@ mod tests {
     fn a_second_factor_given_later_does_not_make_the_sign_in_younger() {
         let window = ReauthWindow(Some(Duration::from_secs(600)));
         let mut user = user_signed_in_at(&[1000]);
-        user.claims.amr.insert(
+        std::sync::Arc::make_mut(&mut user.claims).amr.insert(
             0,
             crate::contract::claims::AuthMethod {
                 method: "totp".into(),

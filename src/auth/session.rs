@@ -63,11 +63,12 @@ pub struct SessionManager {
     revocations: Option<Arc<dyn SessionStatus>>,
 }
 
-/// A verified user, with the token to act for them at the auth service.
+/// A verified user, with the token to act for them at the auth service. Both are shared: a
+/// request's user is copied into its extensions and out again into each handler that asks.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
-    pub claims: AccessClaims,
-    pub access_token: String,
+    pub claims: Arc<AccessClaims>,
+    pub access_token: Arc<str>,
 }
 
 impl AuthUser {
@@ -178,7 +179,7 @@ impl SessionManager {
         };
         let user = Box::new(AuthUser {
             claims,
-            access_token: token.to_owned(),
+            access_token: token.into(),
         });
         match standing {
             Standing::Active => Ok(SessionState::SignedIn(user)),

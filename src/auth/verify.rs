@@ -107,6 +107,9 @@ struct Cached {
     fetched_at: Option<Instant>,
 }
 
+/// A remembered token's claims, and the Unix time until which they stand.
+type RememberedToken = (Arc<AccessClaims>, u64);
+
 /// How many verified tokens are remembered at most (about 1.5 kB each).
 const REMEMBERED_TOKENS: usize = 4096;
 
@@ -116,12 +119,12 @@ const REMEMBERED_TOKENS: usize = 4096;
 /// verifying its tokens as soon as it would without this memory. Forgotten whenever the keys are
 /// fetched again; when full, the expired entries go, and if that is not enough, all of them.
 struct Remembered {
-    tokens: RwLock<HashMap<Box<str>, (AccessClaims, u64)>>,
+    tokens: RwLock<HashMap<Box<str>, RememberedToken>>,
     capacity: usize,
 }
 
 impl Remembered {
-    fn get(&self, token: &str) -> Option<AccessClaims> {
+    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
         let tokens = self
             .tokens
             .read()
@@ -130,7 +133,7 @@ impl Remembered {
         (jsonwebtoken::get_current_timestamp() <= *until).then(|| claims.clone())
     }
 
-    fn insert(&self, token: &str, claims: &AccessClaims) {
+    fn insert(&self, token: &str, claims: &Arc<AccessClaims>) {
         if self.capacity == 0 {
             return;
         }
@@ -226,14 +229,16 @@ impl Verifier {
 
     /// Verifies signature, algorithm, audience, issuer, expiry, not-before and role; a token
     /// that passed lately is only checked for expiry again.
-    pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+    ///
+    /// The claims are shared (one copy per remembered token), not cloned for every request.
+    pub async fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
         if let Some(claims) = self.remembered.get(token) {
             return Ok(claims);
         }
-        let claims = self.verify_in_full(token).await?;
+        let claims = Arc::new(self.verify_in_full(token).await?);
         self.remembered.insert(token, &claims);
         Ok(claims)
     }
