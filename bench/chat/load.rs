@@ -56,12 +56,34 @@ pub struct Throughput {
     pub requests: usize,
     pub elapsed: Duration,
     pub latencies: Samples,
+    /// CPU time of the whole process (user and system) outside the load generator's thread
+    /// while it ran: the app's work, and nothing of the client's.
+    pub app_cpu: Duration,
 }
 
 impl Throughput {
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// The app's CPU time per request. Unlike requests per second on a machine the client
+    /// shares, it leaves out the client's work (a longer cookie costs the client too) and the
+    /// scheduler's luck.
+    pub fn app_cpu_per_request(&self) -> Duration {
+        self.app_cpu.div_f64(self.requests.max(1) as f64)
+    }
+}
+
+/// CPU time used so far by `clock`: the process's or the calling thread's.
+fn cpu_time(clock: libc::clockid_t) -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec for the call to write.
+    let status = unsafe { libc::clock_gettime(clock, &mut now) };
+    assert_eq!(status, 0, "clock_gettime");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// Runs `targets` in `rounds` turns of `each` with `connections` concurrent connections, and
@@ -83,6 +105,7 @@ pub async fn compare(
             total.requests += round.requests;
             total.elapsed += round.elapsed;
             total.latencies.extend(round.latencies.into_vec());
+            total.app_cpu += round.app_cpu;
         }
     }
     results
@@ -93,15 +116,22 @@ pub async fn compare(
 /// handler yielded, which skewed the comparison towards handlers that wait.
 pub async fn run(target: &Target, connections: usize, length: Duration) -> Throughput {
     let target = target.clone();
-    tokio::task::spawn_blocking(move || {
-        tokio::runtime::Builder::new_current_thread()
+    let process_before = cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID);
+    let (mut throughput, client_cpu) = tokio::task::spawn_blocking(move || {
+        let before = cpu_time(libc::CLOCK_THREAD_CPUTIME_ID);
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .expect("the load generator's runtime")
-            .block_on(run_here(target, connections, length))
+            .expect("the load generator's runtime");
+        let throughput = runtime.block_on(run_here(target, connections, length));
+        drop(runtime);
+        (throughput, cpu_time(libc::CLOCK_THREAD_CPUTIME_ID) - before)
     })
     .await
-    .expect("the load generator does not panic")
+    .expect("the load generator does not panic");
+    let process_cpu = cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID) - process_before;
+    throughput.app_cpu = process_cpu.saturating_sub(client_cpu);
+    throughput
 }
 
 async fn run_here(target: Target, connections: usize, length: Duration) -> Throughput {
@@ -167,5 +197,6 @@ async fn run_here(target: Target, connections: usize, length: Duration) -> Throu
         requests: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
+        app_cpu: Duration::ZERO,
     }
 }
