@@ -49,6 +49,41 @@ type SharedRefresh = Arc<OnceCell<Result<SessionTokens, AuthApiError>>>;
 /// How long a finished refresh is remembered for requests that were already on their way.
 const REFRESH_MEMORY: Duration = Duration::from_secs(30);
 
+/// How many session cookies [`ReadCookies`] holds at most (about 3 kB each).
+const READ_COOKIES: usize = 4096;
+
+/// Session cookies whose access token verified, by their exact value, with the tokens read from
+/// them: reading a cookie (base64, then JSON with its user object skipped) was the largest piece
+/// of a signed-in request's own work (bench/RESULTS.md, "Auth overhead"). The tokens are still
+/// verified (a remembered verification, expiry checked) and the session's standing asked on every
+/// request; only the reading is skipped. Only cookies that verified are remembered, so a stranger
+/// cannot fill the memory; when full it starts over.
+#[derive(Default)]
+struct ReadCookies {
+    cookies: std::sync::RwLock<HashMap<Box<str>, Arc<CookieTokens>, foldhash::fast::RandomState>>,
+}
+
+impl ReadCookies {
+    fn get(&self, value: &str) -> Option<Arc<CookieTokens>> {
+        self.cookies
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(value)
+            .cloned()
+    }
+
+    fn remember(&self, value: &str, tokens: &Arc<CookieTokens>) {
+        let mut cookies = self
+            .cookies
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cookies.len() >= READ_COOKIES {
+            cookies.clear();
+        }
+        cookies.insert(value.into(), tokens.clone());
+    }
+}
+
 /// Everything the app needs to know who is signed in.
 pub struct SessionManager {
     pub client: AuthClient,
@@ -57,6 +92,7 @@ pub struct SessionManager {
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<std::net::IpAddr>,
     inflight: Mutex<HashMap<String, (Instant, SharedRefresh)>>,
+    read_cookies: ReadCookies,
     refreshes: AtomicU64,
     /// Whether a verified token's session was signed out or owes a second factor: what a
     /// signature cannot say (the embedded service's database, or the remote project now and then).
@@ -144,6 +180,7 @@ impl SessionManager {
             jar,
             trusted_proxies,
             inflight: Mutex::new(HashMap::new()),
+            read_cookies: ReadCookies::default(),
             refreshes: AtomicU64::new(0),
             revocations: None,
         }
@@ -215,15 +252,26 @@ impl SessionManager {
                 }
             };
         }
-        let Some(session) = cookie_header.and_then(|header| self.jar.load::<CookieTokens>(header))
+        let Some(value) = cookie_header.and_then(|header| self.jar.session_value(header)) else {
+            return Resolved::signed_out(Vec::new());
+        };
+        let remembered = self.read_cookies.get(&value);
+        let Some(session) = remembered
+            .clone()
+            .or_else(|| CookieJar::read::<CookieTokens>(&value).map(Arc::new))
         else {
             return Resolved::signed_out(Vec::new());
         };
         match self.verify(&session.access_token).await {
-            Ok(state) => Resolved {
-                state,
-                set_cookies: Vec::new(),
-            },
+            Ok(state) => {
+                if remembered.is_none() {
+                    self.read_cookies.remember(&value, &session);
+                }
+                Resolved {
+                    state,
+                    set_cookies: Vec::new(),
+                }
+            }
             Err(VerifyError::Expired) => self.refreshed(client, &session.refresh_token).await,
             Err(error) if error.is_transient() => {
                 tracing::info!(%error, "session cannot be checked now: keeping it");
@@ -316,7 +364,7 @@ pub async fn resolve_session(
     let resolved = sessions
         .resolve(
             &client,
-            Some(cookie_header.as_str()).filter(|h| !h.is_empty()),
+            Some(&*cookie_header).filter(|h| !h.is_empty()),
             bearer.as_deref(),
         )
         .await;

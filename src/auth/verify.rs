@@ -119,7 +119,7 @@ const REMEMBERED_TOKENS: usize = 4096;
 /// verifying its tokens as soon as it would without this memory. Forgotten whenever the keys are
 /// fetched again; when full, the expired entries go, and if that is not enough, all of them.
 struct Remembered {
-    tokens: RwLock<HashMap<Box<str>, RememberedToken>>,
+    tokens: RwLock<HashMap<Box<str>, RememberedToken, foldhash::fast::RandomState>>,
     capacity: usize,
 }
 
@@ -197,7 +197,7 @@ impl Verifier {
             fetching: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
             remembered: Remembered {
-                tokens: RwLock::new(HashMap::new()),
+                tokens: RwLock::new(HashMap::default()),
                 capacity: REMEMBERED_TOKENS,
             },
             signature_checks: std::sync::atomic::AtomicU64::new(0),

@@ -3,6 +3,8 @@
 //! the session JSON, split into `.0`, `.1`, … when longer than one cookie should be. Unlike
 //! `@supabase/ssr` they are HttpOnly: the browser never needs to read a token.
 
+use std::borrow::Cow;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
 use serde::{de::DeserializeOwned, Deserialize};
@@ -19,14 +21,24 @@ pub struct CookieTokens {
     pub refresh_token: String,
 }
 
-/// All `Cookie` headers of a request as one `name=value; …` string.
-pub fn cookie_header(headers: &axum::http::HeaderMap) -> String {
-    headers
+/// All `Cookie` headers of a request as one `name=value; …` string: the header itself when
+/// there is one (browsers send one), joined when there are several.
+pub fn cookie_header(headers: &axum::http::HeaderMap) -> Cow<'_, str> {
+    let mut values = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ")
+        .filter_map(|value| value.to_str().ok());
+    match (values.next(), values.next()) {
+        (None, _) => Cow::Borrowed(""),
+        (Some(only), None) => Cow::Borrowed(only),
+        (Some(first), Some(second)) => Cow::Owned(
+            [first, second]
+                .into_iter()
+                .chain(values)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    }
 }
 
 /// A cookie's value in a `Cookie` header.
@@ -133,13 +145,25 @@ impl CookieJar {
     /// [`SessionTokens`], or [`CookieTokens`] when the tokens are all that is needed (every
     /// request). None if absent or unreadable.
     pub fn load<T: DeserializeOwned>(&self, cookie_header: &str) -> Option<T> {
+        Self::read::<T>(&self.session_value(cookie_header)?)
+    }
+
+    /// The session cookie's value in a `Cookie` header, its chunks joined; None if absent.
+    pub fn session_value<'a>(&self, cookie_header: &'a str) -> Option<Cow<'a, str>> {
         let find = |name: &str| cookie_value(cookie_header, name);
-        let value = match find(&self.name) {
-            Some(whole) => whole.to_owned(),
-            None => (0..MAX_CHUNKS)
-                .map_while(|i| find(&format!("{}.{i}", self.name)))
-                .collect::<String>(),
-        };
+        match find(&self.name) {
+            Some(whole) => Some(Cow::Borrowed(whole)),
+            None => Some(Cow::<str>::Owned(
+                (0..MAX_CHUNKS)
+                    .map_while(|i| find(&format!("{}.{i}", self.name)))
+                    .collect::<String>(),
+            ))
+            .filter(|joined| !joined.is_empty()),
+        }
+    }
+
+    /// A session cookie's value (see [`CookieJar::session_value`]) read as `T`.
+    pub fn read<T: DeserializeOwned>(value: &str) -> Option<T> {
         let encoded = value.strip_prefix("base64-")?;
         let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
         serde_json::from_slice(&json).ok()
