@@ -513,20 +513,27 @@ async fn chat_list(app: &TestApp, access_token: &str) -> (StatusCode, String) {
 #[tokio::test]
 async fn an_enrolled_users_aal1_token_reaches_no_chat_data_while_a_never_enrolled_users_does() {
     let app = spawn_app().await;
-    let Enrolled { email, aal2, .. } = enrolled_user(&app).await;
-    let aal1 = app.sign_in(&email, PASSWORD).await;
-    let (status, body) = chat_list(&app, token(&aal1)).await;
+    let enrolled = enrolled_user(&app).await;
+    assert_the_aal2_rule(&app, &app, &enrolled).await;
+}
+
+/// At `app`, whose auth service is `service`: the password alone (an `aal1` token) of a user with
+/// a verified factor reaches no chat data, their `aal2` token does, and a never-enrolled user's
+/// `aal1` token does.
+async fn assert_the_aal2_rule(app: &TestApp, service: &TestApp, enrolled: &Enrolled) {
+    let aal1 = service.sign_in(&enrolled.email, PASSWORD).await;
+    let (status, body) = chat_list(app, token(&aal1)).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(
         body,
         r#"{"detail":"Enter the code from your authenticator app to continue."}"#
     );
-    let (status, _) = chat_list(&app, token(&aal2)).await;
+    let (status, _) = chat_list(app, token(&enrolled.aal2)).await;
     assert_eq!(status, 200);
 
-    let (_, plain) = new_user(&app).await;
+    let (_, plain) = new_user(service).await;
     assert_eq!(claims_of(token(&plain))["aal"], "aal1");
-    let (status, body) = chat_list(&app, token(&plain)).await;
+    let (status, body) = chat_list(app, token(&plain)).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -659,27 +666,15 @@ async fn in_remote_mode_an_enrolled_users_aal1_session_owes_the_code_too() {
         ("SUPABASE_ANON_KEY", "anon-key"),
     ])
     .await;
+    let enrolled = enrolled_user(&project).await;
+    // The attacker's request is the password alone.
+    assert_the_aal2_rule(&app, &project, &enrolled).await;
     let Enrolled {
         email,
         secret,
         verified_at,
-        aal2,
         ..
-    } = enrolled_user(&project).await;
-
-    // The attacker's request: the password alone.
-    let aal1 = project.sign_in(&email, PASSWORD).await;
-    let (status, body) = chat_list(&app, token(&aal1)).await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(
-        body,
-        r#"{"detail":"Enter the code from your authenticator app to continue."}"#
-    );
-    let (status, _) = chat_list(&app, token(&aal2)).await;
-    assert_eq!(status, 200);
-    let (_, plain) = new_user(&project).await;
-    let (status, body) = chat_list(&app, token(&plain)).await;
-    assert_eq!(status, 200, "{body}");
+    } = enrolled;
 
     // In a browser: the sign-in leads to the code page, and the right code to the chat.
     let login = app.submit_login(&email, PASSWORD).await;
