@@ -27,7 +27,7 @@ use axum::{body::Body, extract::State, http::Request, middleware::Next, response
 use super::{sessions, AuthState};
 use crate::contract::{claims::AccessClaims, session::StatusUnknown, Standing};
 
-/// More remembered sessions than this and the memory starts over: a bound on its size.
+/// More remembered answers of one kind than this and they start over: a bound on the size.
 const MAX_REMEMBERED: usize = 100_000;
 
 /// Recent "still signed in" (and "no second factor") answers, each tagged with the generation
@@ -36,7 +36,38 @@ pub struct SessionStatusCache {
     lifetime: Duration,
     /// Bumped whenever this instance may have ended a session; older answers no longer count.
     generation: AtomicU64,
-    active: RwLock<HashMap<String, (Instant, u64)>>,
+    active: RwLock<Answers>,
+}
+
+/// When each answer was read, and in which generation, by session id or user id: two maps, so
+/// that a lookup (every signed-in request makes one or two) builds no key.
+#[derive(Default)]
+struct Answers {
+    signed_in: HashMap<String, (Instant, u64)>,
+    factorless: HashMap<String, (Instant, u64)>,
+}
+
+/// Which answer: a session is still signed in, or a user has no verified second factor.
+#[derive(Clone, Copy)]
+enum Answer {
+    SignedIn,
+    Factorless,
+}
+
+impl Answers {
+    fn of(&self, answer: Answer) -> &HashMap<String, (Instant, u64)> {
+        match answer {
+            Answer::SignedIn => &self.signed_in,
+            Answer::Factorless => &self.factorless,
+        }
+    }
+
+    fn of_mut(&mut self, answer: Answer) -> &mut HashMap<String, (Instant, u64)> {
+        match answer {
+            Answer::SignedIn => &mut self.signed_in,
+            Answer::Factorless => &mut self.factorless,
+        }
+    }
 }
 
 impl SessionStatusCache {
@@ -45,7 +76,7 @@ impl SessionStatusCache {
         SessionStatusCache {
             lifetime,
             generation: AtomicU64::new(0),
-            active: RwLock::new(HashMap::new()),
+            active: RwLock::new(Answers::default()),
         }
     }
 
@@ -55,22 +86,26 @@ impl SessionStatusCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn remembered(&self, key: &str) -> bool {
+    fn remembered(&self, answer: Answer, key: &str) -> bool {
         let generation = self.generation.load(Ordering::SeqCst);
         let active = self
             .active
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        active.get(key).is_some_and(|(read_at, read_in)| {
-            *read_in == generation && read_at.elapsed() < self.lifetime
-        })
+        active
+            .of(answer)
+            .get(key)
+            .is_some_and(|(read_at, read_in)| {
+                *read_in == generation && read_at.elapsed() < self.lifetime
+            })
     }
 
-    fn remember(&self, key: String, read_at: Instant, read_in: u64) {
-        let mut active = self
+    fn remember(&self, answer: Answer, key: &str, read_at: Instant, read_in: u64) {
+        let mut answers = self
             .active
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let active = answers.of_mut(answer);
         if active.len() >= MAX_REMEMBERED {
             let generation = self.generation.load(Ordering::SeqCst);
             active.retain(|_, (at, read)| *read == generation && at.elapsed() < self.lifetime);
@@ -78,7 +113,7 @@ impl SessionStatusCache {
                 active.clear();
             }
         }
-        active.insert(key, (read_at, read_in));
+        active.insert(key.to_owned(), (read_at, read_in));
     }
 }
 
@@ -96,8 +131,14 @@ pub async fn standing(state: &AuthState, claims: &AccessClaims) -> Result<Standi
 
 /// Whether the session exists and is within its lifetimes: remembered, or one indexed read.
 pub async fn is_active(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
-    let key = format!("session:{session_id}");
-    remembered_or_read(state, key, true, read(state, session_id)).await
+    remembered_or_read(
+        state,
+        Answer::SignedIn,
+        session_id,
+        true,
+        read(state, session_id),
+    )
+    .await
 }
 
 /// Whether the user has a verified second factor, asked on every `aal1` request (nearly all of
@@ -105,13 +146,12 @@ pub async fn is_active(state: &AuthState, session_id: &str) -> Result<bool, Stat
 /// "none" is remembered; verifying a factor is a write to `/auth/v1`, which forgets it here at
 /// once (elsewhere within the memory's lifetime, as a sign-out).
 pub async fn has_second_factor(state: &AuthState, user_id: &str) -> Result<bool, StatusUnknown> {
-    let key = format!("factorless:{user_id}");
     let read = async {
         super::mfa::has_verified_factor(&state.pool, user_id)
             .await
             .map_err(|_| StatusUnknown)
     };
-    remembered_or_read(state, key, false, read).await
+    remembered_or_read(state, Answer::Factorless, user_id, false, read).await
 }
 
 /// `read`'s answer, or `permissive` if that is what it answered for `key` within the memory's
@@ -119,7 +159,8 @@ pub async fn has_second_factor(state: &AuthState, user_id: &str) -> Result<bool,
 /// (signed out) or must take effect at once (a second factor).
 async fn remembered_or_read(
     state: &AuthState,
-    key: String,
+    kind: Answer,
+    key: &str,
     permissive: bool,
     read: impl std::future::Future<Output = Result<bool, StatusUnknown>>,
 ) -> Result<bool, StatusUnknown> {
@@ -127,7 +168,7 @@ async fn remembered_or_read(
     if cache.lifetime.is_zero() {
         return read.await;
     }
-    if cache.remembered(&key) {
+    if cache.remembered(kind, key) {
         return Ok(permissive);
     }
     // Taken before the read: a sign-out that commits meanwhile bumps the generation, and this
@@ -136,7 +177,7 @@ async fn remembered_or_read(
     let read_at = Instant::now();
     let answer = read.await?;
     if answer == permissive {
-        cache.remember(key, read_at, read_in);
+        cache.remember(kind, key, read_at, read_in);
     }
     Ok(answer)
 }
