@@ -59,6 +59,9 @@ pub struct Throughput {
     /// CPU time of the whole process (user and system) outside the load generator's thread
     /// while it ran: the app's work, and nothing of the client's.
     pub app_cpu: Duration,
+    /// The app's CPU time per request of each turn, in order: turn `i` of every target compared
+    /// together ran within moments of each other.
+    pub turns: Vec<Duration>,
 }
 
 impl Throughput {
@@ -102,10 +105,11 @@ pub async fn compare(
     for _ in 0..rounds {
         for (target, total) in targets.iter().zip(results.iter_mut()) {
             let round = run(target, connections, each).await;
+            total.turns.push(round.app_cpu_per_request());
             total.requests += round.requests;
             total.elapsed += round.elapsed;
-            total.latencies.extend(round.latencies.into_vec());
             total.app_cpu += round.app_cpu;
+            total.latencies.extend(round.latencies.into_vec());
         }
     }
     results
@@ -198,5 +202,6 @@ async fn run_here(target: Target, connections: usize, length: Duration) -> Throu
         elapsed: started.elapsed(),
         latencies,
         app_cpu: Duration::ZERO,
+        turns: Vec::new(),
     }
 }

@@ -453,7 +453,9 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
          user and system time outside the load generator's thread, which runs on a runtime of \
          its own). The budget is on the CPU time: it is the app's cost, while throughput on \
          this 2-core machine also carries the client's work (a longer cookie costs it too) and \
-         the scheduler's luck (identical apps differ by up to 10 %). The third column is a \
+         the scheduler's luck (identical apps differ by up to 10 %). \"Costs\" in app CPU is \
+         the median over the turns of each turn's ratio (the variants of a turn run seconds \
+         apart). The third column is a \
          signed-out request carrying a cookie as long as the session's under another name: \
          what the bytes cost in the header parsing, with no session to read."
     );
