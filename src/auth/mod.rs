@@ -12,6 +12,8 @@ pub mod actions;
 #[cfg(feature = "ssr")]
 pub mod client;
 #[cfg(feature = "ssr")]
+pub mod memory;
+#[cfg(feature = "ssr")]
 pub mod remote;
 #[cfg(feature = "ssr")]
 pub mod remote_status;

@@ -16,16 +16,14 @@
 //! [`RemoteSupabase::session_check`]: super::remote::RemoteSupabase::session_check
 
 use std::{
-    collections::HashMap,
     future::Future,
     pin::Pin,
-    sync::RwLock,
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
 
-use super::client::AuthClient;
+use super::{client::AuthClient, memory::Memory};
 use crate::contract::{claims::AccessClaims, session::StatusUnknown, SessionStatus, Standing};
 
 /// More remembered sessions than this and the memory starts over: a bound on its size.
@@ -35,7 +33,7 @@ const MAX_REMEMBERED: usize = 100_000;
 pub struct RemoteSessionStatus {
     client: AuthClient,
     lifetime: Duration,
-    answers: RwLock<HashMap<String, (Instant, Standing)>>,
+    answers: Memory<(Instant, Standing)>,
 }
 
 impl RemoteSessionStatus {
@@ -44,7 +42,7 @@ impl RemoteSessionStatus {
         RemoteSessionStatus {
             client,
             lifetime,
-            answers: RwLock::new(HashMap::new()),
+            answers: Memory::new(MAX_REMEMBERED),
         }
     }
 
@@ -56,12 +54,7 @@ impl RemoteSessionStatus {
         // The assurance level is part of the key: a session that steps up to `aal2` keeps its id
         // and must not keep its `aal1` answer.
         let key = format!("{}:{}", claims.session_id, claims.aal);
-        let last = self
-            .answers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&key)
-            .copied();
+        let last = self.answers.get(&key);
         if let Some((read_at, standing)) = last {
             if read_at.elapsed() < self.lifetime {
                 return Ok(standing);
@@ -95,22 +88,10 @@ impl RemoteSessionStatus {
                 return Err(StatusUnknown);
             }
         };
-        self.remember(key, read_at, standing);
+        let lifetime = self.lifetime;
+        self.answers
+            .insert(&key, (read_at, standing), |(at, _)| at.elapsed() < lifetime);
         Ok(standing)
-    }
-
-    fn remember(&self, key: String, read_at: Instant, standing: Standing) {
-        let mut answers = self
-            .answers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if answers.len() >= MAX_REMEMBERED {
-            answers.retain(|_, (at, _)| at.elapsed() < self.lifetime);
-            if answers.len() >= MAX_REMEMBERED {
-                answers.clear();
-            }
-        }
-        answers.insert(key, (read_at, standing));
     }
 }
 

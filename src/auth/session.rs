@@ -30,6 +30,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::{
     client::{AuthApiError, AuthClient},
+    memory::Memory,
     verify::{Verifier, VerifyError},
     UserInfo,
 };
@@ -49,40 +50,8 @@ type SharedRefresh = Arc<OnceCell<Result<SessionTokens, AuthApiError>>>;
 /// How long a finished refresh is remembered for requests that were already on their way.
 const REFRESH_MEMORY: Duration = Duration::from_secs(30);
 
-/// How many session cookies [`ReadCookies`] holds at most (about 3 kB each).
+/// How many session cookies are remembered as read at most (about 3 kB each).
 const READ_COOKIES: usize = 4096;
-
-/// Session cookies whose access token verified, by their exact value, with the tokens read from
-/// them: reading a cookie (base64, then JSON with its user object skipped) was the largest piece
-/// of a signed-in request's own work (bench/RESULTS.md, "Auth overhead"). The tokens are still
-/// verified (a remembered verification, expiry checked) and the session's standing asked on every
-/// request; only the reading is skipped. Only cookies that verified are remembered, so a stranger
-/// cannot fill the memory; when full it starts over.
-#[derive(Default)]
-struct ReadCookies {
-    cookies: std::sync::RwLock<HashMap<Box<str>, Arc<CookieTokens>, foldhash::fast::RandomState>>,
-}
-
-impl ReadCookies {
-    fn get(&self, value: &str) -> Option<Arc<CookieTokens>> {
-        self.cookies
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(value)
-            .cloned()
-    }
-
-    fn remember(&self, value: &str, tokens: &Arc<CookieTokens>) {
-        let mut cookies = self
-            .cookies
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cookies.len() >= READ_COOKIES {
-            cookies.clear();
-        }
-        cookies.insert(value.into(), tokens.clone());
-    }
-}
 
 /// Everything the app needs to know who is signed in.
 pub struct SessionManager {
@@ -92,7 +61,12 @@ pub struct SessionManager {
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<std::net::IpAddr>,
     inflight: Mutex<HashMap<String, (Instant, SharedRefresh)>>,
-    read_cookies: ReadCookies,
+    /// Session cookies whose access token verified, by their exact value, with the tokens read
+    /// from them: reading a cookie (base64, then JSON with its user object skipped) was the
+    /// largest piece of a signed-in request's own work (bench/RESULTS.md, "Auth overhead"). The
+    /// tokens are still verified (a remembered verification, expiry checked) and the session's
+    /// standing asked on every request; only the reading is skipped. When full it starts over.
+    read_cookies: Memory<Arc<CookieTokens>>,
     refreshes: AtomicU64,
     /// Whether a verified token's session was signed out or owes a second factor: what a
     /// signature cannot say (the embedded service's database, or the remote project now and then).
@@ -180,7 +154,7 @@ impl SessionManager {
             jar,
             trusted_proxies,
             inflight: Mutex::new(HashMap::new()),
-            read_cookies: ReadCookies::default(),
+            read_cookies: Memory::new(READ_COOKIES),
             refreshes: AtomicU64::new(0),
             revocations: None,
         }
@@ -265,7 +239,7 @@ impl SessionManager {
         match self.verify(&session.access_token).await {
             Ok(state) => {
                 if remembered.is_none() {
-                    self.read_cookies.remember(&value, &session);
+                    self.read_cookies.insert(&value, session.clone(), |_| false);
                 }
                 Resolved {
                     state,

@@ -24,7 +24,7 @@ use std::{
 
 use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
 
-use super::client::AuthClient;
+use super::{client::AuthClient, memory::Memory};
 use crate::contract::claims::{self, jwk_algorithm, AccessClaims, MAX_TOKEN_BYTES};
 
 /// The least time between two JWKS fetches caused by unknown kids.
@@ -118,48 +118,22 @@ const REMEMBERED_TOKENS: usize = 4096;
 /// than [`JWKS_MAX_AGE`] after it was checked, so that a key that leaves the JWKS stops
 /// verifying its tokens as soon as it would without this memory. Forgotten whenever the keys are
 /// fetched again; when full, the expired entries go, and if that is not enough, all of them.
-struct Remembered {
-    tokens: RwLock<HashMap<Box<str>, RememberedToken, foldhash::fast::RandomState>>,
-    capacity: usize,
-}
+struct Remembered(Memory<RememberedToken>);
 
 impl Remembered {
     fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        let tokens = self
-            .tokens
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (claims, until) = tokens.get(token)?;
-        (jsonwebtoken::get_current_timestamp() <= *until).then(|| claims.clone())
+        let (claims, until) = self.0.get(token)?;
+        (jsonwebtoken::get_current_timestamp() <= until).then_some(claims)
     }
 
     fn insert(&self, token: &str, claims: &Arc<AccessClaims>) {
-        if self.capacity == 0 {
-            return;
-        }
         let now = jsonwebtoken::get_current_timestamp();
         let expires = u64::try_from(claims.exp)
             .unwrap_or(0)
             .saturating_add(claims::LEEWAY_SECS);
         let until = expires.min(now + JWKS_MAX_AGE.as_secs());
-        let mut tokens = self
-            .tokens
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if tokens.len() >= self.capacity {
-            tokens.retain(|_, (_, until)| *until >= now);
-            if tokens.len() >= self.capacity {
-                tokens.clear();
-            }
-        }
-        tokens.insert(token.into(), (claims.clone(), until));
-    }
-
-    fn clear(&self) {
-        self.tokens
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        self.0
+            .insert(token, (claims.clone(), until), |(_, until)| *until >= now);
     }
 }
 
@@ -196,17 +170,14 @@ impl Verifier {
             }),
             fetching: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
-            remembered: Remembered {
-                tokens: RwLock::new(HashMap::default()),
-                capacity: REMEMBERED_TOKENS,
-            },
+            remembered: Remembered(Memory::new(REMEMBERED_TOKENS)),
             signature_checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Checks every token in full, every time (for benchmarks of the check itself).
     pub fn without_memory(mut self) -> Self {
-        self.remembered.capacity = 0;
+        self.remembered = Remembered(Memory::new(0));
         self
     }
 
@@ -321,7 +292,7 @@ impl Verifier {
                     fetched_at: Some(Instant::now()),
                 };
                 // A key may have left the set: its tokens must be checked against the new one.
-                self.remembered.clear();
+                self.remembered.0.clear();
                 true
             }
             Err(error) => {
