@@ -711,12 +711,8 @@ async fn a_session_signed_out_elsewhere_ends_at_once_not_when_its_token_expires(
         StatusCode::OK
     );
     let logout = app
-        .client
-        .post(app.url("/auth/v1/logout?scope=global"))
-        .bearer_auth(other["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .sign_out(other["access_token"].as_str().unwrap(), "global")
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let after = app.page_with_cookies("/chat", &browser_a).await;
     assert_eq!(
@@ -738,17 +734,6 @@ async fn app_of_project(project: &TestApp, settings: &[(&str, &str)]) -> TestApp
     spawn_app_with(&all).await
 }
 
-/// `GET /api/sessions` of the starter's API with a bearer token: its status.
-async fn chat_list_status(app: &TestApp, access_token: &str) -> StatusCode {
-    app.client
-        .get(app.url("/api/sessions"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test]
 async fn remote_mode_refuses_a_token_whose_session_the_project_has_signed_out() {
     // Default settings: the app has never seen this session, so it asks the project.
@@ -759,12 +744,8 @@ async fn remote_mode_refuses_a_token_whose_session_the_project_has_signed_out() 
     let kept = project.sign_in(&email, "password one").await;
     let ended = project.sign_in(&email, "password one").await;
     let logout = project
-        .client
-        .post(project.url("/auth/v1/logout?scope=local"))
-        .bearer_auth(ended["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .sign_out(ended["access_token"].as_str().unwrap(), "local")
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
 
     let ended_token = ended["access_token"].as_str().unwrap();
@@ -773,11 +754,13 @@ async fn remote_mode_refuses_a_token_whose_session_the_project_has_signed_out() 
         "its signature alone still verifies"
     );
     assert_eq!(
-        chat_list_status(&app, ended_token).await,
+        app.list_chats(ended_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        chat_list_status(&app, kept["access_token"].as_str().unwrap()).await,
+        app.list_chats(kept["access_token"].as_str().unwrap())
+            .await
+            .status(),
         StatusCode::OK,
         "the user's other session stands"
     );
@@ -798,12 +781,8 @@ async fn remote_mode_ends_a_browser_session_signed_out_at_the_project_within_the
     // Another device signs out everywhere, at the project: the app is not told.
     let other = project.sign_in(&email, "password one").await;
     let logout = project
-        .client
-        .post(project.url("/auth/v1/logout?scope=global"))
-        .bearer_auth(other["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .sign_out(other["access_token"].as_str().unwrap(), "global")
+        .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

@@ -500,13 +500,7 @@ async fn enrolment_answers_other_factor_types_and_names_as_gotrue() {
 
 /// `GET /api/sessions` of the starter's API with a bearer token.
 async fn chat_list(app: &TestApp, access_token: &str) -> (StatusCode, String) {
-    let response = app
-        .client
-        .get(app.url("/api/sessions"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.list_chats(access_token).await;
     (response.status(), response.text().await.unwrap())
 }
 

@@ -316,12 +316,8 @@ async fn with_the_auth_provider_out_of_reach_tokens_keep_verifying_and_sign_in_s
     // A session the app never asked the project about may have been signed out there: no data
     // until it can be asked, and no verdict either.
     let unchecked = app
-        .client
-        .get(app.url("/api/sessions"))
-        .bearer_auth(unseen["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .list_chats(unseen["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(unchecked.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     // A new sign-in cannot be checked: 503 and words that say to try again, nothing else.

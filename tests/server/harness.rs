@@ -136,6 +136,26 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// `GET /api/sessions` (the starter's chat list) with a bearer token.
+    pub async fn list_chats(&self, access_token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/api/sessions"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /auth/v1/logout?scope=…` (global, local or others) with a bearer token.
+    pub async fn sign_out(&self, access_token: &str, scope: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/auth/v1/logout?scope={scope}")))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// `GET /auth/v1/user` with a bearer token.
     pub async fn get_user(&self, access_token: &str) -> reqwest::Response {
         self.client

@@ -33,13 +33,7 @@ async fn two_instances() -> (TestApp, TestApp) {
 
 /// `GET /api/sessions` with a bearer token: the status.
 async fn read_with(app: &TestApp, token: &str) -> StatusCode {
-    app.client
-        .get(app.url("/api/sessions"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    app.list_chats(token).await.status()
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
