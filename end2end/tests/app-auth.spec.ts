@@ -31,7 +31,7 @@ import { guardNetwork, offOrigins } from '../support/oauth';
 import { PUBLIC_HOST } from '../support/public-host';
 import { loginAtProvider, providerEmail, requireIssuer } from '../support/oidc-provider';
 import { waitForMail } from '../support/mailbox';
-import { ferrochatUrl, jwtPayload, randomEmail, randomLogin } from '../support/supabase';
+import { ferrochatUrl, jwtPayload, newClient, randomEmail, randomLogin } from '../support/supabase';
 import { test, expect } from './fixtures';
 
 const INVALID_CREDENTIALS = 'Invalid email or password.';
@@ -470,6 +470,35 @@ test.describe('the session in the browser', () => {
     const visible = await page.evaluate(() => document.cookie);
     expect(visible).not.toContain(SESSION_COOKIE);
     expect(visible).not.toContain(value.slice(0, 40));
+  });
+
+  test('supabase-js reads the session cookie, which leaves out the user object', async ({
+    page,
+    context,
+  }) => {
+    const user = newCredentials();
+    await signUpInUi(page, user);
+    await expectOnChatAs(page, user.email);
+    const stored = decodeSessionCookie(await sessionCookieValue(context));
+    // supabase-js's own layout with `userStorage` (split session storage): no `user`.
+    expect(Object.keys(stored).sort()).toEqual([
+      'access_token',
+      'expires_at',
+      'expires_in',
+      'refresh_token',
+      'token_type',
+    ]);
+
+    // What @supabase/ssr hands supabase-js on a server sharing the cookie: the decoded JSON.
+    const client = newClient();
+    client.storage.setItem(client.storageKey, JSON.stringify(stored));
+    const { data: sessionData, error: sessionError } = await client.auth.getSession();
+    expect(sessionError).toBeNull();
+    expect(sessionData.session?.access_token).toBe(stored.access_token);
+    expect(sessionData.session?.refresh_token).toBe(stored.refresh_token);
+    const { data: userData, error: userError } = await client.auth.getUser();
+    expect(userError).toBeNull();
+    expect(userData.user?.email).toBe(user.email);
   });
 
   test('/login, /signup and /chat log no console warnings or errors', async ({

@@ -1,18 +1,18 @@
 //! The session cookies, in `@supabase/ssr`'s format so a Next.js app on the same site can share
 //! the session during a migration: `sb-<project-ref>-auth-token` holding `base64-` + base64url of
-//! the session JSON, split into `.0`, `.1`, … when longer than one cookie should be. Unlike
+//! the session JSON (without its user object, see `StoredSession`), split into `.0`, `.1`, …
+//! when longer than one cookie should be. Unlike
 //! `@supabase/ssr` they are HttpOnly: the browser never needs to read a token.
 
 use std::borrow::Cow;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
-use serde::{de::DeserializeOwned, Deserialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::session::SessionTokens;
 
-/// The two tokens of a session cookie, all that a request needs of it. The cookie holds the
-/// whole session (`@supabase/ssr`'s format), user object included: read as this, the rest is
+/// The two tokens of a session cookie, all that a request needs of it: read as this, the rest is
 /// skipped rather than built into JSON values, which was most of the cost of reading the cookie
 /// on every signed-in request (bench/RESULTS.md, "Auth overhead").
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -56,6 +56,34 @@ pub const MAX_CHUNK: usize = 3180;
 const MAX_CHUNKS: usize = 10;
 /// `@supabase/ssr`'s default cookie lifetime (400 days); the refresh token decides validity.
 const MAX_AGE_SECS: u64 = 400 * 24 * 3600;
+
+/// What the cookie stores of a session: the session without its user object, the layout
+/// supabase-js itself writes with its `userStorage` option ("split session storage", made to
+/// shrink cookies) and reads back without it. The user object repeats what the access token
+/// says (id, email, metadata) and made up about half the cookie: the browser sent those bytes
+/// with every request, pages and scripts included, and they were most of what signing in added
+/// to a request's cost (bench/RESULTS.md). Nothing here reads it; a Next.js server sharing the
+/// cookie asks `getUser()` or `getClaims()`, as Supabase advises on servers anyway.
+#[derive(Serialize)]
+struct StoredSession<'a> {
+    access_token: &'a str,
+    token_type: &'a str,
+    expires_in: i64,
+    expires_at: i64,
+    refresh_token: &'a str,
+}
+
+impl<'a> StoredSession<'a> {
+    fn of(session: &'a SessionTokens) -> Self {
+        StoredSession {
+            access_token: &session.access_token,
+            token_type: &session.token_type,
+            expires_in: session.expires_in,
+            expires_at: session.expires_at,
+            refresh_token: &session.refresh_token,
+        }
+    }
+}
 
 /// Names and attributes of the auth cookies of one site.
 #[derive(Clone, Debug)]
@@ -101,9 +129,11 @@ impl CookieJar {
         format!("Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
     }
 
-    /// `Set-Cookie` values that store `session` and remove any chunk it no longer needs.
+    /// `Set-Cookie` values that store `session` (without its user object, see [`StoredSession`])
+    /// and remove any chunk it no longer needs.
     pub fn store(&self, session: &SessionTokens) -> Vec<String> {
-        let json = serde_json::to_string(session).expect("a session serialises");
+        let json =
+            serde_json::to_string(&StoredSession::of(session)).expect("a session serialises");
         let value = format!("base64-{}", URL_SAFE_NO_PAD.encode(json));
         let attributes = self.attributes(MAX_AGE_SECS);
         let mut cookies = Vec::new();
@@ -189,14 +219,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn session(metadata_bytes: usize) -> SessionTokens {
+    /// A session whose access token is `token_bytes` long, with a user object of 5 kB.
+    fn session(token_bytes: usize) -> SessionTokens {
         SessionTokens {
-            access_token: "header.payload.signature".into(),
+            access_token: format!("header.{}.signature", "x".repeat(token_bytes)),
             token_type: "bearer".into(),
             expires_in: 3600,
             expires_at: 1_900_000_000,
             refresh_token: "refresh-me".into(),
-            user: json!({ "id": "u1", "user_metadata": { "bio": "x".repeat(metadata_bytes) } }),
+            user: json!({ "id": "u1", "user_metadata": { "bio": "x".repeat(5000) } }),
+        }
+    }
+
+    /// The tokens a request reads of `session`.
+    fn tokens(session: &SessionTokens) -> CookieTokens {
+        CookieTokens {
+            access_token: session.access_token.clone(),
+            refresh_token: session.refresh_token.clone(),
         }
     }
 
@@ -219,14 +258,34 @@ mod tests {
         assert!(!cookies[0].contains("Secure"));
         assert_eq!(
             jar.load(&browser_cookie_header(&cookies)),
-            Some(session(10))
+            Some(tokens(&session(10)))
+        );
+    }
+
+    #[test]
+    fn the_cookie_holds_the_session_without_its_user_object() {
+        let jar = CookieJar::new("127.0.0.1", false);
+        let stored = session(10);
+        let cookies = jar.store(&stored);
+        // The 5 kB user object would have made three chunks of it.
+        assert!(cookies[0].len() < 300, "{}", cookies[0]);
+        let json: serde_json::Value = jar.load(&browser_cookie_header(&cookies)).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "access_token": stored.access_token,
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "expires_at": 1_900_000_000,
+                "refresh_token": "refresh-me",
+            })
         );
     }
 
     #[test]
     fn a_session_over_4_kb_is_chunked_and_round_trips() {
         let jar = CookieJar::new("abcdefgh.supabase.co", true);
-        let big = session(6000);
+        let big = session(7000);
         let cookies = jar.store(&big);
         let live: Vec<_> = cookies
             .iter()
@@ -242,14 +301,7 @@ mod tests {
             .iter()
             .any(|c| c.starts_with("sb-abcdefgh-auth-token=;")));
         let header = format!("other=1; {}", browser_cookie_header(&cookies));
-        assert_eq!(
-            jar.load(&header),
-            Some(CookieTokens {
-                access_token: big.access_token.clone(),
-                refresh_token: big.refresh_token.clone(),
-            })
-        );
-        assert_eq!(jar.load(&header), Some(big));
+        assert_eq!(jar.load(&header), Some(tokens(&big)));
     }
 
     #[test]
