@@ -181,20 +181,37 @@ impl Overhead<'_> {
 /// machine (other jobs share its 2 cores) moves both sides of a ratio and one ratio of many,
 /// where it would move a total one way.
 fn more(this: &Throughput, that: &Throughput) -> f64 {
-    let mut ratios: Vec<f64> = this
-        .turns
+    median_ratio(&this.turns, &that.turns) - 1.0
+}
+
+/// The median over the turns of `this[turn] / that[turn]`.
+fn median_ratio(this: &[Duration], that: &[Duration]) -> f64 {
+    let ratios: Vec<f64> = this
         .iter()
-        .zip(&that.turns)
+        .zip(that)
         .map(|(this, that)| this.as_secs_f64() / that.as_secs_f64())
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    let middle = ratios.len() / 2;
-    let median = if ratios.len() % 2 == 0 {
-        (ratios[middle - 1] + ratios[middle]) / 2.0
+    middle(ratios, f64::total_cmp, |a, b| (a + b) / 2.0)
+}
+
+/// The median of `durations`.
+fn median(durations: &[Duration]) -> Duration {
+    middle(durations.to_vec(), Ord::cmp, |a, b| (a + b) / 2)
+}
+
+/// The middle value of `values` (the mean of the two middle ones of an even count).
+fn middle<T: Copy>(
+    mut values: Vec<T>,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    mean: impl Fn(T, T) -> T,
+) -> T {
+    values.sort_by(&order);
+    let half = values.len() / 2;
+    if values.len() % 2 == 0 {
+        mean(values[half - 1], values[half])
     } else {
-        ratios[middle]
-    };
-    median - 1.0
+        values[half]
+    }
 }
 
 /// `current_user` with and without the cookie on every app, all in turns.
@@ -217,6 +234,87 @@ pub async fn overhead<'a>(apps: &[&'a AuthApp]) -> Vec<Overhead<'a>> {
             signed_in: results.next().unwrap(),
         })
         .collect()
+}
+
+/// Calls of each variant per turn of the in-process comparison, and its turns.
+pub const IN_PROCESS_CALLS: u32 = 2_000;
+pub const IN_PROCESS_TURNS: usize = 21;
+
+/// `current_user` signed in and signed out through the app's whole router, called in this
+/// process one request at a time: every middleware, the server function and its answer, without
+/// the network, the load generator or the scheduler (whose noise on this 2-core machine is
+/// larger than the budget). Mean time per call of each turn, the variants taking turns.
+pub struct InProcess {
+    pub signed_out: Vec<Duration>,
+    pub signed_in: Vec<Duration>,
+}
+
+impl InProcess {
+    /// How much longer a signed-in call took: the median over the turns of each turn's ratio.
+    pub fn extra_cost(&self) -> f64 {
+        median_ratio(&self.signed_in, &self.signed_out) - 1.0
+    }
+
+    pub fn signed_out_median(&self) -> Duration {
+        median(&self.signed_out)
+    }
+
+    pub fn signed_in_median(&self) -> Duration {
+        median(&self.signed_in)
+    }
+}
+
+/// See [`InProcess`].
+pub async fn in_process(app: &AuthApp) -> InProcess {
+    use axum::{body::Body, extract::ConnectInfo, http::Request};
+    use tower::ServiceExt;
+
+    let router = ferrochat::server::router(app.app.state.clone());
+    let call = |cookie: Option<&str>| {
+        let mut request = Request::post("/api/auth/current_user")
+            .header("sec-fetch-site", "same-origin")
+            .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .extension(ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 9],
+                40_000,
+            ))));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        let request = request.body(Body::empty()).unwrap();
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        }
+    };
+    // Each variant answers as it should before anything is timed.
+    assert_eq!(&call(None).await[..], b"null");
+    assert!(call(Some(&app.cookie)).await.starts_with(b"{\"id\""));
+    let mut result = InProcess {
+        signed_out: Vec::new(),
+        signed_in: Vec::new(),
+    };
+    for turn in 0..=IN_PROCESS_TURNS {
+        for (cookie, times) in [
+            (None, &mut result.signed_out),
+            (Some(app.cookie.as_str()), &mut result.signed_in),
+        ] {
+            let started = Instant::now();
+            for _ in 0..IN_PROCESS_CALLS {
+                std::hint::black_box(call(cookie).await);
+            }
+            // Turn 0 warms both up and is not counted.
+            if turn > 0 {
+                times.push(started.elapsed() / IN_PROCESS_CALLS);
+            }
+        }
+    }
+    result
 }
 
 /// One piece of the signed-in path and its mean time per call.

@@ -67,7 +67,7 @@ pub async fn session_state() -> SessionState {
 /// The signed-in user; a refusal if there is none, "try again" if it cannot be checked now.
 pub async fn signed_in_user() -> Result<AuthUser, AppError> {
     match session_state().await {
-        SessionState::SignedIn(user) => Ok(*user),
+        SessionState::SignedIn(user) => Ok(user),
         SessionState::SecondFactorDue(_) => Err(AppError::SecondFactorRequired),
         SessionState::Unknown => Err(AppError::Unavailable),
         SessionState::SignedOut => Err(AppError::Unauthorized),
@@ -77,7 +77,7 @@ pub async fn signed_in_user() -> Result<AuthUser, AppError> {
 /// The user of a session that owes its second factor, for the "enter your code" page alone.
 pub async fn user_owing_second_factor() -> Result<AuthUser, AppError> {
     match session_state().await {
-        SessionState::SecondFactorDue(user) => Ok(*user),
+        SessionState::SecondFactorDue(user) => Ok(user),
         SessionState::Unknown => Err(AppError::Unavailable),
         SessionState::SignedIn(_) | SessionState::SignedOut => Err(AppError::Unauthorized),
     }

@@ -101,10 +101,10 @@ pub enum SessionState {
     /// No session, or one that was refused.
     #[default]
     SignedOut,
-    SignedIn(Box<AuthUser>),
+    SignedIn(AuthUser),
     /// Signed in with the first factor only (`aal1`) by a user who has a verified second factor:
     /// nothing but the "enter your code" page and signing out until the code is given.
-    SecondFactorDue(Box<AuthUser>),
+    SecondFactorDue(AuthUser),
     /// A session that cannot be checked right now (auth service, keys or database briefly out
     /// of reach). Its cookies are kept; private data is not served until it can be checked.
     Unknown,
@@ -188,10 +188,10 @@ impl SessionManager {
             })?,
             None => Standing::Active,
         };
-        let user = Box::new(AuthUser {
+        let user = AuthUser {
             claims,
             access_token: token.into(),
-        });
+        };
         match standing {
             Standing::Active => Ok(SessionState::SignedIn(user)),
             Standing::SecondFactorDue => Ok(SessionState::SecondFactorDue(user)),
@@ -389,7 +389,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match SessionState::from_request_parts(parts, state).await {
-            Ok(SessionState::SignedIn(user)) => Ok(*user),
+            Ok(SessionState::SignedIn(user)) => Ok(user),
             Ok(SessionState::Unknown) => Err(AppError::Unavailable),
             Ok(SessionState::SecondFactorDue(_)) => Err(AppError::SecondFactorRequired),
             _ => Err(AppError::Unauthorized),

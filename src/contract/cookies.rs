@@ -27,7 +27,11 @@ pub fn cookie_header(headers: &axum::http::HeaderMap) -> Cow<'_, str> {
     let mut values = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok());
+        // UTF-8 validation is a vectorised pass where `HeaderValue::to_str` checks byte by byte
+        // (a signed-in request's header is a kilobyte of session), and it accepts the UTF-8
+        // another app on the site may put in a cookie of its own, which made `to_str` drop the
+        // whole header: the session in it with it.
+        .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
     match (values.next(), values.next()) {
         (None, _) => Cow::Borrowed(""),
         (Some(only), None) => Cow::Borrowed(only),
@@ -312,6 +316,23 @@ mod tests {
         assert!(!jar.sets_session(b"sb-127-auth-token-code-verifier=abc; Path=/"));
         assert!(!jar.sets_session(b"sb-127-auth-token.=x"));
         assert!(!jar.sets_session(b"sb-127-auth-tokens=x"));
+    }
+
+    #[test]
+    fn another_cookie_in_utf8_does_not_hide_the_session() {
+        let jar = CookieJar::new("127.0.0.1", false);
+        let stored = browser_cookie_header(&jar.store(&session(10)));
+        let header = format!("theme=café; {stored}");
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            axum::http::header::COOKIE,
+            axum::http::HeaderValue::from_bytes(header.as_bytes()).unwrap(),
+        );
+        assert_eq!(cookie_header(&headers), header);
+        assert_eq!(
+            jar.load(&cookie_header(&headers)),
+            Some(tokens(&session(10)))
+        );
     }
 
     #[test]

@@ -178,8 +178,14 @@ async fn a_session_larger_than_a_cookie_is_chunked_and_still_signs_in() {
     let response = app.submit_login(&email, "password one").await;
     let cookies = cookies_from(&response);
     assert!(cookies.contains("sb-127-auth-token.0=base64-"), "{cookies}");
-    assert!(cookies.contains("sb-127-auth-token.1="), "two chunks: {cookies}");
-    assert!(!cookies.contains("sb-127-auth-token.2="), "two chunks: {cookies}");
+    assert!(
+        cookies.contains("sb-127-auth-token.1="),
+        "two chunks: {cookies}"
+    );
+    assert!(
+        !cookies.contains("sb-127-auth-token.2="),
+        "two chunks: {cookies}"
+    );
     let chat = app.page_with_cookies("/chat", &cookies).await;
     assert_eq!(chat.status(), StatusCode::OK);
 }

@@ -28,6 +28,10 @@ pub struct TestApp {
     pub sessions: Arc<SessionManager>,
     /// The embedded auth service, unless the app uses a remote project.
     pub auth: Option<AuthState>,
+    /// The state the app serves, to call its router in the process: the bench does
+    /// (bench/chat/auth.rs, which shares this file), the tests go through the network.
+    #[allow(dead_code)]
+    pub state: AppState,
 }
 
 impl TestApp {
@@ -358,7 +362,11 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         .expect("app state builds");
     let sessions = state.sessions.clone();
     let auth = state.auth.clone();
-    tokio::spawn(server::serve(listener, state, std::future::pending()));
+    tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
     let mut app = TestApp {
         address,
         base_url: format!("http://{address}"),
@@ -368,6 +376,7 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         data_dir,
         sessions,
         auth,
+        state,
     };
     app.client = app.client_at(next_client_ip());
     app
