@@ -4,7 +4,10 @@
 //! read variables), the embedded auth service's `AuthConfig`, a remote Supabase project.
 
 use crate::{
-    auth::remote::{self, RemoteSupabase},
+    auth::{
+        remote::{self, RemoteSupabase},
+        verify::JWKS_MAX_AGE,
+    },
     auth_service::config::{self as auth_service_config, AuthConfig},
     chat::config::{self as chat_config, ChatConfig},
     settings::{self, Settings, SettingsError, Vars},
@@ -40,6 +43,19 @@ impl Config {
         // The embedded service's settings are checked even when a remote project is used, so a
         // typo is reported at once and not on the day the project is switched back.
         let embedded = AuthConfig::from_vars(&vars, &settings)?;
+        // Zero-downtime key rotation holds only if a rotated-in key is in every instance's cached
+        // JWKS before the first token it signs: a shorter lead would have instances refuse good
+        // tokens for up to the cache's age (docs/DEPLOY.md).
+        if embedded.key_publish_lead <= JWKS_MAX_AGE {
+            return Err(SettingsError::new(
+                "FERROCHAT_JWT_KEY_PUBLISH_SECS",
+                &embedded.key_publish_lead.as_secs().to_string(),
+                &format!(
+                    "more than {} seconds, the age of every instance's cached JWKS",
+                    JWKS_MAX_AGE.as_secs()
+                ),
+            ));
+        }
         let auth = match RemoteSupabase::from_vars(&vars)? {
             Some(remote) => AuthMode::Remote(remote),
             None => AuthMode::Embedded(Box::new(embedded)),
@@ -78,6 +94,26 @@ mod tests {
         ] {
             assert!(help.contains(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_key_publish_lead_within_the_jwks_cache_age_is_refused() {
+        let with_lead = |secs: &'static str| {
+            Config::from_lookup(move |name| {
+                (name == "FERROCHAT_JWT_KEY_PUBLISH_SECS").then(|| secs.to_owned())
+            })
+        };
+        assert_eq!(
+            with_lead("300").unwrap_err().to_string(),
+            "invalid setting FERROCHAT_JWT_KEY_PUBLISH_SECS=\"300\": expected more than 300 \
+             seconds, the age of every instance's cached JWKS"
+        );
+        assert!(with_lead("0").is_err());
+        let Config { auth, .. } = with_lead("301").unwrap();
+        let AuthMode::Embedded(embedded) = auth else {
+            panic!("no remote project was set")
+        };
+        assert_eq!(embedded.key_publish_lead.as_secs(), 301);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "FERROCHAT_JWT_KEY_PUBLISH_SECS",
         default: "600",
-        meaning: "a rotated-in key is published this long before it signs, so every verifier's cached JWKS knows it first",
+        meaning: "a rotated-in key is published this long before it signs, so every verifier's cached JWKS knows it first; more than 300 (the JWKS cache's age)",
     },
     Setting {
         name: "FERROCHAT_REFRESH_REUSE_INTERVAL_SECS",
