@@ -695,3 +695,61 @@ async fn in_remote_mode_an_enrolled_users_aal1_session_owes_the_code_too() {
     let full = cookies_after(&accepted);
     assert_eq!(app.page_with_cookies("/chat", &full).await.status(), 200);
 }
+
+#[tokio::test]
+async fn an_administrator_removes_a_lost_factor_and_the_password_alone_signs_in_again() {
+    let app = spawn_app().await;
+    let enrolled = enrolled_user(&app).await;
+    let user_id = enrolled.aal2["user"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/admin/users/{user_id}/factors/{}", enrolled.factor);
+    let service_key = app
+        .auth
+        .as_ref()
+        .unwrap()
+        .keys
+        .sign_api_key("service_role")
+        .unwrap();
+    let owes_the_code = |(status, body): (StatusCode, String)| {
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(
+            body,
+            r#"{"detail":"Enter the code from your authenticator app to continue."}"#
+        );
+    };
+    owes_the_code(chat_list(&app, token(&app.sign_in(&enrolled.email, PASSWORD).await)).await);
+
+    // The user cannot remove their factor through the admin API, not even at aal2.
+    let refused = auth_call(&app, Method::DELETE, &path, token(&enrolled.aal2), None).await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    assert_eq!(refused.1["error_code"], "not_admin");
+    // Nor does the factor's id open another user's account.
+    let (_, other) = new_user(&app).await;
+    let elsewhere = format!(
+        "/admin/users/{}/factors/{}",
+        other["user"]["id"].as_str().unwrap(),
+        enrolled.factor
+    );
+    let (status, body) = auth_call(&app, Method::DELETE, &elsewhere, &service_key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error_code"], "mfa_factor_not_found");
+    owes_the_code(chat_list(&app, token(&app.sign_in(&enrolled.email, PASSWORD).await)).await);
+
+    let listed = format!("/admin/users/{user_id}/factors");
+    let (status, factors) = auth_call(&app, Method::GET, &listed, &service_key, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(factors.as_array().unwrap().len(), 1, "{factors}");
+    assert_eq!(factors[0]["id"], enrolled.factor.as_str());
+    assert_eq!(factors[0]["status"], "verified");
+
+    let (status, removed) = auth_call(&app, Method::DELETE, &path, &service_key, None).await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_eq!(removed["id"], enrolled.factor.as_str());
+    let (status, factors) = auth_call(&app, Method::GET, &listed, &service_key, None).await;
+    assert_eq!((status, factors), (StatusCode::OK, json!([])));
+    // The password alone reaches the chats again; the removed factor is gone for good.
+    let (status, body) =
+        chat_list(&app, token(&app.sign_in(&enrolled.email, PASSWORD).await)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = auth_call(&app, Method::DELETE, &path, &service_key, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
