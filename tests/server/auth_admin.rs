@@ -10,11 +10,6 @@ use crate::{
     key_confusion,
 };
 
-/// The key `ferrochat keys` prints for `role`.
-fn api_key(app: &TestApp, role: &str) -> String {
-    app.auth.as_ref().unwrap().keys.sign_api_key(role).unwrap()
-}
-
 /// An admin request with `token` as the bearer (and `apikey`, as supabase-js sends it).
 async fn admin(
     app: &TestApp,
@@ -56,7 +51,7 @@ fn assert_refused(outcome: (StatusCode, Value), status: StatusCode, code: &str, 
 async fn only_this_instances_service_role_key_opens_the_admin_api() {
     let app = spawn_app().await;
     let other = spawn_app().await;
-    let service_key = api_key(&app, "service_role");
+    let service_key = app.api_key("service_role");
     let user = app.sign_up(&unique_email(), "password one").await;
     let user_token = user["access_token"].as_str().unwrap();
 
@@ -71,7 +66,7 @@ async fn only_this_instances_service_role_key_opens_the_admin_api() {
         "no bearer",
     );
     for (what, token) in [
-        ("the anon key", api_key(&app, "anon")),
+        ("the anon key", app.api_key("anon")),
         ("a user's access token", user_token.to_owned()),
     ] {
         let refused = list_with(&app, Some(&token)).await;
@@ -88,7 +83,7 @@ async fn only_this_instances_service_role_key_opens_the_admin_api() {
             &json!({ "iss": issuer, "role": "service_role", "iat": now - 7200, "exp": now - 3600 }),
         )
         .await;
-    let foreign = api_key(&other, "service_role");
+    let foreign = other.api_key("service_role");
     let wrong_issuer = app
         .mint(&json!({ "iss": "https://evil.example/auth/v1", "role": "service_role", "iat": now, "exp": now + 3600 }))
         .await;
@@ -131,7 +126,7 @@ async fn in_hs256_mode_the_service_key_is_signed_with_the_secret_and_no_other() 
         ("FERROCHAT_JWT_SECRET", secret),
     ])
     .await;
-    let service_key = api_key(&app, "service_role");
+    let service_key = app.api_key("service_role");
     assert_eq!(list_with(&app, Some(&service_key)).await.0, StatusCode::OK);
     let claims = jsonwebtoken::decode::<Value>(
         &service_key,
@@ -167,7 +162,7 @@ async fn an_administrator_manages_users_from_creation_to_deletion(database_url: 
         .map(|url| vec![("DATABASE_URL", url)])
         .unwrap_or_default();
     let app = spawn_app_with(&vars).await;
-    let key = api_key(&app, "service_role");
+    let key = app.api_key("service_role");
     let key = Some(key.as_str());
     let email = unique_email();
 
@@ -332,7 +327,7 @@ async fn an_administrator_manages_users_from_creation_to_deletion(database_url: 
 #[tokio::test]
 async fn the_user_list_is_paginated_with_gotrues_headers() {
     let app = spawn_app().await;
-    let key = api_key(&app, "service_role");
+    let key = app.api_key("service_role");
     for _ in 0..3 {
         app.sign_up(&unique_email(), "password one").await;
     }
@@ -383,7 +378,7 @@ async fn the_user_list_is_paginated_with_gotrues_headers() {
 #[tokio::test]
 async fn generated_links_and_invitations_verify_into_sessions() {
     let app = spawn_app().await;
-    let key = api_key(&app, "service_role");
+    let key = app.api_key("service_role");
     let key = Some(key.as_str());
 
     // An invitation: an unconfirmed account without a password, mailed a link.
@@ -524,7 +519,7 @@ type DisabledCase<'a> = (
 #[tokio::test]
 async fn gotrue_features_that_are_off_answer_with_gotrues_json_errors() {
     let app = spawn_app().await;
-    let service_key = api_key(&app, "service_role");
+    let service_key = app.api_key("service_role");
     let user = app.sign_up(&unique_email(), "password one").await;
     let token = user["access_token"].as_str().unwrap();
     let cases: [DisabledCase; 10] = [
@@ -670,8 +665,8 @@ async fn remote_mode_deletes_accounts_through_the_projects_admin_api() {
     let project = spawn_app().await;
     let stranger = spawn_app().await;
     let project_url = project.url("");
-    let right_key = api_key(&project, "service_role");
-    let wrong_key = api_key(&stranger, "service_role");
+    let right_key = project.api_key("service_role");
+    let wrong_key = stranger.api_key("service_role");
     let key = Some(right_key.as_str());
     for (service_key, deleted) in [(wrong_key.as_str(), false), (right_key.as_str(), true)] {
         let app = spawn_app_with(&[
@@ -741,7 +736,7 @@ async fn chats_of(app: &TestApp, user_id: &str) -> i64 {
 #[tokio::test]
 async fn deleting_a_user_deletes_their_chats_and_only_theirs() {
     let app = spawn_app().await;
-    let key = api_key(&app, "service_role");
+    let key = app.api_key("service_role");
     let mut people = Vec::new();
     for _ in 0..3 {
         let session = app.sign_up(&unique_email(), "password one").await;

@@ -121,13 +121,7 @@ async fn imported_rs256_and_es256_keys_sign_verify_and_publish_only_their_public
             .await;
         assert_eq!(chat.status(), StatusCode::OK);
         // API keys are signed with the imported key too.
-        let service_key = app
-            .auth
-            .as_ref()
-            .unwrap()
-            .keys
-            .sign_api_key("service_role")
-            .unwrap();
+        let service_key = app.api_key("service_role");
         let listed = app
             .client
             .get(app.url("/auth/v1/admin/users"))

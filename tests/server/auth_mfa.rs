@@ -702,13 +702,7 @@ async fn an_administrator_removes_a_lost_factor_and_the_password_alone_signs_in_
     let enrolled = enrolled_user(&app).await;
     let user_id = enrolled.aal2["user"]["id"].as_str().unwrap().to_owned();
     let path = format!("/admin/users/{user_id}/factors/{}", enrolled.factor);
-    let service_key = app
-        .auth
-        .as_ref()
-        .unwrap()
-        .keys
-        .sign_api_key("service_role")
-        .unwrap();
+    let service_key = app.api_key("service_role");
     let owes_the_code = |(status, body): (StatusCode, String)| {
         assert_eq!(status, 403, "{body}");
         assert_eq!(

@@ -81,13 +81,7 @@ async fn resend_of_an_email_change_mails_the_new_address_again() {
     let email = unique_email();
     let new_email = unique_email();
     // An account an administrator confirmed, so it can sign in and ask for a change.
-    let key = app
-        .auth
-        .as_ref()
-        .unwrap()
-        .keys
-        .sign_api_key("service_role")
-        .unwrap();
+    let key = app.api_key("service_role");
     let created = app
         .client
         .post(app.url("/auth/v1/admin/users"))

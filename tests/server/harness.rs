@@ -35,6 +35,12 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The key `ferrochat keys` prints for `role` (`anon`, `service_role`), from the embedded
+    /// service's current signing key.
+    pub fn api_key(&self, role: &str) -> String {
+        self.auth.as_ref().unwrap().keys.sign_api_key(role).unwrap()
+    }
+
     /// A client that connects from `127.0.0.<n>`: another person, as far as the app can tell.
     /// Behind the proxy it reaches the public host name, as a browser would.
     pub fn client_from(&self, n: u8) -> reqwest::Client {
