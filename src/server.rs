@@ -28,7 +28,7 @@ use crate::{
     assets::{self, SiteAssets},
     auth::{
         self,
-        actions::{ReauthWindow, SiteUrl},
+        actions::{PasswordMinLength, ReauthWindow, SiteUrl},
         client::AuthClient,
         remote_status::RemoteSessionStatus,
         session::SessionManager,
@@ -204,6 +204,11 @@ impl AppState {
         provide_context(self.site_url.clone());
         provide_context(self.chat.clone());
         provide_context(self.reauth_window);
+        provide_context(PasswordMinLength(
+            self.auth
+                .as_ref()
+                .map(|embedded| embedded.config.password_min_length),
+        ));
         provide_context(self.assets.clone());
         provide_context(self.form_errors.clone());
     }

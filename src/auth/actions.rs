@@ -19,6 +19,13 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct SiteUrl(pub url::Url);
 
+/// The shortest password the auth service accepts: the embedded service's
+/// `FERROCHAT_PASSWORD_MIN_LENGTH`. None with a remote project, whose rule the app cannot read.
+/// Only a hint for the browser (`minlength`): the service checks, and its refusal is what the
+/// person reads.
+#[derive(Clone, Copy, Debug)]
+pub struct PasswordMinLength(pub Option<usize>);
+
 /// How long after signing in a person may change their password without giving the current one:
 /// the embedded service's `reauth_after`. None with a remote project, whose rule the app cannot
 /// read (GoTrue asks for nothing by default).
@@ -127,12 +134,18 @@ pub fn valid_email(email: &str) -> Result<String, AppError> {
         .map_err(|_| AppError::Refused("Please enter a valid email address.".into()))
 }
 
-/// The seed's password rules, with its messages.
+/// The seed's password rules, with its messages, at the length the auth service asks for
+/// (`PasswordMinLength`; a remote project's rule is its own, and its refusal says what it wants).
 pub fn valid_new_password(password: &str, confirm: &str) -> Result<(), AppError> {
-    if password.chars().count() < 8 {
-        return Err(AppError::Refused(
-            "Password must be at least 8 characters.".into(),
-        ));
+    let min = use_context::<PasswordMinLength>().and_then(|rule| rule.0);
+    new_password_rules(password, confirm, min)
+}
+
+fn new_password_rules(password: &str, confirm: &str, min: Option<usize>) -> Result<(), AppError> {
+    if let Some(min) = min.filter(|&min| password.chars().count() < min) {
+        return Err(AppError::Refused(format!(
+            "Password must be at least {min} characters."
+        )));
     }
     if password != confirm {
         return Err(AppError::Refused("Passwords do not match.".into()));
@@ -227,12 +240,20 @@ mod tests {
                 ))
             );
         }
-        assert!(valid_new_password("1234567", "1234567").is_err());
         assert_eq!(
-            valid_new_password("12345678", "12345679"),
+            new_password_rules("1234567", "1234567", Some(8)),
+            Err(AppError::Refused(
+                "Password must be at least 8 characters.".into()
+            ))
+        );
+        assert!(new_password_rules("123456", "123456", Some(6)).is_ok());
+        // A remote project judges the length itself.
+        assert!(new_password_rules("1", "1", None).is_ok());
+        assert_eq!(
+            new_password_rules("12345678", "12345679", Some(8)),
             Err(AppError::Refused("Passwords do not match.".into()))
         );
-        assert!(valid_new_password("12345678", "12345678").is_ok());
+        assert!(new_password_rules("12345678", "12345678", Some(8)).is_ok());
     }
 
     fn user_signed_in_at(amr: &[i64]) -> AuthUser {

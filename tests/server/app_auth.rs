@@ -896,3 +896,67 @@ async fn the_page_hands_the_browser_its_user_but_never_a_token() {
     let signed_out = app.get("/").await.text().await.unwrap();
     assert!(signed_out.contains(r#"data-props="{&quot;user&quot;:null}""#));
 }
+
+/// The sign-up form posted without JavaScript with `password` twice; the response as it came.
+async fn sign_up_in_form(app: &TestApp, password: &str) -> reqwest::Response {
+    app.submit_form_from(
+        &app.client,
+        "/api/auth/signup",
+        "/signup",
+        &[
+            ("email", &unique_email()),
+            ("password", password),
+            ("confirm_password", password),
+            ("next", "/chat"),
+        ],
+    )
+    .await
+}
+
+/// The page a refused form post was sent back to, as the browser shows it.
+async fn refusal_page(app: &TestApp, refused: &reqwest::Response) -> String {
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let back = refused.headers()[header::LOCATION].to_str().unwrap();
+    assert!(back.contains("__err="), "{back}");
+    let path = back
+        .split_once(&app.address.to_string())
+        .map_or(back, |(_, path)| path);
+    app.get(path).await.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_signup_form_asks_for_the_password_length_the_service_is_set_to() {
+    let short_ok = spawn_app_with(&[("FERROCHAT_PASSWORD_MIN_LENGTH", "6")]).await;
+    let page = short_ok.get("/signup").await.text().await.unwrap();
+    assert!(page.contains(r#"minlength="6""#), "{page}");
+    // Six characters are enough there, for the form as for the service.
+    let signed_up = sign_up_in_form(&short_ok, "sixsix").await;
+    assert_eq!(signed_up.status(), StatusCode::FOUND);
+    assert_eq!(signed_up.headers()[header::LOCATION], "/chat");
+    let shown = refusal_page(&short_ok, &sign_up_in_form(&short_ok, "five5").await).await;
+    assert!(
+        shown.contains("Password must be at least 6 characters."),
+        "{shown}"
+    );
+
+    let long = spawn_app_with(&[("FERROCHAT_PASSWORD_MIN_LENGTH", "12")]).await;
+    let page = long.get("/signup").await.text().await.unwrap();
+    assert!(page.contains(r#"minlength="12""#), "{page}");
+    let shown = refusal_page(&long, &sign_up_in_form(&long, "eleven char").await).await;
+    assert!(
+        shown.contains("Password must be at least 12 characters."),
+        "{shown}"
+    );
+
+    // A remote project's rule is its own: no hint, and its refusal is what the person reads.
+    let project = spawn_app().await;
+    let remote = app_of_project(&project, &[]).await;
+    let page = remote.get("/signup").await.text().await.unwrap();
+    assert!(page.contains(r#"name="password""#), "{page}");
+    assert!(!page.contains("minlength"), "{page}");
+    let shown = refusal_page(&remote, &sign_up_in_form(&remote, "five5").await).await;
+    assert!(
+        shown.contains("Password should be at least 8 characters."),
+        "{shown}"
+    );
+}

@@ -52,6 +52,19 @@ pub enum SignupOutcome {
     CheckEmail,
 }
 
+/// The shortest password the auth service accepts, when the app knows it (see
+/// `actions::PasswordMinLength`): the browser's hint. The page is rendered on the server only.
+fn min_password_length() -> Option<usize> {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<crate::auth::actions::PasswordMinLength>().and_then(|rule| rule.0)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let next = next_from_query();
@@ -74,7 +87,13 @@ pub fn SignupPage() -> impl IntoView {
                 <label>"Email" <input type="email" name="email" autocomplete="email" required/></label>
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="new-password" minlength="8" required/>
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="new-password"
+                        minlength=min_password_length().map(|min| min.to_string())
+                        required
+                    />
                 </label>
                 <label>
                     "Confirm password"
