@@ -1,6 +1,6 @@
 //! The session cookies, in `@supabase/ssr`'s format so a Next.js app on the same site can share
 //! the session during a migration: `sb-<project-ref>-auth-token` holding `base64-` + base64url of
-//! the session JSON (without its user object, see `StoredSession`), split into `.0`, `.1`, …
+//! the session JSON (without its user object, see [`SessionTokens`]), split into `.0`, `.1`, …
 //! when longer than one cookie should be. Unlike
 //! `@supabase/ssr` they are HttpOnly: the browser never needs to read a token.
 
@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize};
 
 use super::session::SessionTokens;
 
@@ -61,34 +61,6 @@ const MAX_CHUNKS: usize = 10;
 /// `@supabase/ssr`'s default cookie lifetime (400 days); the refresh token decides validity.
 const MAX_AGE_SECS: u64 = 400 * 24 * 3600;
 
-/// What the cookie stores of a session: the session without its user object, the layout
-/// supabase-js itself writes with its `userStorage` option ("split session storage", made to
-/// shrink cookies) and reads back without it. The user object repeats what the access token
-/// says (id, email, metadata) and made up about half the cookie: the browser sent those bytes
-/// with every request, pages and scripts included, and they were most of what signing in added
-/// to a request's cost (bench/RESULTS.md). Nothing here reads it; a Next.js server sharing the
-/// cookie asks `getUser()` or `getClaims()`, as Supabase advises on servers anyway.
-#[derive(Serialize)]
-struct StoredSession<'a> {
-    access_token: &'a str,
-    token_type: &'a str,
-    expires_in: i64,
-    expires_at: i64,
-    refresh_token: &'a str,
-}
-
-impl<'a> StoredSession<'a> {
-    fn of(session: &'a SessionTokens) -> Self {
-        StoredSession {
-            access_token: &session.access_token,
-            token_type: &session.token_type,
-            expires_in: session.expires_in,
-            expires_at: session.expires_at,
-            refresh_token: &session.refresh_token,
-        }
-    }
-}
-
 /// Names and attributes of the auth cookies of one site.
 #[derive(Clone, Debug)]
 pub struct CookieJar {
@@ -133,11 +105,9 @@ impl CookieJar {
         format!("Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
     }
 
-    /// `Set-Cookie` values that store `session` (without its user object, see [`StoredSession`])
-    /// and remove any chunk it no longer needs.
+    /// `Set-Cookie` values that store `session` and remove any chunk it no longer needs.
     pub fn store(&self, session: &SessionTokens) -> Vec<String> {
-        let json =
-            serde_json::to_string(&StoredSession::of(session)).expect("a session serialises");
+        let json = serde_json::to_string(session).expect("a session serialises");
         let value = format!("base64-{}", URL_SAFE_NO_PAD.encode(json));
         let attributes = self.attributes(MAX_AGE_SECS);
         let mut cookies = Vec::new();
@@ -223,16 +193,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A session whose access token is `token_bytes` long, with a user object of 5 kB.
+    /// GoTrue's answer with an access token `token_bytes` long and a user object of 5 kB, read as
+    /// the app reads it.
     fn session(token_bytes: usize) -> SessionTokens {
-        SessionTokens {
-            access_token: format!("header.{}.signature", "x".repeat(token_bytes)),
-            token_type: "bearer".into(),
-            expires_in: 3600,
-            expires_at: 1_900_000_000,
-            refresh_token: "refresh-me".into(),
-            user: json!({ "id": "u1", "user_metadata": { "bio": "x".repeat(5000) } }),
-        }
+        serde_json::from_value(json!({
+            "access_token": format!("header.{}.signature", "x".repeat(token_bytes)),
+            "token_type": "bearer",
+            "expires_in": 3600,
+            "expires_at": 1_900_000_000,
+            "refresh_token": "refresh-me",
+            "user": { "id": "u1", "user_metadata": { "bio": "x".repeat(5000) } },
+        }))
+        .unwrap()
     }
 
     /// The tokens a request reads of `session`.

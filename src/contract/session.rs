@@ -3,11 +3,18 @@
 use std::{future::Future, pin::Pin};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::claims::AccessClaims;
 
-/// A session as GoTrue returns it and as the session cookies store it.
+/// A session as GoTrue returns it, without its user object, and as the session cookies store it.
+///
+/// The user object is left out (unknown fields are skipped when reading GoTrue's answer): the
+/// layout supabase-js itself writes with its `userStorage` option ("split session storage", made
+/// to shrink cookies) and reads back without it. It repeats what the access token says (id,
+/// email, metadata) and made up about half the cookie: the browser sent those bytes with every
+/// request, pages and scripts included, and they were most of what signing in added to a
+/// request's cost (bench/RESULTS.md). Nothing in the app reads it; a Next.js server sharing the
+/// cookie asks `getUser()` or `getClaims()`, as Supabase advises on servers anyway.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SessionTokens {
     pub access_token: String,
@@ -16,8 +23,6 @@ pub struct SessionTokens {
     pub expires_in: i64,
     pub expires_at: i64,
     pub refresh_token: String,
-    #[serde(default)]
-    pub user: Value,
 }
 
 fn bearer() -> String {
