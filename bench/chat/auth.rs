@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::{
     harness::{claims_of, cookies_from, spawn_app_with, unique_email, TestApp},
     load::{compare, Target, Throughput},
+    stats::Samples,
 };
 
 /// The HS256 apps' secret (at least 32 characters).
@@ -184,33 +185,20 @@ fn more(this: &Throughput, that: &Throughput) -> f64 {
     median_ratio(&this.turns, &that.turns) - 1.0
 }
 
-/// The median over the turns of `this[turn] / that[turn]`.
+/// The median over the turns of `this[turn] / that[turn]` (the mean of the two middle ratios
+/// of an even number of turns).
 fn median_ratio(this: &[Duration], that: &[Duration]) -> f64 {
-    let ratios: Vec<f64> = this
+    let mut ratios: Vec<f64> = this
         .iter()
         .zip(that)
         .map(|(this, that)| this.as_secs_f64() / that.as_secs_f64())
         .collect();
-    middle(ratios, f64::total_cmp, |a, b| (a + b) / 2.0)
-}
-
-/// The median of `durations`.
-fn median(durations: &[Duration]) -> Duration {
-    middle(durations.to_vec(), Ord::cmp, |a, b| (a + b) / 2)
-}
-
-/// The middle value of `values` (the mean of the two middle ones of an even count).
-fn middle<T: Copy>(
-    mut values: Vec<T>,
-    order: impl Fn(&T, &T) -> std::cmp::Ordering,
-    mean: impl Fn(T, T) -> T,
-) -> T {
-    values.sort_by(&order);
-    let half = values.len() / 2;
-    if values.len() % 2 == 0 {
-        mean(values[half - 1], values[half])
+    ratios.sort_by(f64::total_cmp);
+    let half = ratios.len() / 2;
+    if ratios.len() % 2 == 0 {
+        (ratios[half - 1] + ratios[half]) / 2.0
     } else {
-        values[half]
+        ratios[half]
     }
 }
 
@@ -262,6 +250,13 @@ impl InProcess {
     pub fn signed_in_median(&self) -> Duration {
         median(&self.signed_in)
     }
+}
+
+/// The median of the turns' times.
+fn median(turns: &[Duration]) -> Duration {
+    let mut samples = Samples::default();
+    samples.extend(turns.iter().copied());
+    samples.median()
 }
 
 /// See [`InProcess`].

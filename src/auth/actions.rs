@@ -20,11 +20,15 @@ use crate::{
 pub struct SiteUrl(pub url::Url);
 
 /// The shortest password the auth service accepts: the embedded service's
-/// `FERROCHAT_PASSWORD_MIN_LENGTH`. None with a remote project, whose rule the app cannot read.
-/// Only a hint for the browser (`minlength`): the service checks, and its refusal is what the
-/// person reads.
+/// `FERROCHAT_PASSWORD_MIN_LENGTH`. None with a remote project, whose rule the app cannot read:
+/// there the project's own refusal is what the person reads.
 #[derive(Clone, Copy, Debug)]
 pub struct PasswordMinLength(pub Option<usize>);
+
+/// This server's [`PasswordMinLength`], for the forms' `minlength` and their own check.
+pub fn password_min_length() -> Option<usize> {
+    use_context::<PasswordMinLength>().and_then(|rule| rule.0)
+}
 
 /// How long after signing in a person may change their password without giving the current one:
 /// the embedded service's `reauth_after`. None with a remote project, whose rule the app cannot
@@ -137,8 +141,7 @@ pub fn valid_email(email: &str) -> Result<String, AppError> {
 /// The seed's password rules, with its messages, at the length the auth service asks for
 /// (`PasswordMinLength`; a remote project's rule is its own, and its refusal says what it wants).
 pub fn valid_new_password(password: &str, confirm: &str) -> Result<(), AppError> {
-    let min = use_context::<PasswordMinLength>().and_then(|rule| rule.0);
-    new_password_rules(password, confirm, min)
+    new_password_rules(password, confirm, password_min_length())
 }
 
 fn new_password_rules(password: &str, confirm: &str, min: Option<usize>) -> Result<(), AppError> {

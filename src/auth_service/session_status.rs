@@ -39,35 +39,16 @@ pub struct SessionStatusCache {
     active: RwLock<Answers>,
 }
 
-/// When each answer was read, and in which generation, by session id or user id: two maps, so
-/// that a lookup (every signed-in request makes one or two) builds no key.
-#[derive(Default)]
-struct Answers {
-    signed_in: HashMap<String, (Instant, u64)>,
-    factorless: HashMap<String, (Instant, u64)>,
-}
+/// When each answer was read, and in which generation, by session id or user id: one map per
+/// kind of answer ([`Answer`] indexes them), so that a lookup (every signed-in request makes one
+/// or two) builds no key.
+type Answers = [HashMap<String, (Instant, u64)>; 2];
 
 /// Which answer: a session is still signed in, or a user has no verified second factor.
 #[derive(Clone, Copy)]
 enum Answer {
-    SignedIn,
-    Factorless,
-}
-
-impl Answers {
-    fn of(&self, answer: Answer) -> &HashMap<String, (Instant, u64)> {
-        match answer {
-            Answer::SignedIn => &self.signed_in,
-            Answer::Factorless => &self.factorless,
-        }
-    }
-
-    fn of_mut(&mut self, answer: Answer) -> &mut HashMap<String, (Instant, u64)> {
-        match answer {
-            Answer::SignedIn => &mut self.signed_in,
-            Answer::Factorless => &mut self.factorless,
-        }
-    }
+    SignedIn = 0,
+    Factorless = 1,
 }
 
 impl SessionStatusCache {
@@ -92,8 +73,7 @@ impl SessionStatusCache {
             .active
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        active
-            .of(answer)
+        active[answer as usize]
             .get(key)
             .is_some_and(|(read_at, read_in)| {
                 *read_in == generation && read_at.elapsed() < self.lifetime
@@ -105,7 +85,7 @@ impl SessionStatusCache {
             .active
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let active = answers.of_mut(answer);
+        let active = &mut answers[answer as usize];
         if active.len() >= MAX_REMEMBERED {
             let generation = self.generation.load(Ordering::SeqCst);
             active.retain(|_, (at, read)| *read == generation && at.elapsed() < self.lifetime);

@@ -52,12 +52,12 @@ pub enum SignupOutcome {
     CheckEmail,
 }
 
-/// The shortest password the auth service accepts, when the app knows it (see
-/// `actions::PasswordMinLength`): the browser's hint. The page is rendered on the server only.
+/// The shortest password the auth service accepts, when the app knows it: the browser's hint.
+/// The page is rendered on the server only.
 fn min_password_length() -> Option<usize> {
     #[cfg(feature = "ssr")]
     {
-        use_context::<crate::auth::actions::PasswordMinLength>().and_then(|rule| rule.0)
+        crate::auth::actions::password_min_length()
     }
     #[cfg(not(feature = "ssr"))]
     {
