@@ -80,6 +80,7 @@ impl AuthApp {
         app.sign_up(&email, PASSWORD).await;
         let cookie = cookies_from(&app.submit_login(&email, PASSWORD).await);
         let session = app
+            .state
             .sessions
             .jar
             .load::<CookieTokens>(&cookie)
@@ -358,7 +359,7 @@ async fn raw_key(app: &AuthApp) -> (DecodingKey, Algorithm) {
 /// Each piece of a signed-in request on `app`, timed alone; `before` is the same app without
 /// the session status memory. Also the raw `jsonwebtoken` check, for the verification budget.
 pub async fn pieces(app: &AuthApp, before: &AuthApp) -> (Vec<Piece>, Duration, Duration) {
-    let sessions = &app.app.sessions;
+    let sessions = &app.app.state.sessions;
     let token = app.access_token.as_str();
     let issuer = claims_of(token)["iss"].as_str().unwrap().to_owned();
     let (key, algorithm) = raw_key(app).await;
@@ -389,12 +390,12 @@ pub async fn pieces(app: &AuthApp, before: &AuthApp) -> (Vec<Piece>, Duration, D
         std::hint::black_box(jsonwebtoken::decode::<AccessClaims>(token, &key, &policy).unwrap());
     })
     .await;
-    let before_status = before.app.auth.as_ref().unwrap();
+    let before_status = before.app.state.auth.as_ref().unwrap();
     let read = mean(|| async {
         assert!(is_active(before_status, &before.session_id).await.unwrap());
     })
     .await;
-    let status = app.app.auth.as_ref().unwrap();
+    let status = app.app.state.auth.as_ref().unwrap();
     let remembered = mean(|| async {
         assert!(is_active(status, &app.session_id).await.unwrap());
     })

@@ -209,13 +209,13 @@ async fn concurrent_requests_with_one_expired_session_share_one_refresh() {
         "user": fresh["user"],
     }))
     .unwrap();
-    let cookie: String = app.sessions.jar.store(&session)[0]
+    let cookie: String = app.state.sessions.jar.store(&session)[0]
         .split(';')
         .next()
         .unwrap()
         .to_owned();
 
-    let before = app.sessions.refresh_count();
+    let before = app.state.sessions.refresh_count();
     let requests: Vec<_> = (0..10)
         .map(|_| {
             tokio::spawn(
@@ -237,7 +237,7 @@ async fn concurrent_requests_with_one_expired_session_share_one_refresh() {
         assert!(renewed.starts_with("sb-127-auth-token=base64-") && renewed != cookie);
     }
     assert_eq!(
-        app.sessions.refresh_count() - before,
+        app.state.sessions.refresh_count() - before,
         1,
         "one refresh for ten requests"
     );
@@ -256,7 +256,7 @@ async fn a_session_whose_refresh_fails_is_signed_out_and_its_cookies_cleared() {
         "refresh_token": "not-a-refresh-token",
     }))
     .unwrap();
-    let cookie = app.sessions.jar.store(&session)[0]
+    let cookie = app.state.sessions.jar.store(&session)[0]
         .split(';')
         .next()
         .unwrap()
@@ -289,7 +289,7 @@ async fn expired_session_cookie(app: &TestApp) -> String {
         "user": fresh["user"],
     }))
     .unwrap();
-    app.sessions.jar.store(&session)[0]
+    app.state.sessions.jar.store(&session)[0]
         .split(';')
         .next()
         .unwrap()
@@ -634,7 +634,15 @@ async fn a_key_rotated_in_by_another_instance_verifies_everywhere_without_a_rest
     ferrochat::auth_service::keys::rotate(first.store.pool(), std::time::Duration::ZERO)
         .await
         .unwrap();
-    second.auth.as_ref().unwrap().keys.reload().await.unwrap();
+    second
+        .state
+        .auth
+        .as_ref()
+        .unwrap()
+        .keys
+        .reload()
+        .await
+        .unwrap();
     let after = second.sign_in(&email, "password one").await;
     let token = after["access_token"].as_str().unwrap();
 
@@ -642,7 +650,7 @@ async fn a_key_rotated_in_by_another_instance_verifies_everywhere_without_a_rest
     // its app session middleware, and publishes the key to the outside verifier.
     assert_eq!(first.get_user(token).await.status(), StatusCode::OK);
     assert!(
-        first.sessions.verifier.verify(token).await.is_ok(),
+        first.state.sessions.verifier.verify(token).await.is_ok(),
         "the app's own verifier"
     );
     verifier.verify(token).await.unwrap();
@@ -754,7 +762,12 @@ async fn remote_mode_refuses_a_token_whose_session_the_project_has_signed_out() 
 
     let ended_token = ended["access_token"].as_str().unwrap();
     assert!(
-        app.sessions.verifier.verify(ended_token).await.is_ok(),
+        app.state
+            .sessions
+            .verifier
+            .verify(ended_token)
+            .await
+            .is_ok(),
         "its signature alone still verifies"
     );
     assert_eq!(

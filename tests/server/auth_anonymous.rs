@@ -16,7 +16,7 @@ use crate::harness::{claims_of, sign_in_from, spawn_app, spawn_app_with, unique_
 const PASSWORD: &str = "password one";
 
 fn auth(app: &TestApp) -> &AuthState {
-    app.auth.as_ref().expect("the embedded service")
+    app.state.auth.as_ref().expect("the embedded service")
 }
 
 fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {

@@ -804,7 +804,7 @@ async fn the_password_page_asks_for_the_current_password_after_an_old_sign_in() 
     );
 
     // The same session, signed in an hour ago: so say its token's `amr` and its row.
-    let tokens: SessionTokens = app.sessions.jar.load(&fresh).unwrap();
+    let tokens: SessionTokens = app.state.sessions.jar.load(&fresh).unwrap();
     let mut claims = claims_of(&tokens.access_token);
     let signed_in_at = claims["amr"][0]["timestamp"].as_i64().unwrap() - 3600;
     claims["amr"] = json!([{ "method": "password", "timestamp": signed_in_at }]);
@@ -813,7 +813,7 @@ async fn the_password_page_asks_for_the_current_password_after_an_old_sign_in() 
         access_token: app.mint(&claims).await,
         ..tokens
     };
-    let cookie = app.sessions.jar.store(&old)[0]
+    let cookie = app.state.sessions.jar.store(&old)[0]
         .split(';')
         .next()
         .unwrap()

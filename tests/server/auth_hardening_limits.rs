@@ -28,7 +28,7 @@ async fn refusal(response: reqwest::Response) -> (StatusCode, String, Option<u64
 }
 
 fn auth(app: &TestApp) -> &AuthState {
-    app.auth.as_ref().expect("the embedded service")
+    app.state.auth.as_ref().expect("the embedded service")
 }
 
 async fn count(app: &TestApp, query: &str) -> i64 {

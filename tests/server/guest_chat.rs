@@ -28,7 +28,8 @@ struct Guest {
 impl Guest {
     /// The access token in the guest's session cookie, for the starter API.
     fn token(&self, app: &TestApp) -> String {
-        app.sessions
+        app.state
+            .sessions
             .jar
             .load::<ferrochat::contract::cookies::CookieTokens>(&self.cookies)
             .expect("a session cookie")
@@ -298,6 +299,7 @@ async fn adding_an_email_and_password_keeps_the_chats_and_lifts_the_quota() {
     // The session was refreshed at once: its token is no longer a guest's.
     let cookies = cookies_from(&added);
     let session_now = app
+        .state
         .sessions
         .jar
         .load::<ferrochat::contract::cookies::CookieTokens>(&cookies)

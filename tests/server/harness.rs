@@ -3,8 +3,6 @@
 use std::{net::SocketAddr, sync::Arc};
 
 use ferrochat::{
-    auth::session::SessionManager,
-    auth_service::AuthState,
     config::Config,
     server::{self, AppState},
     store::Store,
@@ -24,13 +22,8 @@ pub struct TestApp {
     /// A client that does not follow redirects, so tests see them.
     pub client: reqwest::Client,
     pub data_dir: Arc<TempDir>,
-    /// The app's session handling, to observe refreshes.
-    pub sessions: Arc<SessionManager>,
-    /// The embedded auth service, unless the app uses a remote project.
-    pub auth: Option<AuthState>,
-    /// The state the app serves, to call its router in the process: the bench does
-    /// (bench/chat/auth.rs, which shares this file), the tests go through the network.
-    #[allow(dead_code)]
+    /// The state the app serves: its session handling (to observe refreshes), the embedded auth
+    /// service (unless the app uses a remote project), its router for the bench.
     pub state: AppState,
 }
 
@@ -38,7 +31,13 @@ impl TestApp {
     /// The key `ferrochat keys` prints for `role` (`anon`, `service_role`), from the embedded
     /// service's current signing key.
     pub fn api_key(&self, role: &str) -> String {
-        self.auth.as_ref().unwrap().keys.sign_api_key(role).unwrap()
+        self.state
+            .auth
+            .as_ref()
+            .unwrap()
+            .keys
+            .sign_api_key(role)
+            .unwrap()
     }
 
     /// A client that connects from `127.0.0.<n>`: another person, as far as the app can tell.
@@ -366,8 +365,6 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
     let state = AppState::new(config, store.clone(), address)
         .await
         .expect("app state builds");
-    let sessions = state.sessions.clone();
-    let auth = state.auth.clone();
     tokio::spawn(server::serve(
         listener,
         state.clone(),
@@ -380,8 +377,6 @@ pub async fn spawn_app_in(data_dir: Arc<TempDir>, vars: &[(&str, &str)]) -> Test
         store,
         client: reqwest::Client::new(),
         data_dir,
-        sessions,
-        auth,
         state,
     };
     app.client = app.client_at(next_client_ip());

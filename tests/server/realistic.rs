@@ -49,7 +49,11 @@ async fn get_with_cookies(client: &reqwest::Client, url: &str, cookies: &str) ->
 
 /// The session a browser holds in these cookies.
 fn session_in(app: &TestApp, cookies: &str) -> SessionTokens {
-    app.sessions.jar.load(cookies).expect("a session cookie")
+    app.state
+        .sessions
+        .jar
+        .load(cookies)
+        .expect("a session cookie")
 }
 
 #[tokio::test]
@@ -122,7 +126,7 @@ async fn a_person_signs_up_in_and_out_and_is_refreshed_through_the_pages_behind_
     claims["iat"] = json!(issued - 3660);
     claims["exp"] = json!(issued - 60);
     session.access_token = app.mint(&claims).await;
-    let expired = app.sessions.jar.store(&session)[0]
+    let expired = app.state.sessions.jar.store(&session)[0]
         .split(';')
         .next()
         .unwrap()

@@ -162,7 +162,7 @@ async fn a_refresh_race_across_two_instances_keeps_the_user_signed_in() {
         "user": fresh["user"],
     }))
     .unwrap();
-    let cookie: String = a.sessions.jar.store(&session)[0]
+    let cookie: String = a.state.sessions.jar.store(&session)[0]
         .split(';')
         .next()
         .unwrap()
@@ -192,15 +192,23 @@ async fn a_refresh_race_across_two_instances_keeps_the_user_signed_in() {
         assert!(cookies.starts_with("sb-ferrochat-auth-token=base64-") && cookies != cookie);
         renewed.push(cookies);
     }
-    assert_eq!(a.sessions.refresh_count(), 1, "one refresh per instance");
-    assert_eq!(b.sessions.refresh_count(), 1, "one refresh per instance");
+    assert_eq!(
+        a.state.sessions.refresh_count(),
+        1,
+        "one refresh per instance"
+    );
+    assert_eq!(
+        b.state.sessions.refresh_count(),
+        1,
+        "one refresh per instance"
+    );
     // Whichever renewed session the browser kept works on either instance, and refreshes on.
     for cookies in [renewed.first().unwrap(), renewed.last().unwrap()] {
         for app in [&a, &b] {
             let page = app.page_with_cookies("/chat", cookies).await;
             assert_eq!(page.status(), StatusCode::OK);
         }
-        let kept: SessionTokens = a.sessions.jar.load(cookies).unwrap();
+        let kept: SessionTokens = a.state.sessions.jar.load(cookies).unwrap();
         let refreshed = b
             .auth_post(
                 "/token?grant_type=refresh_token",

@@ -497,6 +497,7 @@ async fn a_token_signed_with_a_rotated_out_key_after_its_grace_is_refused() {
     .unwrap();
     victim
         .app
+        .state
         .auth
         .as_ref()
         .unwrap()
@@ -592,7 +593,7 @@ fn page_is_sign_in(html: &str) -> bool {
 #[tokio::test]
 async fn a_flood_of_unknown_kids_through_the_app_is_not_a_flood_of_jwks_fetches() {
     let victim = Victim::new().await;
-    let before = victim.app.sessions.verifier.jwks_fetches();
+    let before = victim.app.state.sessions.verifier.jwks_fetches();
     let flood: Vec<_> = (0..200)
         .map(|n| {
             let mut header = victim.header();
@@ -607,7 +608,7 @@ async fn a_flood_of_unknown_kids_through_the_app_is_not_a_flood_of_jwks_fetches(
         let response = request.await.unwrap().unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let fetches = victim.app.sessions.verifier.jwks_fetches() - before;
+    let fetches = victim.app.state.sessions.verifier.jwks_fetches() - before;
     assert!(fetches <= 1, "{fetches} JWKS fetches for 200 unknown kids");
     accepted_everywhere(&victim.app, &victim.token).await;
 }
