@@ -634,15 +634,7 @@ async fn a_key_rotated_in_by_another_instance_verifies_everywhere_without_a_rest
     ferrochat::auth_service::keys::rotate(first.store.pool(), std::time::Duration::ZERO)
         .await
         .unwrap();
-    second
-        .state
-        .auth
-        .as_ref()
-        .unwrap()
-        .keys
-        .reload()
-        .await
-        .unwrap();
+    second.reload_keys().await;
     let after = second.sign_in(&email, "password one").await;
     let token = after["access_token"].as_str().unwrap();
 

@@ -203,14 +203,7 @@ async fn retired_keys_leave_the_jwks_once_their_tokens_have_expired() {
     .execute(app.store.pool())
     .await
     .unwrap();
-    app.state
-        .auth
-        .as_ref()
-        .unwrap()
-        .keys
-        .reload()
-        .await
-        .unwrap();
+    app.reload_keys().await;
     assert_eq!(jwks(&app).await["keys"].as_array().unwrap().len(), 1);
 }
 

@@ -40,6 +40,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Reads the embedded service's signing keys again from the database: how an instance picks
+    /// up a rotation made elsewhere, without waiting for it.
+    pub async fn reload_keys(&self) {
+        self.state
+            .auth
+            .as_ref()
+            .unwrap()
+            .keys
+            .reload()
+            .await
+            .unwrap();
+    }
+
     /// A client that connects from `127.0.0.<n>`: another person, as far as the app can tell.
     /// Behind the proxy it reaches the public host name, as a browser would.
     pub fn client_from(&self, n: u8) -> reqwest::Client {

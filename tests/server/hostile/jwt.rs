@@ -495,16 +495,7 @@ async fn a_token_signed_with_a_rotated_out_key_after_its_grace_is_refused() {
     .execute(victim.app.store.pool())
     .await
     .unwrap();
-    victim
-        .app
-        .state
-        .auth
-        .as_ref()
-        .unwrap()
-        .keys
-        .reload()
-        .await
-        .unwrap();
+    victim.app.reload_keys().await;
     let (service, body, _) = verdicts(&victim.app, &old_key_token).await;
     assert_eq!(
         (service, &body["error_code"]),
