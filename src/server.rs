@@ -287,8 +287,10 @@ pub fn router(state: AppState) -> Router {
         // share of CPU (deflate's tables set up per response). Streamed pages have no length and
         // are always compressed.
         .layer(
+            // The size first: most answers are small, and it is one comparison where the
+            // default predicate compares the content type three times.
             CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(MIN_COMPRESSED_BYTES))),
+                .compress_when(SizeAbove::new(MIN_COMPRESSED_BYTES).and(DefaultPredicate::new())),
         )
         .layer(
             TraceLayer::new_for_http()

@@ -31,7 +31,7 @@ use tokio::sync::{Mutex, OnceCell};
 use super::{
     client::{AuthApiError, AuthClient},
     memory::Memory,
-    verify::{Verifier, VerifyError},
+    verify::{Verified, Verifier, VerifyError},
     UserInfo,
 };
 use crate::{
@@ -50,8 +50,8 @@ type SharedRefresh = Arc<OnceCell<Result<SessionTokens, AuthApiError>>>;
 /// How long a finished refresh is remembered for requests that were already on their way.
 const REFRESH_MEMORY: Duration = Duration::from_secs(30);
 
-/// How many session cookies are remembered as read at most (about 3 kB each).
-const READ_COOKIES: usize = 4096;
+/// How many session cookies are remembered at most (about 4 kB each).
+const KNOWN_COOKIES: usize = 4096;
 
 /// Everything the app needs to know who is signed in.
 pub struct SessionManager {
@@ -61,12 +61,14 @@ pub struct SessionManager {
     /// Proxies whose `X-Forwarded-For` names the client.
     trusted_proxies: Vec<std::net::IpAddr>,
     inflight: Mutex<HashMap<String, (Instant, SharedRefresh)>>,
-    /// Session cookies whose access token verified, by their exact value, with the tokens read
-    /// from them: reading a cookie (base64, then JSON with its user object skipped) was the
-    /// largest piece of a signed-in request's own work (bench/RESULTS.md, "Auth overhead"). The
-    /// tokens are still verified (a remembered verification, expiry checked) and the session's
-    /// standing asked on every request; only the reading is skipped. When full it starts over.
-    read_cookies: Memory<Arc<CookieTokens>>,
+    /// Session cookies whose access token verified, by their exact value: a browser sends the
+    /// same cookie with every request for up to an hour, and one lookup of it replaces reading it
+    /// (base64, then JSON), looking its token up in the verifier's memory and copying the token
+    /// out, which were most of a signed-in request's own work (bench/RESULTS.md, "Auth
+    /// overhead"). Each use still asks the verifier whether the verdict stands (expiry, key set)
+    /// and the session's standing is asked on every request. When full, the entries whose verdict
+    /// no longer stands go, then all.
+    known_cookies: Memory<Arc<KnownCookie>>,
     refreshes: AtomicU64,
     /// Whether a verified token's session was signed out or owes a second factor: what a
     /// signature cannot say (the embedded service's database, or the remote project now and then).
@@ -93,6 +95,14 @@ impl AuthUser {
             guest: self.claims.is_anonymous,
         }
     }
+}
+
+/// A session cookie whose access token verified: its user (the access token with its claims),
+/// how long that verdict stands, and the refresh token for when it no longer does.
+struct KnownCookie {
+    user: AuthUser,
+    verified: Verified,
+    refresh_token: String,
 }
 
 /// Who the request comes from; put in the request extensions by [`resolve_session`].
@@ -154,7 +164,7 @@ impl SessionManager {
             jar,
             trusted_proxies,
             inflight: Mutex::new(HashMap::new()),
-            read_cookies: Memory::new(READ_COOKIES),
+            known_cookies: Memory::new(KNOWN_COOKIES),
             refreshes: AtomicU64::new(0),
             revocations: None,
         }
@@ -181,16 +191,24 @@ impl SessionManager {
     /// function and API route gets it without asking.
     async fn verify(&self, token: &str) -> Result<SessionState, VerifyError> {
         let claims = self.verifier.verify(token).await?;
-        let standing = match &self.revocations {
-            Some(status) => status.standing(&claims, token).await.map_err(|unknown| {
-                tracing::warn!(%unknown, "cannot check the session");
-                VerifyError::RevocationUnknown
-            })?,
-            None => Standing::Active,
-        };
-        let user = AuthUser {
+        self.standing_of(AuthUser {
             claims,
             access_token: token.into(),
+        })
+        .await
+    }
+
+    /// The state of a verified user's request: their session's standing.
+    async fn standing_of(&self, user: AuthUser) -> Result<SessionState, VerifyError> {
+        let standing = match &self.revocations {
+            Some(status) => status
+                .standing(&user.claims, &user.access_token)
+                .await
+                .map_err(|unknown| {
+                    tracing::warn!(%unknown, "cannot check the session");
+                    VerifyError::RevocationUnknown
+                })?,
+            None => Standing::Active,
         };
         match standing {
             Standing::Active => Ok(SessionState::SignedIn(user)),
@@ -229,24 +247,49 @@ impl SessionManager {
         let Some(value) = cookie_header.and_then(|header| self.jar.session_value(header)) else {
             return Resolved::signed_out(Vec::new());
         };
-        let remembered = self.read_cookies.get(&value);
-        let Some(session) = remembered
-            .clone()
-            .or_else(|| CookieJar::read::<CookieTokens>(&value).map(Arc::new))
-        else {
-            return Resolved::signed_out(Vec::new());
-        };
-        match self.verify(&session.access_token).await {
-            Ok(state) => {
-                if remembered.is_none() {
-                    self.read_cookies.insert(&value, session.clone(), |_| false);
-                }
-                Resolved {
-                    state,
-                    set_cookies: Vec::new(),
+        let known = self.known_cookies.get(&value);
+        let state = match &known {
+            Some(known) if self.verifier.stands(&known.verified) => {
+                self.standing_of(known.user.clone()).await
+            }
+            _ => {
+                // New, or its verdict no longer stands (expired, keys fetched again): read and
+                // verify it again.
+                let (access_token, refresh_token): (Arc<str>, String) = match known {
+                    Some(known) => (known.user.access_token.clone(), known.refresh_token.clone()),
+                    None => match CookieJar::read::<CookieTokens>(&value) {
+                        Some(tokens) => (tokens.access_token.into(), tokens.refresh_token),
+                        None => return Resolved::signed_out(Vec::new()),
+                    },
+                };
+                match self.verifier.verified(&access_token).await {
+                    Ok(verified) => {
+                        let user = AuthUser {
+                            claims: verified.claims.clone(),
+                            access_token,
+                        };
+                        let known = KnownCookie {
+                            user: user.clone(),
+                            verified,
+                            refresh_token,
+                        };
+                        self.known_cookies.insert(&value, Arc::new(known), |kept| {
+                            self.verifier.stands(&kept.verified)
+                        });
+                        self.standing_of(user).await
+                    }
+                    Err(VerifyError::Expired) => {
+                        return self.refreshed(client, &refresh_token).await
+                    }
+                    Err(error) => Err(error),
                 }
             }
-            Err(VerifyError::Expired) => self.refreshed(client, &session.refresh_token).await,
+        };
+        match state {
+            Ok(state) => Resolved {
+                state,
+                set_cookies: Vec::new(),
+            },
             Err(error) if error.is_transient() => {
                 tracing::info!(%error, "session cannot be checked now: keeping it");
                 Resolved::unknown(Vec::new())

@@ -76,17 +76,20 @@ pub enum KeySource {
     Jwks(AuthClient),
 }
 
-/// A key and the policy tokens signed with it must pass.
+/// A key, the policy tokens signed with it must pass, and the key set it came with.
 struct Checker {
     key: DecodingKey,
     validation: Validation,
+    /// The fetch of the JWKS that brought it (see [`Verifier::stands`]); 0 for the secret.
+    key_set: u64,
 }
 
 impl Checker {
-    fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str) -> Arc<Self> {
+    fn new(key: DecodingKey, algorithm: Algorithm, issuer: &str, key_set: u64) -> Arc<Self> {
         Arc::new(Checker {
             key,
             validation: claims::validation(algorithm, issuer),
+            key_set,
         })
     }
 }
@@ -107,35 +110,24 @@ struct Cached {
     fetched_at: Option<Instant>,
 }
 
-/// A remembered token's claims, and the Unix time until which they stand.
-type RememberedToken = (Arc<AccessClaims>, u64);
+/// A token that verified: its claims, and how long that verdict stands.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub claims: Arc<AccessClaims>,
+    /// The Unix time until which the token may be taken as verified: its expiry (with the
+    /// validation's leeway), and no later than [`JWKS_MAX_AGE`] after it was checked, so that a
+    /// key that leaves the JWKS stops verifying its tokens as soon as it would without a memory.
+    until: u64,
+    /// The key set it was checked against ([`Verifier::stands`]).
+    key_set: u64,
+}
 
 /// How many verified tokens are remembered at most (about 1.5 kB each).
 const REMEMBERED_TOKENS: usize = 4096;
 
-/// Tokens that verified, by their exact text, each with its claims and the Unix time until
-/// which it may be taken as verified: its expiry (with the validation's leeway), and no later
-/// than [`JWKS_MAX_AGE`] after it was checked, so that a key that leaves the JWKS stops
-/// verifying its tokens as soon as it would without this memory. Forgotten whenever the keys are
-/// fetched again; when full, the expired entries go, and if that is not enough, all of them.
-struct Remembered(Memory<RememberedToken>);
-
-impl Remembered {
-    fn get(&self, token: &str) -> Option<Arc<AccessClaims>> {
-        let (claims, until) = self.0.get(token)?;
-        (jsonwebtoken::get_current_timestamp() <= until).then_some(claims)
-    }
-
-    fn insert(&self, token: &str, claims: &Arc<AccessClaims>) {
-        let now = jsonwebtoken::get_current_timestamp();
-        let expires = u64::try_from(claims.exp)
-            .unwrap_or(0)
-            .saturating_add(claims::LEEWAY_SECS);
-        let until = expires.min(now + JWKS_MAX_AGE.as_secs());
-        self.0
-            .insert(token, (claims.clone(), until), |(_, until)| *until >= now);
-    }
-}
+/// Tokens that verified, by their exact text. Forgotten whenever the keys are fetched again; when
+/// full, the entries that no longer stand go, and if that is not enough, all of them.
+struct Remembered(Memory<Verified>);
 
 /// Verifies access tokens of one auth service.
 pub struct Verifier {
@@ -147,6 +139,9 @@ pub struct Verifier {
     fetching: tokio::sync::Mutex<Option<Instant>>,
     fetches: std::sync::atomic::AtomicU64,
     remembered: Remembered,
+    /// The key set in use, counted up by each successful fetch: a verdict reached with an
+    /// older one no longer stands, wherever it is remembered (a key may have left the set).
+    key_set: std::sync::atomic::AtomicU64,
     signature_checks: std::sync::atomic::AtomicU64,
 }
 
@@ -157,6 +152,7 @@ impl Verifier {
                 DecodingKey::from_secret(&secret),
                 Algorithm::HS256,
                 &issuer,
+                0,
             )),
             KeySource::Jwks(client) => Source::Jwks(Box::new(client)),
         };
@@ -171,6 +167,7 @@ impl Verifier {
             fetching: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
             remembered: Remembered(Memory::new(REMEMBERED_TOKENS)),
+            key_set: std::sync::atomic::AtomicU64::new(0),
             signature_checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -203,18 +200,45 @@ impl Verifier {
     ///
     /// The claims are shared (one copy per remembered token), not cloned for every request.
     pub async fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, VerifyError> {
+        Ok(self.verified(token).await?.claims)
+    }
+
+    /// [`Verifier::verify`], with how long the verdict stands: a caller that remembers it (by a
+    /// text that holds the token) asks [`Verifier::stands`] before each use instead of looking
+    /// the token up again.
+    pub async fn verified(&self, token: &str) -> Result<Verified, VerifyError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
-        if let Some(claims) = self.remembered.get(token) {
-            return Ok(claims);
+        if let Some(verified) = self.remembered.0.get(token).filter(|v| self.stands(v)) {
+            return Ok(verified);
         }
-        let claims = Arc::new(self.verify_in_full(token).await?);
-        self.remembered.insert(token, &claims);
-        Ok(claims)
+        let (claims, key_set) = self.verify_in_full(token).await?;
+        let claims = Arc::new(claims);
+        let now = jsonwebtoken::get_current_timestamp();
+        let expires = u64::try_from(claims.exp)
+            .unwrap_or(0)
+            .saturating_add(claims::LEEWAY_SECS);
+        let verified = Verified {
+            claims,
+            until: expires.min(now + JWKS_MAX_AGE.as_secs()),
+            key_set,
+        };
+        self.remembered
+            .0
+            .insert(token, verified.clone(), |kept| self.stands(kept));
+        Ok(verified)
     }
 
-    async fn verify_in_full(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+    /// Whether a verdict still stands: the token has not expired and the keys it was checked
+    /// against are still the ones in use.
+    pub fn stands(&self, verified: &Verified) -> bool {
+        verified.key_set == self.key_set.load(std::sync::atomic::Ordering::Acquire)
+            && jsonwebtoken::get_current_timestamp() <= verified.until
+    }
+
+    /// The token's claims, and the key set of the key that checked it.
+    async fn verify_in_full(&self, token: &str) -> Result<(AccessClaims, u64), VerifyError> {
         self.signature_checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let checker = match &self.source {
@@ -235,7 +259,7 @@ impl Verifier {
         if claims.role != "authenticated" {
             return Err(VerifyError::WrongRole);
         }
-        Ok(claims)
+        Ok((claims, checker.key_set))
     }
 
     fn cached(&self) -> (Arc<Keys>, Option<Instant>) {
@@ -281,7 +305,9 @@ impl Verifier {
         *last_attempt = Some(Instant::now());
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match fetch_jwks(client, &self.issuer).await {
+        // One fetch at a time (the lock above): nobody else counts the key sets up.
+        let key_set = self.key_set.load(std::sync::atomic::Ordering::Acquire) + 1;
+        match fetch_jwks(client, &self.issuer, key_set).await {
             Ok(keys) => {
                 let mut cache = self
                     .cache
@@ -292,6 +318,8 @@ impl Verifier {
                     fetched_at: Some(Instant::now()),
                 };
                 // A key may have left the set: its tokens must be checked against the new one.
+                self.key_set
+                    .store(key_set, std::sync::atomic::Ordering::Release);
                 self.remembered.0.clear();
                 true
             }
@@ -305,7 +333,7 @@ impl Verifier {
 
 /// The usable keys of a JWKS: asymmetric only, each with the one algorithm its type and curve
 /// allow. A symmetric key in a public document is a misconfiguration and is never trusted.
-async fn fetch_jwks(client: &AuthClient, issuer: &str) -> Result<Keys, String> {
+async fn fetch_jwks(client: &AuthClient, issuer: &str, key_set: u64) -> Result<Keys, String> {
     let document = client.jwks().await.map_err(|error| error.to_string())?;
     let set: JwkSet = serde_json::from_value(document).map_err(|error| error.to_string())?;
     let mut keys = HashMap::new();
@@ -314,7 +342,7 @@ async fn fetch_jwks(client: &AuthClient, issuer: &str) -> Result<Keys, String> {
             continue;
         };
         if let (Some(kid), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
-            keys.insert(kid.clone(), Checker::new(key, algorithm, issuer));
+            keys.insert(kid.clone(), Checker::new(key, algorithm, issuer, key_set));
         }
     }
     Ok(keys)

@@ -42,7 +42,7 @@ pub struct SessionStatusCache {
 /// When each answer was read, and in which generation, by session id or user id: one map per
 /// kind of answer ([`Answer`] indexes them), so that a lookup (every signed-in request makes one
 /// or two) builds no key.
-type Answers = [HashMap<String, (Instant, u64)>; 2];
+type Answers = [HashMap<String, (Instant, u64), foldhash::fast::RandomState>; 2];
 
 /// Which answer: a session is still signed in, or a user has no verified second factor.
 #[derive(Clone, Copy)]
@@ -67,7 +67,9 @@ impl SessionStatusCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn remembered(&self, answer: Answer, key: &str) -> bool {
+    /// Whether `answer` was read for `key` less than the memory's lifetime before `now`, in the
+    /// current generation.
+    fn remembered(&self, answer: Answer, key: &str, now: Instant) -> bool {
         let generation = self.generation.load(Ordering::SeqCst);
         let active = self
             .active
@@ -76,7 +78,7 @@ impl SessionStatusCache {
         active[answer as usize]
             .get(key)
             .is_some_and(|(read_at, read_in)| {
-                *read_in == generation && read_at.elapsed() < self.lifetime
+                *read_in == generation && now.saturating_duration_since(*read_at) < self.lifetime
             })
     }
 
@@ -100,9 +102,11 @@ impl SessionStatusCache {
 /// Where a verified token's session stands: signed out, or signed in and owing a second factor
 /// or not.
 pub async fn standing(state: &AuthState, claims: &AccessClaims) -> Result<Standing, StatusUnknown> {
-    Ok(if !is_active(state, &claims.session_id).await? {
+    // One clock read for both answers: on a virtual machine it is not free.
+    let now = Instant::now();
+    Ok(if !active_at(state, &claims.session_id, now).await? {
         Standing::SignedOut
-    } else if claims.aal != "aal2" && has_second_factor(state, &claims.sub).await? {
+    } else if claims.aal != "aal2" && has_second_factor(state, &claims.sub, now).await? {
         Standing::SecondFactorDue
     } else {
         Standing::Active
@@ -111,53 +115,59 @@ pub async fn standing(state: &AuthState, claims: &AccessClaims) -> Result<Standi
 
 /// Whether the session exists and is within its lifetimes: remembered, or one indexed read.
 pub async fn is_active(state: &AuthState, session_id: &str) -> Result<bool, StatusUnknown> {
-    remembered_or_read(
-        state,
-        Answer::SignedIn,
-        session_id,
-        true,
-        read(state, session_id),
-    )
-    .await
+    active_at(state, session_id, Instant::now()).await
+}
+
+async fn active_at(
+    state: &AuthState,
+    session_id: &str,
+    now: Instant,
+) -> Result<bool, StatusUnknown> {
+    let read = read(state, session_id);
+    remembered_or_read(state, Answer::SignedIn, session_id, true, now, read).await
 }
 
 /// Whether the user has a verified second factor, asked on every `aal1` request (nearly all of
 /// them): remembered like a session's status, or the read would undo the memory's saving. Only
 /// "none" is remembered; verifying a factor is a write to `/auth/v1`, which forgets it here at
 /// once (elsewhere within the memory's lifetime, as a sign-out).
-pub async fn has_second_factor(state: &AuthState, user_id: &str) -> Result<bool, StatusUnknown> {
+async fn has_second_factor(
+    state: &AuthState,
+    user_id: &str,
+    now: Instant,
+) -> Result<bool, StatusUnknown> {
     let read = async {
         super::mfa::has_verified_factor(&state.pool, user_id)
             .await
             .map_err(|_| StatusUnknown)
     };
-    remembered_or_read(state, Answer::Factorless, user_id, false, read).await
+    remembered_or_read(state, Answer::Factorless, user_id, false, now, read).await
 }
 
 /// `read`'s answer, or `permissive` if that is what it answered for `key` within the memory's
-/// lifetime and generation. Only the permissive answer is remembered: the other one is final
-/// (signed out) or must take effect at once (a second factor).
+/// lifetime (before `now`) and generation. Only the permissive answer is remembered: the other
+/// one is final (signed out) or must take effect at once (a second factor).
 async fn remembered_or_read(
     state: &AuthState,
     kind: Answer,
     key: &str,
     permissive: bool,
+    now: Instant,
     read: impl std::future::Future<Output = Result<bool, StatusUnknown>>,
 ) -> Result<bool, StatusUnknown> {
     let cache = &state.session_status;
     if cache.lifetime.is_zero() {
         return read.await;
     }
-    if cache.remembered(kind, key) {
+    if cache.remembered(kind, key, now) {
         return Ok(permissive);
     }
     // Taken before the read: a sign-out that commits meanwhile bumps the generation, and this
-    // answer is then never used.
+    // answer is then never used. (`now` too is from before the read.)
     let read_in = cache.generation.load(Ordering::SeqCst);
-    let read_at = Instant::now();
     let answer = read.await?;
     if answer == permissive {
-        cache.remember(kind, key, read_at, read_in);
+        cache.remember(kind, key, now, read_in);
     }
     Ok(answer)
 }

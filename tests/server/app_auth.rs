@@ -615,6 +615,84 @@ async fn unknown_key_ids_cannot_make_the_verifier_fetch_without_bound() {
 }
 
 #[tokio::test]
+async fn a_verdict_stops_standing_when_the_keys_are_fetched_again() {
+    // A verdict remembered elsewhere (the session cookie memory) must not outlive the key set
+    // it was reached with: a key may have left it.
+    let app = spawn_app().await;
+    let session = app.sign_up(&unique_email(), "password one").await;
+    let token = session["access_token"].as_str().unwrap();
+    let verifier = jwks_verifier(&app).refetch_interval(std::time::Duration::ZERO);
+    let verdict = verifier.verified(token).await.unwrap();
+    assert!(verifier.stands(&verdict));
+    assert_eq!(verifier.signature_checks(), 1);
+
+    let der: Vec<u8> = sqlx::query_scalar("SELECT private_der FROM signing_keys")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("not-in-the-jwks".into());
+    let unknown =
+        jsonwebtoken::encode(&header, &claims_of(token), &EncodingKey::from_ec_der(&der)).unwrap();
+    assert!(matches!(
+        verifier.verify(&unknown).await,
+        Err(VerifyError::UnknownKey)
+    ));
+    assert_eq!(
+        verifier.jwks_fetches(),
+        2,
+        "the unknown kid fetched the keys"
+    );
+    assert!(!verifier.stands(&verdict), "reached with the previous keys");
+
+    let again = verifier.verified(token).await.unwrap();
+    assert_eq!(verifier.signature_checks(), 3, "checked in full again");
+    assert!(verifier.stands(&again));
+}
+
+#[tokio::test]
+async fn a_remembered_session_cookie_whose_token_expires_is_refreshed_not_served_from_memory() {
+    let app = spawn_app().await;
+    let fresh = app.sign_up(&unique_email(), "password one").await;
+    // A token that expires for good (leeway included) 2 s from now, with a real refresh token.
+    let mut claims = claims_of(fresh["access_token"].as_str().unwrap());
+    let leeway = ferrochat::contract::claims::LEEWAY_SECS as i64;
+    claims["exp"] = json!(ferrochat::auth_service::now() - leeway + 2);
+    let session: SessionTokens = serde_json::from_value(json!({
+        "access_token": app.mint(&claims).await,
+        "expires_in": 3600,
+        "expires_at": claims["exp"],
+        "refresh_token": fresh["refresh_token"],
+    }))
+    .unwrap();
+    let cookie = app.state.sessions.jar.store(&session)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let verifier = &app.state.sessions.verifier;
+    let checks = verifier.signature_checks();
+    for _ in 0..2 {
+        let page = app.page_with_cookies("/chat", &cookie).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(cookies_from(&page).is_empty(), "nothing to renew yet");
+    }
+    assert_eq!(
+        verifier.signature_checks() - checks,
+        1,
+        "the second request was served from the memory"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let refreshes = app.state.sessions.refresh_count();
+    let page = app.page_with_cookies("/chat", &cookie).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(app.state.sessions.refresh_count() - refreshes, 1);
+    let renewed = cookies_from(&page);
+    assert!(renewed.starts_with("sb-127-auth-token=base64-") && renewed != cookie);
+}
+
+#[tokio::test]
 async fn a_key_rotated_in_by_another_instance_verifies_everywhere_without_a_restart() {
     // Two instances on one database, as behind a load balancer.
     let first = spawn_app().await;
