@@ -399,8 +399,12 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
          signed in\" answer is remembered for `FERROCHAT_SESSION_STATUS_CACHE_MS` (1 s) and \
          forgotten whenever this instance handles a write to `/auth/v1` \
          (src/auth_service/session_status.rs); a token that verified is remembered by its \
-         exact text until it expires, at most 300 s (src/auth/verify.rs); and the cookie is \
-         read as its two tokens (src/contract/cookies.rs).\n",
+         exact text until it expires, at most 300 s (src/auth/verify.rs); the cookie is \
+         read as its two tokens (src/contract/cookies.rs); and a cookie whose token verified is \
+         remembered by its exact value with its user and the token's verdict \
+         (src/auth/session.rs), so that a request with it makes one lookup instead of the \
+         reading and the token's. The pieces below are each timed alone, as a request without \
+         that last memory would need them.\n",
         thousands(20_000)
     );
     let _ = writeln!(out, "| piece | mean per call |\n|---|---|");
@@ -411,7 +415,9 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
         out,
         "\n`POST /api/auth/current_user` through the app's whole router (`tower::ServiceExt::oneshot`), \
          in this process, one call at a time: every middleware, the server function and its \
-         answer, without the network. {} turns of {} calls per variant, the variants in turns; \
+         answer, without the network. The `Cookie` header is made once and shared by the calls, \
+         as hyper hands a server the slice of the bytes it read. {} turns of {} calls per \
+         variant, the variants in turns; \
          the median of the turns' mean time per call, and of each turn's ratio. This is the \
          budget's measure: the load runs below carry the network, the load generator and the \
          scheduler, whose noise on this 2-core machine (±10 points between runs) is larger than \
