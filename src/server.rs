@@ -195,8 +195,11 @@ impl AppState {
     fn provide_server_context(&self) {
         // The page's nonce is the one its CSP header admits (`security::PageNonce`), in place of
         // the one leptos_axum made up.
-        if let Some(nonce) = use_context::<axum::http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<security::PageNonce>().cloned())
+        // Read in place: cloning the request's parts to read one value was a cost of every call.
+        if let Some(nonce) = with_context::<axum::http::request::Parts, _>(|parts| {
+            parts.extensions.get::<security::PageNonce>().cloned()
+        })
+        .flatten()
         {
             provide_context(leptos::nonce::Nonce::from_value(nonce.0));
         }

@@ -63,15 +63,20 @@ pub fn sessions() -> Result<Arc<SessionManager>, AppError> {
 
 /// The browser this server function runs for, to name to the auth service.
 pub async fn client_identity() -> ClientIdentity {
-    leptos_axum::extract::<ClientIdentity>()
-        .await
-        .unwrap_or_default()
+    request_extension()
 }
 
 /// The request's session, as the session middleware resolved it.
 pub async fn session_state() -> SessionState {
-    leptos_axum::extract::<SessionState>()
-        .await
+    request_extension()
+}
+
+/// A value the middleware put in the request's extensions, read where the request's parts are
+/// kept: `leptos_axum::extract` would clone the parts whole (every header and extension, a
+/// kilobyte of session cookie among them) to read one.
+fn request_extension<T: Clone + Default + Send + Sync + 'static>() -> T {
+    with_context::<axum::http::request::Parts, _>(|parts| parts.extensions.get::<T>().cloned())
+        .flatten()
         .unwrap_or_default()
 }
 
