@@ -582,6 +582,18 @@ async fn a_token_is_checked_in_full_once_and_its_expiry_on_every_use() {
     );
 }
 
+/// A token with `claims`, signed with the service's own key but naming a `kid` its JWKS does not
+/// list.
+async fn signed_under_unknown_kid(app: &TestApp, claims: &Value, kid: &str) -> String {
+    let der: Vec<u8> = sqlx::query_scalar("SELECT private_der FROM signing_keys")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
+}
+
 #[tokio::test]
 async fn unknown_key_ids_cannot_make_the_verifier_fetch_without_bound() {
     let app = spawn_app().await;
@@ -593,15 +605,8 @@ async fn unknown_key_ids_cannot_make_the_verifier_fetch_without_bound() {
         .unwrap();
     assert_eq!(verifier.jwks_fetches(), 1);
     let claims = claims_of(session["access_token"].as_str().unwrap());
-    let der: Vec<u8> = sqlx::query_scalar("SELECT private_der FROM signing_keys")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
     for n in 0..50 {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(format!("forged-{n}"));
-        let forged =
-            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&der)).unwrap();
+        let forged = signed_under_unknown_kid(&app, &claims, &format!("forged-{n}")).await;
         assert!(matches!(
             verifier.verify(&forged).await,
             Err(VerifyError::UnknownKey)
@@ -626,14 +631,7 @@ async fn a_verdict_stops_standing_when_the_keys_are_fetched_again() {
     assert!(verifier.stands(&verdict));
     assert_eq!(verifier.signature_checks(), 1);
 
-    let der: Vec<u8> = sqlx::query_scalar("SELECT private_der FROM signing_keys")
-        .fetch_one(app.store.pool())
-        .await
-        .unwrap();
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some("not-in-the-jwks".into());
-    let unknown =
-        jsonwebtoken::encode(&header, &claims_of(token), &EncodingKey::from_ec_der(&der)).unwrap();
+    let unknown = signed_under_unknown_kid(&app, &claims_of(token), "not-in-the-jwks").await;
     assert!(matches!(
         verifier.verify(&unknown).await,
         Err(VerifyError::UnknownKey)
