@@ -97,12 +97,21 @@ impl AuthUser {
     }
 }
 
-/// A session cookie whose access token verified: its user (the access token with its claims),
-/// how long that verdict stands, and the refresh token for when it no longer does.
+/// A session cookie whose access token verified: the token, its verdict (claims and how long
+/// it stands), and the refresh token for when it no longer does.
 struct KnownCookie {
-    user: AuthUser,
+    access_token: Arc<str>,
     verified: Verified,
     refresh_token: String,
+}
+
+impl KnownCookie {
+    fn user(&self) -> AuthUser {
+        AuthUser {
+            claims: self.verified.claims.clone(),
+            access_token: self.access_token.clone(),
+        }
+    }
 }
 
 /// Who the request comes from; put in the request extensions by [`resolve_session`].
@@ -250,13 +259,13 @@ impl SessionManager {
         let known = self.known_cookies.get(&value);
         let state = match &known {
             Some(known) if self.verifier.stands(&known.verified) => {
-                self.standing_of(known.user.clone()).await
+                self.standing_of(known.user()).await
             }
             _ => {
                 // New, or its verdict no longer stands (expired, keys fetched again): read and
                 // verify it again.
                 let (access_token, refresh_token): (Arc<str>, String) = match known {
-                    Some(known) => (known.user.access_token.clone(), known.refresh_token.clone()),
+                    Some(known) => (known.access_token.clone(), known.refresh_token.clone()),
                     None => match CookieJar::read::<CookieTokens>(&value) {
                         Some(tokens) => (tokens.access_token.into(), tokens.refresh_token),
                         None => return Resolved::signed_out(Vec::new()),
@@ -264,15 +273,12 @@ impl SessionManager {
                 };
                 match self.verifier.verified(&access_token).await {
                     Ok(verified) => {
-                        let user = AuthUser {
-                            claims: verified.claims.clone(),
-                            access_token,
-                        };
                         let known = KnownCookie {
-                            user: user.clone(),
+                            access_token,
                             verified,
                             refresh_token,
                         };
+                        let user = known.user();
                         self.known_cookies.insert(&value, Arc::new(known), |kept| {
                             self.verifier.stands(&kept.verified)
                         });

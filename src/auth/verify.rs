@@ -12,7 +12,7 @@
 //! within a few percent of the raw call (bench/RESULTS.md).
 //!
 //! A browser presents the same access token on every request for up to an hour, so tokens that
-//! verified are remembered by their exact text ([`Remembered`]) and the signature is checked once
+//! verified are remembered by their exact text ([`Verifier::verified`]) and the signature is checked once
 //! per token, not once per request: with ES256 that check was most of what being signed in cost
 //! a request. Expiry is still checked on every use.
 
@@ -125,10 +125,6 @@ pub struct Verified {
 /// How many verified tokens are remembered at most (about 1.5 kB each).
 const REMEMBERED_TOKENS: usize = 4096;
 
-/// Tokens that verified, by their exact text. Forgotten whenever the keys are fetched again; when
-/// full, the entries that no longer stand go, and if that is not enough, all of them.
-struct Remembered(Memory<Verified>);
-
 /// Verifies access tokens of one auth service.
 pub struct Verifier {
     source: Source,
@@ -138,7 +134,10 @@ pub struct Verifier {
     /// Held while fetching: one fetch at a time; its value is when the last attempt started.
     fetching: tokio::sync::Mutex<Option<Instant>>,
     fetches: std::sync::atomic::AtomicU64,
-    remembered: Remembered,
+    /// Tokens that verified, by their exact text. Emptied whenever the keys are fetched again
+    /// (its verdicts no longer stand); when full, the entries that no longer stand go, and if
+    /// that is not enough, all of them.
+    remembered: Memory<Verified>,
     /// The key set in use, counted up by each successful fetch: a verdict reached with an
     /// older one no longer stands, wherever it is remembered (a key may have left the set).
     key_set: std::sync::atomic::AtomicU64,
@@ -166,7 +165,7 @@ impl Verifier {
             }),
             fetching: tokio::sync::Mutex::new(None),
             fetches: std::sync::atomic::AtomicU64::new(0),
-            remembered: Remembered(Memory::new(REMEMBERED_TOKENS)),
+            remembered: Memory::new(REMEMBERED_TOKENS),
             key_set: std::sync::atomic::AtomicU64::new(0),
             signature_checks: std::sync::atomic::AtomicU64::new(0),
         }
@@ -174,7 +173,7 @@ impl Verifier {
 
     /// Checks every token in full, every time (for benchmarks of the check itself).
     pub fn without_memory(mut self) -> Self {
-        self.remembered = Remembered(Memory::new(0));
+        self.remembered = Memory::new(0);
         self
     }
 
@@ -210,7 +209,7 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
-        if let Some(verified) = self.remembered.0.get(token).filter(|v| self.stands(v)) {
+        if let Some(verified) = self.remembered.get(token).filter(|v| self.stands(v)) {
             return Ok(verified);
         }
         let (claims, key_set) = self.verify_in_full(token).await?;
@@ -225,7 +224,6 @@ impl Verifier {
             key_set,
         };
         self.remembered
-            .0
             .insert(token, verified.clone(), |kept| self.stands(kept));
         Ok(verified)
     }
@@ -320,7 +318,8 @@ impl Verifier {
                 // A key may have left the set: its tokens must be checked against the new one.
                 self.key_set
                     .store(key_set, std::sync::atomic::Ordering::Release);
-                self.remembered.0.clear();
+                // Its verdicts no longer stand: free them now.
+                self.remembered.clear();
                 true
             }
             Err(error) => {
