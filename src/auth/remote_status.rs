@@ -51,16 +51,12 @@ impl RemoteSessionStatus {
         claims: &AccessClaims,
         token: &str,
     ) -> Result<Standing, StatusUnknown> {
-        // The assurance level is part of the key: a session that steps up to `aal2` keeps its id
-        // and must not keep its `aal1` answer.
-        let key = format!("{}:{}", claims.session_id, claims.aal);
+        let key = key(claims);
         let last = self.answers.get(&key);
-        if let Some((read_at, standing)) = last {
-            if read_at.elapsed() < self.lifetime {
-                return Ok(standing);
-            }
-        }
         let read_at = Instant::now();
+        if let Some(standing) = last.and_then(|last| self.if_recent(last, read_at)) {
+            return Ok(standing);
+        }
         let standing = match self.client.get_user(token).await {
             Ok(user) => standing_of(&user, &claims.aal),
             Err(error) if error.is_transient() => {
@@ -88,11 +84,26 @@ impl RemoteSessionStatus {
                 return Err(StatusUnknown);
             }
         };
-        let lifetime = self.lifetime;
-        self.answers
-            .insert(&key, (read_at, standing), |(at, _)| at.elapsed() < lifetime);
+        self.answers.insert(&key, (read_at, standing), |&kept| {
+            self.if_recent(kept, read_at).is_some()
+        });
         Ok(standing)
     }
+
+    /// An answer's standing if it was read less than the lifetime before `now`.
+    fn if_recent(
+        &self,
+        (read_at, standing): (Instant, Standing),
+        now: Instant,
+    ) -> Option<Standing> {
+        (now.saturating_duration_since(read_at) < self.lifetime).then_some(standing)
+    }
+}
+
+/// The memory's key of a token's session. The assurance level is part of it: a session that
+/// steps up to `aal2` keeps its id and must not keep its `aal1` answer.
+fn key(claims: &AccessClaims) -> String {
+    format!("{}:{}", claims.session_id, claims.aal)
 }
 
 /// The standing of a session whose user the project returned: owing a second factor if the token
@@ -109,6 +120,10 @@ fn standing_of(user: &Value, aal: &str) -> Standing {
 }
 
 impl SessionStatus for RemoteSessionStatus {
+    fn remembered(&self, claims: &AccessClaims, now: Instant) -> Option<Standing> {
+        self.if_recent(self.answers.get(&key(claims))?, now)
+    }
+
     fn standing<'a>(
         &'a self,
         claims: &'a AccessClaims,

@@ -200,23 +200,26 @@ impl SessionManager {
     /// function and API route gets it without asking.
     async fn verify(&self, token: &str) -> Result<SessionState, VerifyError> {
         let claims = self.verifier.verify(token).await?;
-        self.standing_of(AuthUser {
+        let user = AuthUser {
             claims,
             access_token: token.into(),
-        })
-        .await
+        };
+        self.standing_of(user, Instant::now()).await
     }
 
-    /// The state of a verified user's request: their session's standing.
-    async fn standing_of(&self, user: AuthUser) -> Result<SessionState, VerifyError> {
+    /// The state of a verified user's request at `now`: their session's standing.
+    async fn standing_of(&self, user: AuthUser, now: Instant) -> Result<SessionState, VerifyError> {
         let standing = match &self.revocations {
-            Some(status) => status
-                .standing(&user.claims, &user.access_token)
-                .await
-                .map_err(|unknown| {
-                    tracing::warn!(%unknown, "cannot check the session");
-                    VerifyError::RevocationUnknown
-                })?,
+            Some(status) => match status.remembered(&user.claims, now) {
+                Some(standing) => standing,
+                None => status
+                    .standing(&user.claims, &user.access_token)
+                    .await
+                    .map_err(|unknown| {
+                        tracing::warn!(%unknown, "cannot check the session");
+                        VerifyError::RevocationUnknown
+                    })?,
+            },
             None => Standing::Active,
         };
         match standing {
@@ -256,10 +259,12 @@ impl SessionManager {
         let Some(value) = cookie_header.and_then(|header| self.jar.session_value(header)) else {
             return Resolved::signed_out(Vec::new());
         };
+        // One clock read for the verdict and the session's standing.
+        let now = Instant::now();
         let known = self.known_cookies.get(&value);
         let state = match &known {
-            Some(known) if self.verifier.stands(&known.verified) => {
-                self.standing_of(known.user()).await
+            Some(known) if self.verifier.stands(&known.verified, now) => {
+                self.standing_of(known.user(), now).await
             }
             _ => {
                 // New, or its verdict no longer stands (expired, keys fetched again): read and
@@ -280,9 +285,10 @@ impl SessionManager {
                         };
                         let user = known.user();
                         self.known_cookies.insert(&value, Arc::new(known), |kept| {
-                            self.verifier.stands(&kept.verified)
+                            self.verifier.stands(&kept.verified, now)
                         });
-                        self.standing_of(user).await
+                        // The clock again: verifying may have waited for the keys.
+                        self.standing_of(user, Instant::now()).await
                     }
                     Err(VerifyError::Expired) => {
                         return self.refreshed(client, &refresh_token).await

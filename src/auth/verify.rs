@@ -114,10 +114,11 @@ struct Cached {
 #[derive(Clone, Debug)]
 pub struct Verified {
     pub claims: Arc<AccessClaims>,
-    /// The Unix time until which the token may be taken as verified: its expiry (with the
-    /// validation's leeway), and no later than [`JWKS_MAX_AGE`] after it was checked, so that a
-    /// key that leaves the JWKS stops verifying its tokens as soon as it would without a memory.
-    until: u64,
+    /// Until when the token may be taken as verified: its expiry (with the validation's
+    /// leeway), and no later than [`JWKS_MAX_AGE`] after it was checked, so that a key that
+    /// leaves the JWKS stops verifying its tokens as soon as it would without a memory. An
+    /// `Instant`, so that a request reads the clock once for this and its session's standing.
+    until: Instant,
     /// The key set it was checked against ([`Verifier::stands`]).
     key_set: u64,
 }
@@ -209,30 +210,33 @@ impl Verifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
-        if let Some(verified) = self.remembered.get(token).filter(|v| self.stands(v)) {
+        let now = Instant::now();
+        if let Some(verified) = self.remembered.get(token).filter(|v| self.stands(v, now)) {
             return Ok(verified);
         }
         let (claims, key_set) = self.verify_in_full(token).await?;
         let claims = Arc::new(claims);
-        let now = jsonwebtoken::get_current_timestamp();
-        let expires = u64::try_from(claims.exp)
+        // `decode` has just checked the expiry against this same clock.
+        let lasts = u64::try_from(claims.exp)
             .unwrap_or(0)
-            .saturating_add(claims::LEEWAY_SECS);
+            .saturating_add(claims::LEEWAY_SECS)
+            .saturating_sub(jsonwebtoken::get_current_timestamp())
+            .min(JWKS_MAX_AGE.as_secs());
         let verified = Verified {
             claims,
-            until: expires.min(now + JWKS_MAX_AGE.as_secs()),
+            until: now + Duration::from_secs(lasts),
             key_set,
         };
         self.remembered
-            .insert(token, verified.clone(), |kept| self.stands(kept));
+            .insert(token, verified.clone(), |kept| self.stands(kept, now));
         Ok(verified)
     }
 
-    /// Whether a verdict still stands: the token has not expired and the keys it was checked
-    /// against are still the ones in use.
-    pub fn stands(&self, verified: &Verified) -> bool {
+    /// Whether a verdict still stands at `now`: the token has not expired and the keys it was
+    /// checked against are still the ones in use.
+    pub fn stands(&self, verified: &Verified, now: Instant) -> bool {
         verified.key_set == self.key_set.load(std::sync::atomic::Ordering::Acquire)
-            && jsonwebtoken::get_current_timestamp() <= verified.until
+            && now <= verified.until
     }
 
     /// The token's claims, and the key set of the key that checked it.

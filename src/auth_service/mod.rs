@@ -255,6 +255,14 @@ pub fn rfc3339(unix_seconds: i64) -> String {
 /// lifetimes) and whether it owes a second factor: recent answers, or indexed reads of its own
 /// database; no network call.
 impl crate::contract::SessionStatus for AuthState {
+    fn remembered(
+        &self,
+        claims: &crate::contract::claims::AccessClaims,
+        now: std::time::Instant,
+    ) -> Option<crate::contract::Standing> {
+        session_status::remembered(self, claims, now)
+    }
+
     fn standing<'a>(
         &'a self,
         claims: &'a crate::contract::claims::AccessClaims,

@@ -67,19 +67,25 @@ impl SessionStatusCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Whether `answer` was read for `key` less than the memory's lifetime before `now`, in the
-    /// current generation.
-    fn remembered(&self, answer: Answer, key: &str, now: Instant) -> bool {
+    /// Whether each `(answer, key)` was read less than the memory's lifetime before `now`, in
+    /// the current generation: under one lock, as a request asks for one or two.
+    fn remembered(&self, asked: &[(Answer, &str)], now: Instant) -> bool {
+        if self.lifetime.is_zero() {
+            return false;
+        }
         let generation = self.generation.load(Ordering::SeqCst);
         let active = self
             .active
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        active[answer as usize]
-            .get(key)
-            .is_some_and(|(read_at, read_in)| {
-                *read_in == generation && now.saturating_duration_since(*read_at) < self.lifetime
-            })
+        asked.iter().all(|(answer, key)| {
+            active[*answer as usize]
+                .get(*key)
+                .is_some_and(|(read_at, read_in)| {
+                    *read_in == generation
+                        && now.saturating_duration_since(*read_at) < self.lifetime
+                })
+        })
     }
 
     fn remember(&self, answer: Answer, key: &str, read_at: Instant, read_in: u64) {
@@ -97,6 +103,22 @@ impl SessionStatusCache {
         }
         active.insert(key.to_owned(), (read_at, read_in));
     }
+}
+
+/// [`Standing::Active`] if the answers it takes are remembered: the session is signed in and,
+/// for an `aal1` token, its user has no verified second factor.
+pub fn remembered(state: &AuthState, claims: &AccessClaims, now: Instant) -> Option<Standing> {
+    let session = (Answer::SignedIn, claims.session_id.as_str());
+    let factorless = (Answer::Factorless, claims.sub.as_str());
+    let asked: &[_] = if claims.aal == "aal2" {
+        &[session]
+    } else {
+        &[session, factorless]
+    };
+    state
+        .session_status
+        .remembered(asked, now)
+        .then_some(Standing::Active)
 }
 
 /// Where a verified token's session stands: signed out, or signed in and owing a second factor
@@ -159,7 +181,7 @@ async fn remembered_or_read(
     if cache.lifetime.is_zero() {
         return read.await;
     }
-    if cache.remembered(kind, key, now) {
+    if cache.remembered(&[(kind, key)], now) {
         return Ok(permissive);
     }
     // Taken before the read: a sign-out that commits meanwhile bumps the generation, and this

@@ -1,6 +1,6 @@
 //! A session as the auth service hands it out, and how the app asks whether it still stands.
 
-use std::{future::Future, pin::Pin};
+use std::{future::Future, pin::Pin, time::Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +51,11 @@ pub enum Standing {
 /// browsers' sessions on their next request instead of when their access tokens expire. A
 /// remote project is asked now and then (`auth::remote_status`).
 pub trait SessionStatus: Send + Sync {
+    /// The standing an answer read lately gives, if it still counts at `now`; None sends the
+    /// request to [`SessionStatus::standing`]. Asked first, without waiting: nearly every
+    /// signed-in request is answered so, without the future the full question allocates.
+    fn remembered(&self, claims: &AccessClaims, now: Instant) -> Option<Standing>;
+
     fn standing<'a>(
         &'a self,
         claims: &'a AccessClaims,

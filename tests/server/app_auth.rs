@@ -1,6 +1,6 @@
 //! The app's side of auth: session cookies, local verification, refresh, guards, remote mode.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use ferrochat::{
     auth::{
@@ -628,7 +628,7 @@ async fn a_verdict_stops_standing_when_the_keys_are_fetched_again() {
     let token = session["access_token"].as_str().unwrap();
     let verifier = jwks_verifier(&app).refetch_interval(std::time::Duration::ZERO);
     let verdict = verifier.verified(token).await.unwrap();
-    assert!(verifier.stands(&verdict));
+    assert!(verifier.stands(&verdict, Instant::now()));
     assert_eq!(verifier.signature_checks(), 1);
 
     let unknown = signed_under_unknown_kid(&app, &claims_of(token), "not-in-the-jwks").await;
@@ -641,11 +641,14 @@ async fn a_verdict_stops_standing_when_the_keys_are_fetched_again() {
         2,
         "the unknown kid fetched the keys"
     );
-    assert!(!verifier.stands(&verdict), "reached with the previous keys");
+    assert!(
+        !verifier.stands(&verdict, Instant::now()),
+        "reached with the previous keys"
+    );
 
     let again = verifier.verified(token).await.unwrap();
     assert_eq!(verifier.signature_checks(), 3, "checked in full again");
-    assert!(verifier.stands(&again));
+    assert!(verifier.stands(&again, Instant::now()));
 }
 
 #[tokio::test]
