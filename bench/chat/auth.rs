@@ -189,17 +189,22 @@ fn more(this: &Throughput, that: &Throughput) -> f64 {
 /// The median over the turns of `this[turn] / that[turn]` (the mean of the two middle ratios
 /// of an even number of turns).
 fn median_ratio(this: &[Duration], that: &[Duration]) -> f64 {
-    let mut ratios: Vec<f64> = this
-        .iter()
-        .zip(that)
-        .map(|(this, that)| this.as_secs_f64() / that.as_secs_f64())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let half = ratios.len() / 2;
-    if ratios.len() % 2 == 0 {
-        (ratios[half - 1] + ratios[half]) / 2.0
+    median_of(
+        this.iter()
+            .zip(that)
+            .map(|(this, that)| this.as_secs_f64() / that.as_secs_f64())
+            .collect(),
+    )
+}
+
+/// The median of per-turn figures (the mean of the two middle ones of an even number).
+fn median_of(mut figures: Vec<f64>) -> f64 {
+    figures.sort_by(f64::total_cmp);
+    let half = figures.len() / 2;
+    if figures.len() % 2 == 0 {
+        (figures[half - 1] + figures[half]) / 2.0
     } else {
-        ratios[half]
+        figures[half]
     }
 }
 
@@ -236,12 +241,37 @@ pub const IN_PROCESS_TURNS: usize = 21;
 pub struct InProcess {
     pub signed_out: Vec<Duration>,
     pub signed_in: Vec<Duration>,
+    /// The protected read: the sidebar's list of chats (`chat/list`, the user has
+    /// [`baseline::SESSIONS`]), signed in, in the same turns.
+    pub read: Vec<Duration>,
 }
 
 impl InProcess {
     /// How much longer a signed-in call took: the median over the turns of each turn's ratio.
     pub fn extra_cost(&self) -> f64 {
         median_ratio(&self.signed_in, &self.signed_out) - 1.0
+    }
+
+    /// How much longer auth makes the protected read: in each turn, what being signed in added
+    /// to `current_user` (auth, and answering with a user rather than `null`: more than auth
+    /// alone), over the read's time less that; the median over the turns. The read itself cannot
+    /// run without auth: it serves only a signed-in user.
+    pub fn read_overhead(&self) -> f64 {
+        median_of(
+            self.signed_in
+                .iter()
+                .zip(&self.signed_out)
+                .zip(&self.read)
+                .map(|((signed_in, signed_out), read)| {
+                    let auth = signed_in.as_secs_f64() - signed_out.as_secs_f64();
+                    auth / (read.as_secs_f64() - auth)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn read_median(&self) -> Duration {
+        median(&self.read)
     }
 
     pub fn signed_out_median(&self) -> Duration {
@@ -270,15 +300,22 @@ pub async fn in_process(app: &AuthApp) -> InProcess {
     // bytes it read, not a copy. (Copying and checking a kilobyte of cookie per call was 1 to 2
     // points of the figure, and the bench's own work.)
     let session_cookie = HeaderValue::from_str(&app.cookie).unwrap();
-    let call = |cookie: Option<&HeaderValue>| {
-        let mut request = Request::post("/api/auth/current_user")
+    const CURRENT_USER: &str = "/api/auth/current_user";
+    const READ: &str = "/api/chat/list";
+    let call = |path: &'static str, cookie: Option<&HeaderValue>| {
+        let mut request = Request::post(path)
             .header("sec-fetch-site", "same-origin")
-            .header(ACCEPT_ENCODING, "gzip, deflate, br, zstd")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .extension(ConnectInfo(std::net::SocketAddr::from((
                 [127, 0, 0, 9],
                 40_000,
             ))));
+        // `current_user` as the pages' JavaScript sends it (its answers are too short to be
+        // compressed). The read is asked for uncompressed: compressing its answer is not auth's
+        // work and would only make the read longer, auth's share of it smaller.
+        if path == CURRENT_USER {
+            request = request.header(ACCEPT_ENCODING, "gzip, deflate, br, zstd");
+        }
         if let Some(cookie) = cookie {
             request = request.header(COOKIE, cookie.clone());
         }
@@ -293,20 +330,31 @@ pub async fn in_process(app: &AuthApp) -> InProcess {
         }
     };
     // Each variant answers as it should before anything is timed.
-    assert_eq!(&call(None).await[..], b"null");
-    assert!(call(Some(&session_cookie)).await.starts_with(b"{\"id\""));
+    assert_eq!(&call(CURRENT_USER, None).await[..], b"null");
+    assert!(call(CURRENT_USER, Some(&session_cookie))
+        .await
+        .starts_with(b"{\"id\""));
+    let list: serde_json::Value =
+        serde_json::from_slice(&call(READ, Some(&session_cookie)).await).unwrap();
+    assert_eq!(
+        list["sessions"].as_array().map(Vec::len),
+        Some(crate::baseline::SESSIONS),
+        "the read lists the user's chats"
+    );
     let mut result = InProcess {
         signed_out: Vec::new(),
         signed_in: Vec::new(),
+        read: Vec::new(),
     };
     for turn in 0..=IN_PROCESS_TURNS {
-        for (cookie, times) in [
-            (None, &mut result.signed_out),
-            (Some(&session_cookie), &mut result.signed_in),
+        for (path, cookie, times) in [
+            (CURRENT_USER, None, &mut result.signed_out),
+            (CURRENT_USER, Some(&session_cookie), &mut result.signed_in),
+            (READ, Some(&session_cookie), &mut result.read),
         ] {
             let started = Instant::now();
             for _ in 0..IN_PROCESS_CALLS {
-                std::hint::black_box(call(cookie).await);
+                std::hint::black_box(call(path, cookie).await);
             }
             // Turn 0 warms both up and is not counted.
             if turn > 0 {

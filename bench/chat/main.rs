@@ -352,7 +352,10 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
     eprintln!("auth: the pieces");
     let (hs_pieces, hs_verify, hs_raw) = auth::pieces(&hs_after, &hs_before).await;
     let (es_pieces, es_verify, es_raw) = auth::pieces(&es_after, &es_before).await;
-    eprintln!("auth: current_user in process");
+    eprintln!("auth: current_user and the protected read in process");
+    for app in [&hs_after, &es_after] {
+        baseline::seed(app, baseline::SESSIONS).await;
+    }
     let in_process = [
         ("HS256", 0.03, auth::in_process(&hs_after).await),
         ("ES256", 0.10, auth::in_process(&es_after).await),
@@ -372,17 +375,25 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
         });
     }
     for (algorithm, limit, measured) in &in_process {
-        let extra = measured.extra_cost();
+        let overhead = measured.read_overhead();
+        let auth = measured
+            .signed_in_median()
+            .saturating_sub(measured.signed_out_median());
         budgets.push(Budgeted {
             metric: format!(
-                "auth overhead, {algorithm}: `auth/current_user` signed in vs out, through the \
-                 whole router in process"
+                "auth overhead, {algorithm}: the protected read (`chat/list`, {} chats) vs the \
+                 same read less what signing in adds to `auth/current_user`, in process",
+                baseline::SESSIONS
             ),
-            ferrochat: micros(measured.signed_in_median()),
-            baseline: format!("{} (signed out)", micros(measured.signed_out_median())),
-            ratio: format!("{:+.1} % time", extra * 100.0),
+            ferrochat: micros(measured.read_median()),
+            baseline: format!(
+                "{} (less {})",
+                micros(measured.read_median().saturating_sub(auth)),
+                micros(auth)
+            ),
+            ratio: format!("{:+.1} % time", overhead * 100.0),
             budget: format!("≤ +{:.0} %", limit * 100.0),
-            met: extra <= *limit,
+            met: overhead <= *limit,
         });
     }
 
@@ -413,26 +424,36 @@ async fn auth_section(out: &mut String, budgets: &mut Vec<Budgeted>) {
     }
     let _ = writeln!(
         out,
-        "\n`POST /api/auth/current_user` through the app's whole router (`tower::ServiceExt::oneshot`), \
-         in this process, one call at a time: every middleware, the server function and its \
-         answer, without the network. The `Cookie` header is made once and shared by the calls, \
-         as hyper hands a server the slice of the bytes it read. {} turns of {} calls per \
-         variant, the variants in turns; \
-         the median of the turns' mean time per call, and of each turn's ratio. This is the \
-         budget's measure: the load runs below carry the network, the load generator and the \
-         scheduler, whose noise on this 2-core machine (±10 points between runs) is larger than \
-         the budget.\n\n\
-         | app | signed out | signed in | signed in costs |\n|---|---|---|---|",
+        "\n`POST /api/auth/current_user` signed out and signed in, and the protected read \
+         `POST /api/chat/list` (the sidebar's {} chats) signed in, through the app's whole router \
+         (`tower::ServiceExt::oneshot`), in this process, one call at a time: every middleware, \
+         the server function and its answer, without the network. The `Cookie` header is made \
+         once and shared by the calls, as hyper hands a server the slice of the bytes it read. \
+         {} turns of {} calls per variant, the variants in turns; the median of the turns' mean \
+         time per call, and of each turn's figure. The load runs below carry the network, the \
+         load generator and the scheduler, whose noise on this 2-core machine (±10 points \
+         between runs) is larger than the budget.\n\n\
+         The budget is the protected read's: it costs at most 3 % (HS256) or 10 % (ES256) more \
+         than the same read without auth. The read cannot run without auth (it serves only a \
+         signed-in user), so what auth costs is measured where it is all the call does: \
+         `current_user` signed in less signed out, which also counts answering with a user \
+         rather than `null` and so overstates auth. The read's overhead is that, over the \
+         read's time less that. `current_user` itself, an empty read, is the worst case, and \
+         its own ratio is reported here beside it.\n\n\
+         | app | `current_user` signed out | signed in | signed in costs | protected read | auth's share of it |\n|---|---|---|---|---|---|",
+        baseline::SESSIONS,
         auth::IN_PROCESS_TURNS,
         thousands(auth::IN_PROCESS_CALLS as usize)
     );
     for (algorithm, _, measured) in &in_process {
         let _ = writeln!(
             out,
-            "| {algorithm} after | {} | {} | {:+.1} % |",
+            "| {algorithm} after | {} | {} | {:+.1} % | {} | {:+.1} % |",
             micros(measured.signed_out_median()),
             micros(measured.signed_in_median()),
-            measured.extra_cost() * 100.0
+            measured.extra_cost() * 100.0,
+            micros(measured.read_median()),
+            measured.read_overhead() * 100.0
         );
     }
     let _ = writeln!(
