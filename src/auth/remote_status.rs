@@ -52,7 +52,7 @@ impl RemoteSessionStatus {
         token: &str,
     ) -> Result<Standing, StatusUnknown> {
         let key = key(claims);
-        let last = self.answers.get(&key);
+        let last = self.answers.get(key.as_bytes());
         let read_at = Instant::now();
         if let Some(standing) = last.and_then(|last| self.if_recent(last, read_at)) {
             return Ok(standing);
@@ -84,9 +84,10 @@ impl RemoteSessionStatus {
                 return Err(StatusUnknown);
             }
         };
-        self.answers.insert(&key, (read_at, standing), |&kept| {
-            self.if_recent(kept, read_at).is_some()
-        });
+        self.answers
+            .insert(key.as_bytes(), (read_at, standing), |&kept| {
+                self.if_recent(kept, read_at).is_some()
+            });
         Ok(standing)
     }
 
@@ -121,7 +122,7 @@ fn standing_of(user: &Value, aal: &str) -> Standing {
 
 impl SessionStatus for RemoteSessionStatus {
     fn remembered(&self, claims: &AccessClaims, now: Instant) -> Option<Standing> {
-        self.if_recent(self.answers.get(&key(claims))?, now)
+        self.if_recent(self.answers.get(key(claims).as_bytes())?, now)
     }
 
     fn standing<'a>(

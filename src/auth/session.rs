@@ -237,7 +237,7 @@ impl SessionManager {
     async fn resolve(
         &self,
         client: &ClientIdentity,
-        cookie_header: Option<&str>,
+        cookie_header: Option<&[u8]>,
         bearer: Option<&str>,
     ) -> Resolved {
         if let Some(token) = bearer {

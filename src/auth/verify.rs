@@ -211,7 +211,11 @@ impl Verifier {
             return Err(VerifyError::TooLarge);
         }
         let now = Instant::now();
-        if let Some(verified) = self.remembered.get(token).filter(|v| self.stands(v, now)) {
+        if let Some(verified) = self
+            .remembered
+            .get(token.as_bytes())
+            .filter(|v| self.stands(v, now))
+        {
             return Ok(verified);
         }
         let (claims, key_set) = self.verify_in_full(token).await?;
@@ -228,7 +232,9 @@ impl Verifier {
             key_set,
         };
         self.remembered
-            .insert(token, verified.clone(), |kept| self.stands(kept, now));
+            .insert(token.as_bytes(), verified.clone(), |kept| {
+                self.stands(kept, now)
+            });
         Ok(verified)
     }
 

@@ -21,44 +21,46 @@ pub struct CookieTokens {
     pub refresh_token: String,
 }
 
-/// All `Cookie` headers of a request as one `name=value; …` string: the header itself when
-/// there is one (browsers send one), joined when there are several.
-pub fn cookie_header(headers: &axum::http::HeaderMap) -> Cow<'_, str> {
+/// All `Cookie` headers of a request as one `name=value; …` text: the header itself when there
+/// is one (browsers send one), joined when there are several. Bytes, not validated as UTF-8:
+/// only the value a caller looks up is ([`cookie_value`]), or none at all for the session,
+/// which is a kilobyte of base64 read on every signed-in request. A cookie of another app on
+/// the site in any encoding hides nothing.
+pub fn cookie_header(headers: &axum::http::HeaderMap) -> Cow<'_, [u8]> {
     let mut values = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
-        // UTF-8 validation is a vectorised pass where `HeaderValue::to_str` checks byte by byte
-        // (a signed-in request's header is a kilobyte of session), and it accepts the UTF-8
-        // another app on the site may put in a cookie of its own, which made `to_str` drop the
-        // whole header: the session in it with it.
-        .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
+        .map(|value| value.as_bytes());
     match (values.next(), values.next()) {
-        (None, _) => Cow::Borrowed(""),
+        (None, _) => Cow::Borrowed(b""),
         (Some(only), None) => Cow::Borrowed(only),
         (Some(first), Some(second)) => Cow::Owned(
             [first, second]
                 .into_iter()
                 .chain(values)
                 .collect::<Vec<_>>()
-                .join("; "),
+                .join(&b"; "[..]),
         ),
     }
 }
 
-/// A cookie's value in a `Cookie` header.
-pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
-    // The pairs are split with a vectorised search: `str::split` looks for the separator a word
-    // at a time, and a signed-in request's header is a kilobyte of session to walk past.
+/// A cookie's value in a `Cookie` header, if it is UTF-8.
+pub fn cookie_value<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a str> {
+    std::str::from_utf8(find_cookie(cookie_header, name)?).ok()
+}
+
+/// A cookie's value in a `Cookie` header, as bytes.
+fn find_cookie<'a>(cookie_header: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    // The pairs are split with a vectorised search: a signed-in request's header is a kilobyte
+    // of session to walk past.
     let mut start = 0;
-    memchr::memchr_iter(b';', cookie_header.as_bytes())
+    memchr::memchr_iter(b';', cookie_header)
         .chain([cookie_header.len()])
         .find_map(|end| {
-            let pair = &cookie_header[start..end];
+            let pair = cookie_header[start..end].trim_ascii();
             start = end + 1;
-            pair.trim()
-                .split_once('=')
-                .filter(|(n, _)| *n == name)
-                .map(|(_, value)| value)
+            let equals = memchr::memchr(b'=', pair)?;
+            (&pair[..equals] == name.as_bytes()).then(|| &pair[equals + 1..])
         })
 }
 
@@ -156,27 +158,28 @@ impl CookieJar {
     /// The session in a `Cookie` header, reassembled from its chunks, read as `T`: the whole
     /// [`SessionTokens`], or [`CookieTokens`] when the tokens are all that is needed (every
     /// request). None if absent or unreadable.
-    pub fn load<T: DeserializeOwned>(&self, cookie_header: &str) -> Option<T> {
-        Self::read::<T>(&self.session_value(cookie_header)?)
+    pub fn load<T: DeserializeOwned>(&self, cookie_header: impl AsRef<[u8]>) -> Option<T> {
+        Self::read::<T>(&self.session_value(cookie_header.as_ref())?)
     }
 
     /// The session cookie's value in a `Cookie` header, its chunks joined; None if absent.
-    pub fn session_value<'a>(&self, cookie_header: &'a str) -> Option<Cow<'a, str>> {
-        let find = |name: &str| cookie_value(cookie_header, name);
+    pub fn session_value<'a>(&self, cookie_header: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        let find = |name: &str| find_cookie(cookie_header, name);
         match find(&self.name) {
             Some(whole) => Some(Cow::Borrowed(whole)),
-            None => Some(Cow::<str>::Owned(
+            None => Some(Cow::<[u8]>::Owned(
                 (0..MAX_CHUNKS)
                     .map_while(|i| find(&format!("{}.{i}", self.name)))
-                    .collect::<String>(),
+                    .collect::<Vec<_>>()
+                    .concat(),
             ))
             .filter(|joined| !joined.is_empty()),
         }
     }
 
     /// A session cookie's value (see [`CookieJar::session_value`]) read as `T`.
-    pub fn read<T: DeserializeOwned>(value: &str) -> Option<T> {
-        let encoded = value.strip_prefix("base64-")?;
+    pub fn read<T: DeserializeOwned>(value: &[u8]) -> Option<T> {
+        let encoded = value.strip_prefix(b"base64-")?;
         let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
         serde_json::from_slice(&json).ok()
     }
@@ -241,7 +244,7 @@ mod tests {
         assert!(cookies[0].contains("HttpOnly; SameSite=Lax"));
         assert!(!cookies[0].contains("Secure"));
         assert_eq!(
-            jar.load(&browser_cookie_header(&cookies)),
+            jar.load(browser_cookie_header(&cookies)),
             Some(tokens(&session(10)))
         );
     }
@@ -253,7 +256,7 @@ mod tests {
         let cookies = jar.store(&stored);
         // The 5 kB user object would have made three chunks of it.
         assert!(cookies[0].len() < 300, "{}", cookies[0]);
-        let json: serde_json::Value = jar.load(&browser_cookie_header(&cookies)).unwrap();
+        let json: serde_json::Value = jar.load(browser_cookie_header(&cookies)).unwrap();
         assert_eq!(
             json,
             json!({
@@ -308,9 +311,9 @@ mod tests {
             axum::http::header::COOKIE,
             axum::http::HeaderValue::from_bytes(header.as_bytes()).unwrap(),
         );
-        assert_eq!(cookie_header(&headers), header);
+        assert_eq!(cookie_header(&headers), header.as_bytes());
         assert_eq!(
-            jar.load(&cookie_header(&headers)),
+            jar.load(cookie_header(&headers)),
             Some(tokens(&session(10)))
         );
     }
@@ -331,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_cookie_is_found_by_its_exact_name_wherever_it_stands() {
-        let header = "a=1; sb=x;b=2 ;  c=x=y; d; ab=3;b=4";
+        let header = b"a=1; sb=x;b=2 ;  c=x=y; d; ab=3;b=4";
         let found = |name| cookie_value(header, name);
         assert_eq!(
             ["a", "b", "c", "ab", "sb", "d", "x", ""].map(found),
@@ -346,7 +349,9 @@ mod tests {
                 None
             ]
         );
-        assert_eq!(cookie_value("", "a"), None);
-        assert_eq!(cookie_value("a=", "a"), Some(""));
+        assert_eq!(cookie_value(b"", "a"), None);
+        assert_eq!(cookie_value(b"a=", "a"), Some(""));
+        assert_eq!(cookie_value(b"a=caf\xc3; b=1", "a"), None, "not UTF-8");
+        assert_eq!(cookie_value(b"a=caf\xc3; b=1", "b"), Some("1"));
     }
 }
