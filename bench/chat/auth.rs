@@ -303,23 +303,35 @@ pub async fn in_process(app: &AuthApp) -> InProcess {
     const CURRENT_USER: &str = "/api/auth/current_user";
     const READ: &str = "/api/chat/list";
     let call = |path: &'static str, cookie: Option<&HeaderValue>| {
-        let mut request = Request::post(path)
-            .header("sec-fetch-site", "same-origin")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .extension(ConnectInfo(std::net::SocketAddr::from((
-                [127, 0, 0, 9],
-                40_000,
-            ))));
+        // Built as hyper hands a request to a server: every header value a slice of bytes
+        // already read (here static, or shared), none copied for the call.
+        let mut request = Request::new(Body::empty());
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = axum::http::Uri::from_static(path);
+        let headers = request.headers_mut();
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
         // `current_user` as the pages' JavaScript sends it (its answers are too short to be
         // compressed). The read is asked for uncompressed: compressing its answer is not auth's
         // work and would only make the read longer, auth's share of it smaller.
         if path == CURRENT_USER {
-            request = request.header(ACCEPT_ENCODING, "gzip, deflate, br, zstd");
+            headers.insert(
+                ACCEPT_ENCODING,
+                HeaderValue::from_static("gzip, deflate, br, zstd"),
+            );
         }
         if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie.clone());
+            headers.insert(COOKIE, cookie.clone());
         }
-        let request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 9],
+                40_000,
+            ))));
         let router = router.clone();
         async move {
             let response = router.oneshot(request).await.unwrap();
