@@ -45,12 +45,16 @@ pub fn AuthProvider(user: Option<UserInfo>, children: Children) -> impl IntoView
 pub fn request_user() -> Option<UserInfo> {
     #[cfg(feature = "ssr")]
     {
-        use super::session::SessionState;
-        use_context::<axum::http::request::Parts>()?
-            .extensions
-            .get::<SessionState>()?
-            .user()
-            .map(|user| user.info())
+        use super::session::{AuthUser, SessionState};
+        // Read in place: `use_context` would clone the request's parts whole.
+        with_context::<axum::http::request::Parts, _>(|parts| {
+            parts
+                .extensions
+                .get::<SessionState>()
+                .and_then(SessionState::user)
+                .map(AuthUser::info)
+        })
+        .flatten()
     }
     #[cfg(not(feature = "ssr"))]
     {
