@@ -5,6 +5,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# Issue #13's build budget: a run that starts without target/ (a fresh clone: the whole build,
+# plus the tool installs on a fresh machine) in 30 minutes, a later one in 8. Reported, not
+# enforced: a timing is the machine's as much as ours.
+if [ -d target ]; then
+  run_kind="warm (target/ kept)" budget_min=8
+else
+  run_kind="cold (no target/)" budget_min=30
+fi
+
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 declare -a names=() results=() times=()
@@ -127,4 +136,7 @@ printf '\nsteps: %d passed, %d failed\n' $((${#names[@]} - failed_steps)) "$fail
 printf 'tests: %d passed, %d failed\n' "$tests_passed" "$tests_failed"
 # The whole run's wall time, the figure the README's timing table (and its 30-minute bound) is about.
 printf 'total: %d min %d s\n' $((SECONDS / 60)) $((SECONDS % 60))
+if [ "$SECONDS" -le $((budget_min * 60)) ]; then verdict=met; else verdict=MISSED; fi
+printf 'build budget: %s run, %d min %d s of at most %d min: %s\n' "$run_kind" \
+  $((SECONDS / 60)) $((SECONDS % 60)) "$budget_min" "$verdict"
 [ "$failed_steps" = 0 ] && [ "$tests_failed" = 0 ]
