@@ -178,7 +178,8 @@ test.describe('sign-up, sign-out and sign-in', () => {
     const pending = page.getByRole('button', { name: 'Signing in…' });
     await expect(pending).toBeVisible();
     await expect(pending).toBeDisabled();
-    expect(held, 'the click sent the sign-in request').toBe(true);
+    // The button changes on the click; the request reaches the route a moment later.
+    await expect.poll(() => held, { message: 'the click sent the sign-in request' }).toBe(true);
     release();
     await expectOnChatAs(page, user.email);
   });
