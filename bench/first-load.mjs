@@ -7,7 +7,7 @@
 // measured from the start of the navigation in the page's own clock. Each visit gets a fresh
 // browser context (nothing cached). Servers and browser stay on loopback.
 //
-// Usage (after `cargo leptos build --release` and scripts/precompress.mjs):
+// Usage (after scripts/build-site.sh and scripts/precompress.mjs):
 //   node bench/first-load.mjs [runs]
 //   FERROCHAT_BASELINE_BIN=/path/ferrochat FERROCHAT_BASELINE_SITE=/path/site node bench/first-load.mjs
 import { spawn } from 'node:child_process';

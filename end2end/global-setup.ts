@@ -3,7 +3,7 @@ import { PUBLIC_HOST } from './support/public-host';
 import { OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, startOidcProvider } from './support/oidc-provider';
 
 /**
- * Runs the release build of ferrochat (what `cargo leptos build --release` made) for the whole
+ * Runs the release build of ferrochat (what scripts/build-site.sh made) for the whole
  * suite where users live: behind a reverse proxy (support/proxy.ts) at the public URL
  * `http://ferrochat.test:<proxy port>`, with a real OpenID Connect provider beside it
  * (support/oidc-provider.ts) as its `oidc` sign-in provider, which knows only the public callback.

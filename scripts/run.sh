@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 source scripts/env.sh
-cargo leptos build --release
+scripts/build-site.sh
 node scripts/precompress.mjs target/site
 exec target/release/ferrochat

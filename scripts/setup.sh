@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what ferrochat needs to build, run and test, from crates.io, npm, Debian and PyPI only.
 # Idempotent: each step checks first, so a second run takes seconds. Tool versions live here.
+# `scripts/setup.sh watch` adds cargo-leptos, the dev loop's tool (`make watch`); the release
+# build (scripts/build-site.sh) and the tests do without it.
 #
-# The installs are independent, so they run side by side: the two `cargo install`s keep the CPU
+# The installs are independent, so they run side by side: the `cargo install`s keep the CPU
 # busy while apt, npm and pip mostly wait on the network. On a fresh machine that saves minutes
 # of the test command. Each install's output is kept and printed whole when it ends.
 set -euo pipefail
@@ -21,7 +23,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-rust_tools() {
+cargo_leptos() {
   # no_downloads: cargo-leptos must use the wasm-bindgen and wasm-opt installed here instead of
   # fetching its own from GitHub, which is not reachable.
   if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos $CARGO_LEPTOS_VERSION" ]; then
@@ -32,12 +34,13 @@ rust_tools() {
 
 wasm_bindgen() {
   # wasm-bindgen-cli must match the wasm-bindgen crate exactly. Not --locked: its lockfile pins a
-  # crate version the registry no longer serves.
+  # crate version the registry no longer serves. No default features: they only add TLS to the
+  # test runner's HTTP client (a C build of `ring`), and only the wasm-bindgen binary is used.
   local version
   version=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print }' Cargo.lock)
   if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
     step "installing wasm-bindgen-cli $version"
-    cargo install wasm-bindgen-cli --version "$version"
+    cargo install wasm-bindgen-cli --version "$version" --no-default-features --bin wasm-bindgen
   fi
 }
 
@@ -55,7 +58,7 @@ debian() {
 }
 
 npm_packages() {
-  # Playwright, and binaryen for wasm-opt (cargo-leptos finds it on PATH, see scripts/env.sh).
+  # Playwright, and the release build's tools: binaryen (wasm-opt), esbuild and lightningcss.
   if [ ! -f end2end/node_modules/.package-lock.json ] ||
     [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     step "installing end2end npm packages"
@@ -78,7 +81,8 @@ assert jwt.__version__ == '$PYJWT_VERSION' and aiosmtpd.__version__ == '$AIOSMTP
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
-installs=(rust_tools wasm_bindgen debian npm_packages python_peers)
+installs=(wasm_bindgen debian npm_packages python_peers)
+if [ "${1:-}" = watch ]; then installs+=(cargo_leptos); fi
 declare -A pids
 for install in "${installs[@]}"; do
   "$install" >"$logs/$install.log" 2>&1 &

@@ -93,7 +93,7 @@ if finish setup; then
   # and load suites choose their databases themselves (both backends), so they run once; so do the
   # SQLite halves of the tests written for both databases (`…::sqlite`), which ran above.
   start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite
-  if run site-build cargo leptos build --release && run precompress node scripts/precompress.mjs target/site; then
+  if run site-build scripts/build-site.sh && run precompress node scripts/precompress.mjs target/site; then
     finish cargo-test-postgres
     count_tests "$logs/cargo-test-postgres.log"
     # First-load bytes of the budgeted pages against the release build (end2end/size/).

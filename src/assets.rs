@@ -1,4 +1,5 @@
-//! The built site's files: the content-hashed names cargo-leptos gives the bundle (`hash-files`),
+//! The built site's files: the content-hashed names the release build gives the bundle
+//! (`hash-files`, scripts/build-site.sh, as cargo-leptos does),
 //! and how long browsers may keep what the server sends.
 //!
 //! A hashed name changes whenever the file does, so those files are cached for a year without
@@ -32,9 +33,9 @@ pub struct SiteAssets {
 }
 
 impl SiteAssets {
-    /// Reads the names cargo-leptos gave the bundle from its hash file (`hash.txt` beside the
+    /// Reads the names the release build gave the bundle from its hash file (`hash.txt` beside the
     /// executable, or wherever `LEPTOS_HASH_FILE_NAME` says). Without that file (a binary that
-    /// cargo-leptos did not build, such as a test), hashing is switched off in `options` too, so
+    /// scripts/build-site.sh did not build, such as a test), hashing is switched off in `options` too, so
     /// that pages ask for the plain names rather than fail to render.
     pub fn load(options: &mut LeptosOptions) -> Result<SiteAssets, String> {
         let pkg_prefix = format!("/{}/", options.site_pkg_dir.trim_matches('/'));
@@ -89,7 +90,7 @@ impl SiteAssets {
     }
 }
 
-/// Where leptos_config and cargo-leptos put the hash file: relative to the executable's directory
+/// Where leptos_config looks for the hash file (and the release build puts it): relative to the executable's directory
 /// (an absolute setting stands as it is).
 fn hash_file_path(options: &LeptosOptions) -> PathBuf {
     std::env::current_exe()

@@ -35,12 +35,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "LEPTOS_HASH_FILES",
         default: "true",
-        meaning: "the bundle has content-hashed file names (cargo-leptos `hash-files`), cached for a year",
+        meaning: "the bundle has content-hashed file names (`hash-files`), cached for a year",
     },
     Setting {
         name: "LEPTOS_HASH_FILE_NAME",
         default: "hash.txt",
-        meaning: "the hash file cargo-leptos writes, relative to the executable's directory",
+        meaning: "the hash file the release build writes, relative to the executable's directory",
     },
     Setting {
         name: "LEPTOS_ENV",
@@ -437,6 +437,42 @@ mod tests {
             "hash-files",
         ] {
             assert_eq!(build[key], runtime[key], "{key} differs");
+        }
+    }
+
+    /// The release build (scripts/build-site.sh) takes cargo-leptos' steps without it; it must
+    /// build what Cargo.toml describes, as `cargo leptos watch` does in development.
+    #[test]
+    fn release_build_script_follows_cargo_metadata() {
+        let cargo: toml::Table = include_str!("../Cargo.toml").parse().unwrap();
+        let build = &cargo["package"]["metadata"]["leptos"];
+        let value = |key: &str| match &build[key] {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Boolean(flag) => flag.to_string(),
+            other => panic!("{key}: unexpected {other:?}"),
+        };
+        let script = include_str!("../scripts/build-site.sh");
+        for expected in [
+            format!("\nname={}\n", value("output-name")),
+            format!("\nsite={}\n", value("site-root")),
+            format!("\npkg=$site/{}\n", value("site-pkg-dir")),
+            format!(" LEPTOS_SITE_PKG_DIR={} ", value("site-pkg-dir")),
+            format!(" LEPTOS_SITE_ADDR={} ", value("site-addr")),
+            format!(" LEPTOS_RELOAD_PORT={} ", value("reload-port")),
+            format!(" LEPTOS_HASH_FILES={} ", value("hash-files")),
+            format!(" --profile={} ", value("lib-profile-release")),
+            format!("cp -R {}/. ", value("assets-dir")),
+            format!(
+                " --targets {} {} ",
+                value("browserquery"),
+                value("style-file")
+            ),
+        ] {
+            assert!(
+                script.contains(&expected),
+                "scripts/build-site.sh lacks {expected:?}"
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
  * replaces sends (brotli, quality 11; figures in /work/shared/REFERENCE-FIGURES.md and
  * docs/PERFORMANCE.md). Also: the hashed assets are cached for good, the HTML never.
  *
- * Runs against the release build (`cargo leptos build --release` + scripts/precompress.mjs),
+ * Runs against the release build (scripts/build-site.sh + scripts/precompress.mjs),
  * served by the real binary. FERROCHAT_SIZE_BUDGET_SCALE multiplies every budget (0 makes each
  * budget 1 byte: the test must then fail).
  */
@@ -47,7 +47,7 @@ const PAGES: BudgetedPage[] = [
 /** How many chat sessions the signed-in user has: enough for a list, as a person would. */
 const CHAT_SESSIONS = 5;
 
-/** A 22-character base64url MD5, as cargo-leptos puts into hashed file names. */
+/** A 22-character base64url MD5, as the release build (and cargo-leptos) puts into hashed file names. */
 const HASHED_NAME = /\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/;
 
 /** Signs up a user at the auth API and signs in through the app's form; the Cookie header. */

@@ -1,5 +1,5 @@
 //! The built site's files: content-hashed names in the pages, cached for a year; pages and
-//! anything unhashed revalidated. A stand-in site (a few files and cargo-leptos' hash file in a
+//! anything unhashed revalidated. A stand-in site (a few files and the release build's hash file in a
 //! temporary directory) takes the place of a release build.
 
 use reqwest::{header, StatusCode};
@@ -13,7 +13,7 @@ const CSS_HASH: &str = "C0123456789abcdefghijk";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const STYLESHEET: &str = "body { color: rebeccapurple; }";
 
-/// A site as `cargo leptos build --release` and scripts/precompress.mjs leave it, plus the hash
+/// A site as scripts/build-site.sh and scripts/precompress.mjs leave it, plus the hash
 /// file, in a temporary directory; and an app serving it.
 async fn app_with_hashed_site() -> (TestApp, TempDir) {
     let dir = tempfile::tempdir().unwrap();
