@@ -14,6 +14,12 @@ else
   run_kind="cold (no target/)" budget_min=30
 fi
 
+# The machine's CPU time over the run (/proc/stat's first line: busy and all jiffies of every
+# core), to tell how much of the run is work and how much waiting: divided by the cores it is the
+# shortest the run could be, however its steps were scheduled.
+cpu_jiffies() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat; }
+read -r busy_at_start all_at_start < <(cpu_jiffies)
+
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 declare -a names=() results=() times=()
@@ -136,6 +142,13 @@ printf '\nsteps: %d passed, %d failed\n' $((${#names[@]} - failed_steps)) "$fail
 printf 'tests: %d passed, %d failed\n' "$tests_passed" "$tests_failed"
 # The whole run's wall time, the figure the README's timing table (and its 30-minute bound) is about.
 printf 'total: %d min %d s\n' $((SECONDS / 60)) $((SECONDS % 60))
+read -r busy_at_end all_at_end < <(cpu_jiffies)
+cores=$(nproc)
+busy_s=$(((busy_at_end - busy_at_start) / $(getconf CLK_TCK)))
+floor_s=$((busy_s / cores))
+printf 'cpu: %d core-s busy, %d %% of %d cores over the run: at least %d min %d s of work however it is scheduled\n' \
+  "$busy_s" $((100 * (busy_at_end - busy_at_start) / (all_at_end - all_at_start))) "$cores" \
+  $((floor_s / 60)) $((floor_s % 60))
 if [ "$SECONDS" -le $((budget_min * 60)) ]; then verdict=met; else verdict=MISSED; fi
 printf 'build budget: %s run, %d min %d s of at most %d min: %s\n' "$run_kind" \
   $((SECONDS / 60)) $((SECONDS % 60)) "$budget_min" "$verdict"
