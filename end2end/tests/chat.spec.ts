@@ -130,9 +130,13 @@ test.describe('with JavaScript', () => {
     const states = await page.evaluate(
       () => (window as unknown as { answerStates: string[] }).answerStates,
     );
-    expect(states.length, `the answer grew in steps: ${JSON.stringify(states)}`).toBeGreaterThan(
-      10,
-    );
+    // Streamed, not shown whole: at least two partial answers before the last one. How many of
+    // the ~20 words show as separate states depends on the machine (a busy browser renders several
+    // tokens in one frame: 10 states were seen on a loaded CI run), so this counts no more.
+    expect(
+      states.length,
+      `the answer grew in steps: ${JSON.stringify(states)}`,
+    ).toBeGreaterThanOrEqual(3);
     expect(states[states.length - 1]).toBe(echo(question));
     for (const state of states) expect(echo(question).startsWith(state)).toBe(true);
 
