@@ -40,7 +40,8 @@ cp -R public/. "$site/"
 wasm-bindgen --target=web --no-typescript --out-name=$name --out-dir="$pkg" \
   target/front/wasm32-unknown-unknown/wasm-release/$name.wasm
 mv "$pkg/${name}_bg.wasm" "$pkg/$name.wasm"
-wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$name.wasm" -o "$pkg/$name.wasm"
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$pkg/$name.wasm" \
+  -o "$pkg/$name.wasm"
 esbuild "$pkg/$name.js" --minify --format=esm --log-level=warning --outfile="$pkg/$name.min.js"
 mv "$pkg/$name.min.js" "$pkg/$name.js"
 
@@ -55,13 +56,17 @@ if [ -d "$pkg/snippets" ]; then
   echo "build-site: $pkg/snippets exists; hashing wasm-bindgen snippets is not supported" >&2
   exit 1
 fi
-hashes=""
-for ext in js wasm css; do
-  hash=$(node -e 'const {createHash} = require("node:crypto");
-    process.stdout.write(createHash("md5").update(require("node:fs").readFileSync(process.argv[1])).digest("base64url"))' \
-    "$pkg/$name.$ext")
-  mv "$pkg/$name.$ext" "$pkg/$name.$hash.$ext"
-  hashes+="$ext: $hash"$'\n'
-done
-printf '%s' "$hashes" >target/release/hash.txt
+node - "$pkg" "$name" target/release/hash.txt <<'JS'
+const { createHash } = require('node:crypto');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const [pkg, name, hashFile] = process.argv.slice(2);
+let lines = '';
+for (const ext of ['js', 'wasm', 'css']) {
+  const file = `${pkg}/${name}.${ext}`;
+  const hash = createHash('md5').update(readFileSync(file)).digest('base64url');
+  renameSync(file, `${pkg}/${name}.${hash}.${ext}`);
+  lines += `${ext}: ${hash}\n`;
+}
+writeFileSync(hashFile, lines);
+JS
 ls -l "$pkg"

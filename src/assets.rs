@@ -1,6 +1,6 @@
-//! The built site's files: the content-hashed names the release build gives the bundle
-//! (`hash-files`, scripts/build-site.sh, as cargo-leptos does),
-//! and how long browsers may keep what the server sends.
+//! The built site's files: the content-hashed names the release build (scripts/build-site.sh,
+//! as cargo-leptos) gives the bundle (`hash-files`), and how long browsers may keep what the
+//! server sends.
 //!
 //! A hashed name changes whenever the file does, so those files are cached for a year without
 //! asking again; everything else (pages, unhashed files) is revalidated on every use, so a
@@ -33,10 +33,10 @@ pub struct SiteAssets {
 }
 
 impl SiteAssets {
-    /// Reads the names the release build gave the bundle from its hash file (`hash.txt` beside the
-    /// executable, or wherever `LEPTOS_HASH_FILE_NAME` says). Without that file (a binary that
-    /// scripts/build-site.sh did not build, such as a test), hashing is switched off in `options` too, so
-    /// that pages ask for the plain names rather than fail to render.
+    /// Reads the names the release build gave the bundle from its hash file (`hash.txt` beside
+    /// the executable, or wherever `LEPTOS_HASH_FILE_NAME` says). Without that file (a binary
+    /// that scripts/build-site.sh did not build, such as a test), hashing is switched off in
+    /// `options` too, so that pages ask for the plain names rather than fail to render.
     pub fn load(options: &mut LeptosOptions) -> Result<SiteAssets, String> {
         let pkg_prefix = format!("/{}/", options.site_pkg_dir.trim_matches('/'));
         let plain = format!("{pkg_prefix}{}.css", options.output_name);
@@ -90,8 +90,8 @@ impl SiteAssets {
     }
 }
 
-/// Where leptos_config looks for the hash file (and the release build puts it): relative to the executable's directory
-/// (an absolute setting stands as it is).
+/// Where leptos_config looks for the hash file (and the release build puts it): relative to the
+/// executable's directory (an absolute setting stands as it is).
 fn hash_file_path(options: &LeptosOptions) -> PathBuf {
     std::env::current_exe()
         .ok()

@@ -47,7 +47,7 @@ const PAGES: BudgetedPage[] = [
 /** How many chat sessions the signed-in user has: enough for a list, as a person would. */
 const CHAT_SESSIONS = 5;
 
-/** A 22-character base64url MD5, as the release build (and cargo-leptos) puts into hashed file names. */
+/** A 22-character base64url MD5, as the release build puts into hashed file names. */
 const HASHED_NAME = /\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/;
 
 /** Signs up a user at the auth API and signs in through the app's form; the Cookie header. */
