@@ -86,41 +86,49 @@ if finish setup; then
   source scripts/env.sh
   run e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
   run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
-  # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) are their own
-  # step: the same test binary, so no second build; run after the rest so that the load test
-  # does not compete with it for the cores.
+  # The test binaries, built once: every Rust suite below runs them.
+  run test-build cargo test --features ssr --no-run
+  # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, on
+  # their own: the load test's sign-ups wait at most 2 s for a password-hashing turn before the
+  # server sheds them, so it gets the cores to itself rather than share them with a build.
   suites=(hostile:: faults:: load::)
-  run cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}"
-  count_tests "$logs/cargo-test.log"
   run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
   count_tests "$logs/hostile-suites.log"
-  # The server suite again with every app on Postgres (the whole store: auth tables too), beside
-  # the release build: the test binary is built already, and the two share the cores. The fault
-  # and load suites choose their databases themselves (both backends), so they run once; so do the
-  # SQLite halves of the tests written for both databases (`…::sqlite`), which ran above.
+  # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
+  # store: auth tables too), beside the release build: the suites mostly wait (they keep a third
+  # of the cores busy), the compiler fills the rest. The fault and load suites choose their
+  # databases themselves (both backends), so they ran once; so do the SQLite halves of the tests
+  # written for both databases (`…::sqlite`).
+  start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}"
   start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite
+  # Incremental: a second run recompiles only what changed (seconds, not the 2 minutes of both
+  # cores a full compile of the crate takes). Same code, optimisation level and codegen units as
+  # `make run` and the Containerfile, whose builds are not incremental.
+  export CARGO_PROFILE_RELEASE_INCREMENTAL=true
   if run site-build scripts/build-site.sh && run precompress node scripts/precompress.mjs target/site; then
-    finish cargo-test-postgres
-    count_tests "$logs/cargo-test-postgres.log"
     # First-load bytes of the budgeted pages against the release build (end2end/size/).
     run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
     count_tests "$logs/size-budget.log"
-    # Each browser run is bounded from outside (a Node process stuck in native code never runs
-    # Playwright's own timers): a hang fails its step in 15 minutes, it does not eat the CI's 90.
-    run playwright bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
-    count_tests "$logs/playwright.log"
-    # The browser suite again on Postgres, with two instances behind the proxy taking turns
-    # (end2end/support/ferrochat.ts), as behind a load balancer.
-    run playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
-      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 timeout -k 30 15m npx playwright test'
-    count_tests "$logs/playwright-postgres.log"
+    # The browser suite against the release build, and again at the same time on Postgres with
+    # two instances behind the proxy taking turns (end2end/support/ferrochat.ts), as behind a load
+    # balancer: each suite waits on its browsers and servers for a third of its time, so side by
+    # side they keep the cores busy. Each run is bounded from outside (a Node process stuck in
+    # native code never runs Playwright's own timers): a hang fails its step in 15 minutes, it
+    # does not eat the CI's 90.
+    start playwright bash -c 'cd end2end && PLAYWRIGHT_OUTPUT_DIR=test-results timeout -k 30 15m npx playwright test'
+    start playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
+      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 \
+      PLAYWRIGHT_OUTPUT_DIR=test-results-postgres timeout -k 30 15m npx playwright test'
   else
-    finish cargo-test-postgres
-    count_tests "$logs/cargo-test-postgres.log"
     skip size-budget "no release build"
     skip playwright "no release build"
     skip playwright-postgres "no release build"
   fi
+  for step in cargo-test cargo-test-postgres playwright playwright-postgres; do
+    [ -n "${pids[$step]:-}" ] || continue
+    finish "$step"
+    count_tests "$logs/$step.log"
+  done
 else
   skip checks "setup failed"
 fi
