@@ -77,6 +77,15 @@ count_tests() {
   tests_failed=$((tests_failed + failed))
 }
 
+# finish_counted STEP...: finishes steps started with `start` and counts their tests.
+finish_counted() {
+  local step
+  for step; do
+    finish "$step"
+    count_tests "$logs/$step.log"
+  done
+}
+
 # The installs (minutes on a fresh machine, much of it network) run beside the checks that need
 # nothing but Rust.
 start setup scripts/setup.sh
@@ -105,6 +114,7 @@ if finish setup; then
   # cores a full compile of the crate takes). Same code, optimisation level and codegen units as
   # `make run` and the Containerfile, whose builds are not incremental.
   export CARGO_PROFILE_RELEASE_INCREMENTAL=true
+  built=no
   if run site-build scripts/build-site.sh && run precompress node scripts/precompress.mjs target/site; then
     # First-load bytes of the budgeted pages against the release build (end2end/size/).
     run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
@@ -113,25 +123,19 @@ if finish setup; then
   fi
   # The browsers wait for the Rust suites: beside two Playwright suites, the cores are so busy
   # that a Rust test's bound on a reaction time (a stop reaching the provider in 500 ms) failed.
-  for step in cargo-test cargo-test-postgres; do
-    finish "$step"
-    count_tests "$logs/$step.log"
-  done
-  if [ "${built:-}" = yes ]; then
+  finish_counted cargo-test cargo-test-postgres
+  if [ "$built" = yes ]; then
     # The browser suite against the release build, and again at the same time on Postgres with
     # two instances behind the proxy taking turns (end2end/support/ferrochat.ts), as behind a load
     # balancer: each suite waits on its browsers and servers for a third of its time, so side by
     # side they keep the cores busy. Each run is bounded from outside (a Node process stuck in
     # native code never runs Playwright's own timers): a hang fails its step in 15 minutes, it
     # does not eat the CI's 90.
-    start playwright bash -c 'cd end2end && PLAYWRIGHT_OUTPUT_DIR=test-results timeout -k 30 15m npx playwright test'
+    start playwright bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
     start playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
       cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 \
       PLAYWRIGHT_OUTPUT_DIR=test-results-postgres timeout -k 30 15m npx playwright test'
-    for step in playwright playwright-postgres; do
-      finish "$step"
-      count_tests "$logs/$step.log"
-    done
+    finish_counted playwright playwright-postgres
   else
     skip size-budget "no release build"
     skip playwright "no release build"
