@@ -105,21 +105,9 @@ async function drafts(page: Page): Promise<Record<string, string>> {
   );
 }
 
-/**
- * The sidebar's search box (`#chat-search`, helper M's): the real one where it exists, else a
- * stand-in with the agreed id in the sidebar.
- */
-async function searchBox(page: Page) {
-  if ((await page.locator('#chat-search').count()) === 0) {
-    await page.evaluate(() => {
-      const box = document.createElement('input');
-      box.id = 'chat-search';
-      box.type = 'search';
-      box.setAttribute('aria-label', 'Search chats');
-      document.querySelector('.chat-sidebar h2')!.after(box);
-    });
-  }
-  return page.locator('#chat-search');
+/** The sidebar's search box (src/chat/pages/search.rs). */
+function searchBox(page: Page) {
+  return page.getByRole('searchbox', { name: 'Search your chats', exact: true });
 }
 
 test.describe('with JavaScript', () => {
@@ -309,13 +297,8 @@ test.describe('with JavaScript', () => {
     });
     const taken = () => page.evaluate(() => (window as unknown as { taken: string[] }).taken);
 
-    // Ctrl/Cmd+K: the sidebar's search box. Until it exists the browser keeps the key.
-    if ((await page.locator('#chat-search').count()) === 0) {
-      await input.press('Control+k');
-      await expect(input).toBeFocused();
-      expect(await taken()).toEqual([]);
-    }
-    const search = await searchBox(page);
+    // Ctrl/Cmd+K: the sidebar's search box.
+    const search = searchBox(page);
     await input.press('Control+k');
     await expect(search).toBeFocused();
     await input.focus();
@@ -475,7 +458,7 @@ test.describe('with JavaScript', () => {
     await page.keyboard.press('Escape');
     await expect(sidebar).toBeHidden();
     // Ctrl/Cmd+K opens the drawer to reach the search box in it.
-    const search = await searchBox(page);
+    const search = searchBox(page);
     await composer(page).input.press('Control+k');
     await expect(sidebar).toBeInViewport();
     await expect(search).toBeFocused();

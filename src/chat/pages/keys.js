@@ -1,6 +1,6 @@
 // The chat pages' keys and focus (inlined with the CSP nonce; see composer.rs):
-// - Ctrl/Cmd+K focuses the sidebar's search box (`#chat-search`), opening the drawer first on a
-//   narrow screen; without a search box the browser keeps the key.
+// - Ctrl/Cmd+K focuses the sidebar's search box (`#chat-search-input`, search.rs), opening the
+//   drawer first on a narrow screen; without a search box the browser keeps the key.
 // - Ctrl/Cmd+Shift+O starts a new chat.
 // - Esc closes the open drawer, else stops the answer being written.
 // - The composer has focus when a chat page opens (where there is a real keyboard: on a touch
@@ -15,7 +15,7 @@
     const command = (event.ctrlKey || event.metaKey) && !event.altKey;
     const key = event.key.toLowerCase();
     if (command && !event.shiftKey && key === 'k') {
-      const search = $('chat-search');
+      const search = $('chat-search-input');
       if (!search) return;
       event.preventDefault();
       if (drawer && !search.checkVisibility({ visibilityProperty: true })) drawer.checked = true;
