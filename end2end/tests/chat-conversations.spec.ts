@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 
 import type { Page } from '@playwright/test';
 
-import { expectOnChatAs, newCredentials, signUpInUi } from '../support/app';
+import { signedUpOnChat } from '../support/app';
 import { readClipboard, startListener } from '../support/loopback-page';
 import { test, expect } from './fixtures';
 
@@ -21,9 +21,7 @@ function echo(message: string): string {
 }
 
 async function signUp(page: Page) {
-  const user = newCredentials();
-  await signUpInUi(page, user, { js: true });
-  await expectOnChatAs(page, user.email);
+  await signedUpOnChat(page);
   await ready(page);
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Page } from '@playwright/test';
 
-import { expectOnChatAs, newCredentials, signUpInUi } from '../support/app';
+import { signedUpOnChat } from '../support/app';
 import { readClipboard, startListener } from '../support/loopback-page';
 import { test, expect } from './fixtures';
 
@@ -16,9 +16,7 @@ import { test, expect } from './fixtures';
 test.slow();
 
 async function signUp(page: Page) {
-  const user = newCredentials();
-  await signUpInUi(page, user);
-  await expectOnChatAs(page, user.email);
+  await signedUpOnChat(page);
   await expect(page.locator('html')).toHaveAttribute('data-chat-ready', 'true');
 }
 

@@ -10,7 +10,7 @@
  */
 import type { ConsoleMessage, Page } from '@playwright/test';
 
-import { expectOnChatAs, newCredentials, signOutInUi, signUpInUi } from '../support/app';
+import { signOutInUi, signedUpOnChat } from '../support/app';
 import { test, expect, waitForHydration } from './fixtures';
 
 /** The offline echo's first line (src/chat/llm/offline.rs). */
@@ -28,14 +28,6 @@ function echo(message: string): string {
 /** `n` numbered lines: a tall answer (two tokens a line). */
 function lines(n: number): string {
   return Array.from({ length: n }, (_, i) => `line ${i + 1}`).join('\n');
-}
-
-async function signUp(page: Page, { js = true } = {}) {
-  const user = newCredentials();
-  await signUpInUi(page, user, { js });
-  await expectOnChatAs(page, user.email);
-  if (js) await waitForHydration(page);
-  return user;
 }
 
 function composer(page: Page) {
@@ -114,7 +106,7 @@ test.describe('with JavaScript', () => {
   // Each test signs up and waits for whole answers, some of them long.
   test.describe.configure({ timeout: 60_000 });
   test('the composer grows, counts near the limit, and Send waits for words', async ({ page }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const { input, send, count } = composer(page);
     await expect(input).toBeFocused();
     // Blank, then only whitespace: nothing to send.
@@ -175,7 +167,7 @@ test.describe('with JavaScript', () => {
   test('the draft of each chat survives a reload, is gone once sent, and is not the next person’s', async ({
     page,
   }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const { input } = composer(page);
     await input.fill('A draft for a new chat');
     // A fresh navigation, not a reload: the browser's own form restoration plays no part.
@@ -220,7 +212,7 @@ test.describe('with JavaScript', () => {
 
     // Someone else signing in on the same browser does not see it.
     await signOutInUi(page);
-    await signUp(page);
+    await signedUpOnChat(page);
     await expect(composer(page).input).toHaveValue('');
   });
 
@@ -228,7 +220,7 @@ test.describe('with JavaScript', () => {
     page,
   }) => {
     await page.setViewportSize({ width: 900, height: 600 });
-    await signUp(page);
+    await signedUpOnChat(page);
     const { input, jump } = composer(page);
     await input.fill(lines(150));
     await input.press('Enter');
@@ -272,7 +264,7 @@ test.describe('with JavaScript', () => {
   test('keys: Enter, Shift+Enter, Ctrl/Cmd+K, Ctrl/Cmd+Shift+O, Esc; focus goes back to the composer', async ({
     page,
   }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const { input, stop, send } = composer(page);
     await expect(input).toBeFocused();
 
@@ -332,7 +324,7 @@ test.describe('with JavaScript', () => {
   });
 
   test('labels, roles, the live region, the skeleton and visible focus rings', async ({ page }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const { input, send } = composer(page);
     await expect(page.getByRole('complementary', { name: 'Your chats' })).toBeVisible();
     await expect(page.getByRole('combobox', { name: 'Model' })).toBeVisible();
@@ -388,7 +380,7 @@ test.describe('with JavaScript', () => {
   test('at 375 px: no sideways scroll, the composer in reach, the sidebar a drawer', async ({
     page,
   }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const url = `https://example.test/${'a'.repeat(300)}`;
     await sendAndWait(page, `See ${url}`);
     await sendAndWait(page, lines(40));
@@ -488,7 +480,7 @@ test.describe('with JavaScript', () => {
     page.on('console', record);
     page.on('pageerror', (error) => problems.push(`${page.url()} pageerror: ${error.message}`));
 
-    await signUp(page);
+    await signedUpOnChat(page);
     // /chat, then an answer streaming into it.
     await sendAndWait(page, 'Is everything quiet?');
     const chat = page.url();
@@ -538,7 +530,7 @@ test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('at 375 px the drawer opens and closes, and the composer sends', async ({ page }) => {
-    await signUp(page, { js: false });
+    await signedUpOnChat(page, { js: false });
     await page.setViewportSize(PHONE);
     const sidebar = page.getByRole('complementary', { name: 'Your chats' });
     await expect(sidebar).toBeHidden();

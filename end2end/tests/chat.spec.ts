@@ -9,11 +9,9 @@ import type { Page } from '@playwright/test';
 
 import {
   expectOnChatAs,
-  newCredentials,
   signInInUi,
   signOutInUi,
-  signUpInUi,
-  type Credentials,
+  signedUpOnChat,
 } from '../support/app';
 import { test, expect } from './fixtures';
 
@@ -30,14 +28,6 @@ function echo(message: string): string {
 /** A message of `n` numbered words: the echo streams one word per token. */
 function longMessage(n: number): string {
   return Array.from({ length: n }, (_, i) => `word${i + 1}`).join(' ');
-}
-
-async function signUp(page: Page, { js = true } = {}): Promise<Credentials> {
-  const user = newCredentials();
-  await signUpInUi(page, user, { js });
-  await expectOnChatAs(page, user.email);
-  if (js) await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  return user;
 }
 
 function composer(page: Page) {
@@ -94,7 +84,7 @@ test.describe('with JavaScript', () => {
     page,
     consoleProblems,
   }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     await expect(page.getByText('Not sure where to start? Try one of these:')).toBeVisible();
     const model = composer(page).model;
     await expect(model.locator('option:checked')).toHaveText('Echo (offline) — not an AI');
@@ -171,7 +161,7 @@ test.describe('with JavaScript', () => {
   test('stop keeps the partial answer, marked stopped, after a reload too; Esc stops as well', async ({
     page,
   }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     const question = longMessage(200);
     const { input, stop, send } = composer(page);
     await input.fill(question);
@@ -213,7 +203,7 @@ test.describe('with JavaScript', () => {
   });
 
   test('a second send while an answer streams is refused in words', async ({ page }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     await sendAndWait(page, 'First');
     const id = chatId(page);
     // Another client (a second tab, say) starts a long answer in the same chat.
@@ -237,7 +227,7 @@ test.describe('with JavaScript', () => {
   });
 
   test('rename and delete, with a confirmation, from the sidebar', async ({ page }) => {
-    await signUp(page);
+    await signedUpOnChat(page);
     await sendAndWait(page, 'Plans for the trip');
     const id = chatId(page);
     await page.reload();
@@ -276,7 +266,7 @@ test.describe('with JavaScript', () => {
   test("another user gets the 404 page and 404 from the API for the first user's chat", async ({
     page,
   }) => {
-    const ada = await signUp(page);
+    const ada = await signedUpOnChat(page);
     const question = 'My private question';
     await composer(page).input.fill(question);
     await composer(page).input.press('Enter');
@@ -289,7 +279,7 @@ test.describe('with JavaScript', () => {
     ]);
     await signOutInUi(page);
 
-    await signUp(page);
+    await signedUpOnChat(page);
     const response = await page.goto(`/chat/${id}`);
     expect(response?.status()).toBe(404);
     await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
@@ -328,7 +318,7 @@ test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the composer posts, and the page comes back with the whole answer', async ({ page }) => {
-    await signUp(page, { js: false });
+    await signedUpOnChat(page, { js: false });
     // An example prompt fills the composer.
     await page.getByRole('link', { name: 'Write a haiku about the first snow of the year.' }).click();
     await expect(composer(page).input).toHaveValue(
@@ -365,7 +355,7 @@ test.describe('without JavaScript', () => {
   });
 
   test('rename and delete work as plain posts', async ({ page }) => {
-    await signUp(page, { js: false });
+    await signedUpOnChat(page, { js: false });
     await composer(page).input.fill('To be renamed');
     await composer(page).send.click();
     await expect(page).toHaveURL(CHAT_URL);
