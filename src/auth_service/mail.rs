@@ -62,9 +62,15 @@ impl Mailer {
                         "_"
                     )
                 );
-                let path = dir.join(name);
+                let path = dir.join(&name);
                 let message = format!("To: {to}\r\nSubject: {subject}\r\n\r\n{body}");
-                tokio::fs::write(&path, message)
+                // Written aside, then renamed into place: whoever reads the mailbox (a person, a
+                // test) sees a message whole or not at all, never a file still being written.
+                let partial = dir.join(format!(".{name}.partial"));
+                tokio::fs::write(&partial, message)
+                    .await
+                    .map_err(AuthError::internal)?;
+                tokio::fs::rename(&partial, &path)
                     .await
                     .map_err(AuthError::internal)?;
                 tracing::info!(

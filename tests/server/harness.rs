@@ -202,12 +202,14 @@ impl TestApp {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&der)).unwrap()
     }
 
-    /// The messages in the dev mailbox, oldest first.
+    /// The messages in the dev mailbox (its `.eml` files: a message being written has another
+    /// name until it is whole), oldest first.
     pub fn mails(&self) -> Vec<String> {
         let dir = self.data_dir.path().join("mail");
         let mut paths: Vec<_> = std::fs::read_dir(dir)
             .map(|entries| entries.map(|e| e.unwrap().path()).collect())
             .unwrap_or_default();
+        paths.retain(|path| path.extension().is_some_and(|ext| ext == "eml"));
         paths.sort();
         paths
             .into_iter()
