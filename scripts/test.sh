@@ -93,10 +93,26 @@ run fmt cargo fmt --all -- --check
 run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
 if finish setup; then
   source scripts/env.sh
-  run e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
-  run clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate -- -D warnings
+  # Incremental: a second run recompiles only what changed (seconds, not the 2 minutes of both
+  # cores a full compile of the crate takes). The server's crate in 256 codegen units (cargo's
+  # default for an incremental build) rather than the 16 of `make run` and the Containerfile: an
+  # edit that shifts source lines changes the panic locations compiled into every function below
+  # it, and the fewer the units, the more of the crate each such function drags back through
+  # LLVM (measured after a line added near the top of src/app.rs: 48 core-s instead of 114).
+  # Same code and optimisation level; only how LLVM's work is split, so what inlines differs.
+  export CARGO_PROFILE_RELEASE_INCREMENTAL=true
+  # Beside the test build, what needs neither its output nor its target directory: the type
+  # check of the Playwright suite, the browser build's clippy (a target directory of its own)
+  # and the release build's WASM half (target/front), which are mostly one core's work each.
+  start e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
+  start clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate \
+    --target-dir target/clippy-hydrate -- -D warnings
+  start front-build scripts/build-site.sh --front-only
   # The test binaries, built once: every Rust suite below runs them.
   run test-build cargo test --features ssr --no-run
+  finish e2e-typecheck
+  finish clippy-hydrate
+  finish front-build
   # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, on
   # their own: the load test's sign-ups wait at most 2 s for a password-hashing turn before the
   # server sheds them, so it gets the cores to itself rather than share them with a build.
@@ -113,14 +129,6 @@ if finish setup; then
   # instead of 104).
   start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
   start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
-  # Incremental: a second run recompiles only what changed (seconds, not the 2 minutes of both
-  # cores a full compile of the crate takes). The server's crate in 256 codegen units (cargo's
-  # default for an incremental build) rather than the 16 of `make run` and the Containerfile: an
-  # edit that shifts source lines changes the panic locations compiled into every function below
-  # it, and the fewer the units, the more of the crate each such function drags back through
-  # LLVM (measured after a line added near the top of src/app.rs: 48 core-s instead of 114).
-  # Same code and optimisation level; only how LLVM's work is split, so what inlines differs.
-  export CARGO_PROFILE_RELEASE_INCREMENTAL=true
   built=no
   if run site-build scripts/build-site.sh --config profile.release.package.ferrochat.codegen-units=256 &&
     run precompress node scripts/precompress.mjs target/site; then
