@@ -120,13 +120,11 @@ if finish setup; then
   run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
   count_tests "$logs/hostile-suites.log"
   # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
-  # store: auth tables too), beside the release build: the suites mostly wait (they keep a third
-  # of the cores busy), the compiler fills the rest. The fault and load suites choose their
+  # store: auth tables too), beside the release build. The fault and load suites choose their
   # databases themselves (both backends), so they ran once; so do the SQLite halves of the tests
-  # written for both databases (`…::sqlite`).
-  # Eight tests at a time rather than cargo's one per core: they mostly wait (on timers, servers
-  # and a database), so the suites take half the time for the same CPU (measured on SQLite: 60 s
-  # instead of 104).
+  # written for both databases (`…::sqlite`). The tests mostly wait (on timers, servers and a
+  # database), so they run eight at a time rather than cargo's one per core (SQLite: 60 s instead
+  # of 104, the same CPU), and the compiler fills the cores they leave.
   start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
   start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
   built=no
