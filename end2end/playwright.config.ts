@@ -1,9 +1,6 @@
 import { defineConfig } from '@playwright/test';
 
-import { PUBLIC_HOST } from './support/public-host';
-
-// Debian's Chromium: Playwright cannot download its own browser here.
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium';
 
 export default defineConfig({
   testDir: './tests',
@@ -24,21 +21,7 @@ export default defineConfig({
     // of the suite's CPU time, measured (243 vs 186 core-s). To see a failure step by step, run
     // `npx playwright test --trace retain-on-failure <file>`.
     trace: 'off',
-    launchOptions: {
-      executablePath,
-      // Keep Chromium off the network: tests only ever talk to loopback. The public host name
-      // of the suite's server (support/public-host.ts) is its reverse proxy on loopback.
-      args: [
-        `--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`,
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
 });
