@@ -20,7 +20,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Playwright lives in end2end/node_modules.
-const { chromium } = createRequire(join(root, 'end2end/package.json'))('playwright');
+const requireFromEnd2end = createRequire(join(root, 'end2end/package.json'));
+const { chromium } = requireFromEnd2end('playwright');
 
 const RUNS = Number(process.argv[2] ?? 7);
 const CPU_SLOWDOWN = 4;
@@ -34,16 +35,8 @@ const NETWORKS = {
     uploadThroughput: (750 * 1024) / 8,
   },
 };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// The browser suite's Chromium settings (end2end/support/chromium.js).
+const { CHROMIUM_PATH, CHROMIUM_ARGS } = requireFromEnd2end('./support/chromium.js');
 
 function freePort() {
   return new Promise((done, fail) => {
@@ -188,7 +181,7 @@ async function measure(browser, label, binary, siteRoot) {
   }
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
 try {
   const rows = await measure(browser, 'current', join(root, 'target/release/ferrochat'), join(root, 'target/site'));
   if (process.env.FERROCHAT_BASELINE_BIN) {

@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium';
+import { PUBLIC_HOST } from './support/public-host';
 
 export default defineConfig({
   testDir: './tests',
@@ -21,7 +22,12 @@ export default defineConfig({
     // of the suite's CPU time, measured (243 vs 186 core-s). To see a failure step by step, run
     // `npx playwright test --trace retain-on-failure <file>`.
     trace: 'off',
-    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
+    launchOptions: {
+      executablePath: CHROMIUM_PATH,
+      // The public host name of the suite's server (support/public-host.ts) is its reverse proxy
+      // on loopback.
+      args: [`--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`, ...CHROMIUM_ARGS],
+    },
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
 });

@@ -1,7 +1,7 @@
 import { OMNIBOX_POPUP_FEATURES, PLAYWRIGHT_DISABLED_FEATURES } from '../support/chromium';
 import { expect, test } from './fixtures';
 
-// The suite's browser itself (support/chromium.ts): what it was launched with is what it runs.
+// The suite's browser itself (support/chromium.js): what it was launched with is what it runs.
 test('Chromium keeps the features Playwright turns off, and preloads no address-bar popup', async ({
   page,
   browser,
