@@ -90,6 +90,11 @@ async function serve(
   tunnel?: (incoming: IncomingMessage, client: Socket, head: Buffer) => void,
 ): Promise<RunningProxy> {
   const server: Server = createServer(handle);
+  // Caddy's idle timeout (5 min), not Node's 5 s: with Node's, a client that paused for 5 s
+  // between two requests (a test busy computing, a machine busy elsewhere) could send its next
+  // request on a connection at the moment the proxy closes it, and get ECONNRESET, a failure no
+  // user behind a real proxy sees.
+  server.keepAliveTimeout = 5 * 60_000;
   if (tunnel) server.on('connect', tunnel);
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
