@@ -10,4 +10,6 @@ export default defineConfig({
   retries: 0,
   timeout: 60_000,
   reporter: [['list']],
+  // Not the browser suite's: the test command runs both at once, and each run empties its own.
+  outputDir: 'test-results-size',
 });

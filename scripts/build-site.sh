@@ -11,9 +11,7 @@
 # site-pkg-dir, style-file, assets-dir, browserquery, hash-files, lib-profile-release); the size
 # budget and the Playwright suites run against this script's output.
 #
-# Arguments: `--front-only` compiles the browser build and stops there (the test command starts it
-# early, beside its checks, and this script finds it done later); any others go to the server's
-# cargo build (the test command passes its build settings).
+# Arguments go to the server's cargo build (the test command passes its build settings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -30,15 +28,8 @@ export LEPTOS_OUTPUT_NAME=$name LEPTOS_SITE_ROOT=$site LEPTOS_SITE_PKG_DIR=pkg \
 
 # The two compiles share the cores; the browser build has a target directory of its own so that
 # neither waits for the other's lock.
-build_front() {
-  cargo build --package=$name --lib --target-dir=target/front --target=wasm32-unknown-unknown \
-    --profile=wasm-release --no-default-features --features=hydrate
-}
-if [ "${1:-}" = --front-only ]; then
-  build_front
-  exit
-fi
-build_front &
+cargo build --package=$name --lib --target-dir=target/front --target=wasm32-unknown-unknown \
+  --profile=wasm-release --no-default-features --features=hydrate &
 front=$!
 cargo build --package=$name --bin=$name --no-default-features --features=ssr --release "$@"
 wait "$front"

@@ -46,7 +46,14 @@ start() {
   local name=$1
   shift
   started_at[$name]=$SECONDS
-  "$@" >"$logs/$name.log" 2>&1 &
+  # The end time is written by the step itself: steps are finished in a fixed order, often long
+  # after they ended.
+  (
+    "$@" >"$logs/$name.log" 2>&1
+    status=$?
+    echo "$SECONDS" >"$logs/$name.end"
+    exit "$status"
+  ) &
   pids[$name]=$!
 }
 
@@ -57,7 +64,7 @@ finish() {
   printf '\n\033[1m==> %s\033[0m\n' "$name"
   cat "$logs/$name.log"
   names+=("$name")
-  times+=($((SECONDS - ${started_at[$name]})))
+  times+=($(($(cat "$logs/$name.end") - ${started_at[$name]})))
   if [ "$status" = 0 ]; then results+=(ok); else results+=(FAILED); fi
   return "$status"
 }
@@ -86,11 +93,29 @@ finish_counted() {
   done
 }
 
-# The installs (minutes on a fresh machine, much of it network) run beside the checks that need
+# The order follows what each step needs, and the priorities (`nice`) the tests' timers:
+# - the test build (0) and the release build (5) start at once: the Rust suites wait for the
+#   first, the browsers for the second;
+# - the checks no test waits for (both clippy runs, the Playwright suite's type check) run at
+#   the lowest priority (19): they take the cores when nothing else wants them;
+# - the hostile-input, fault and load suites run first and without other tests; then the other
+#   Rust suites (0) beside the browsers (10): some Rust tests bound a reaction by a timer (a stop
+#   must reach the provider within 500 ms), the browsers' waits are 10 s and more. Chromium at
+#   the Rust suites' priority once stretched such a bound past its limit.
+# After a one-line edit at the top of src/app.rs the run takes 6 min 25 s with the cores 96 %
+# busy, against 7 min 2 s to 8 min 57 s (68–84 % busy) when each group of steps waited for the
+# one before; with the release build at the lowest priority too, the Rust suites starved it and
+# the browsers started 3 minutes late (7 min 55 s).
+# The installs (minutes on a fresh machine, much of it network) run beside the compiles that need
 # nothing but Rust.
 start setup scripts/setup.sh
 run fmt cargo fmt --all -- --check
-run clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
+# The test binaries, built once: every Rust suite below runs them.
+start test-build cargo test --features ssr --no-run
+# In a target directory of its own, so that neither it nor the test build waits for the other's
+# lock (the price: the build scripts and proc macros compile twice on a fresh clone).
+start clippy-ssr nice -n 19 cargo clippy --all-targets --features ssr --target-dir target/clippy-ssr \
+  -- -D warnings
 if finish setup; then
   source scripts/env.sh
   # Incremental: a second run recompiles only what changed (seconds, not the 2 minutes of both
@@ -101,65 +126,63 @@ if finish setup; then
   # LLVM (measured after a line added near the top of src/app.rs: 48 core-s instead of 114).
   # Same code and optimisation level; only how LLVM's work is split, so what inlines differs.
   export CARGO_PROFILE_RELEASE_INCREMENTAL=true
-  # Beside the test build, what needs neither its output nor its target directory: the type
-  # check of the Playwright suite, the browser build's clippy (a target directory of its own)
-  # and the release build's WASM half (target/front), which are mostly one core's work each.
-  start e2e-typecheck bash -c 'cd end2end && npx tsc --noEmit -p .'
-  start clippy-hydrate cargo clippy --lib --target wasm32-unknown-unknown --features hydrate \
-    --target-dir target/clippy-hydrate -- -D warnings
-  start front-build scripts/build-site.sh --front-only
-  # The test binaries, built once: every Rust suite below runs them.
-  run test-build cargo test --features ssr --no-run
-  finish e2e-typecheck
-  finish clippy-hydrate
-  finish front-build
-  # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, on
-  # their own: the load test's sign-ups wait at most 2 s for a password-hashing turn before the
-  # server sheds them, so it gets the cores to itself rather than share them with a build.
+  # What needs the installs: the browser build's clippy (wasm32, a target directory of its own),
+  # the type check of the Playwright suite, and the release build (server and WASM bundle, the
+  # latter in target/front) with its precompressed files.
+  start clippy-hydrate nice -n 19 cargo clippy --lib --target wasm32-unknown-unknown \
+    --features hydrate --target-dir target/clippy-hydrate -- -D warnings
+  start e2e-typecheck nice -n 19 bash -c 'cd end2end && npx tsc --noEmit -p .'
+  start site-build nice -n 5 bash -c 'scripts/build-site.sh \
+    --config profile.release.package.ferrochat.codegen-units=256 &&
+    node scripts/precompress.mjs target/site'
+  # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, without
+  # the other tests: the load test keeps the cores busy, and some hostile tests bound a time (a
+  # 1 MiB token refused within 2 s; an unknown address as slow as a wrong password).
   suites=(hostile:: faults:: load::)
-  run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
-  count_tests "$logs/hostile-suites.log"
-  # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
-  # store: auth tables too), beside the release build. The fault and load suites choose their
-  # databases themselves (both backends), so they ran once; so do the SQLite halves of the tests
-  # written for both databases (`…::sqlite`). The tests mostly wait (on timers, servers and a
-  # database), so they run eight at a time rather than cargo's one per core (SQLite: 60 s instead
-  # of 104, the same CPU), and the compiler fills the cores they leave.
-  start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
-  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
-  built=no
-  if run site-build scripts/build-site.sh --config profile.release.package.ferrochat.codegen-units=256 &&
-    run precompress node scripts/precompress.mjs target/site; then
-    # First-load bytes of the budgeted pages against the release build (end2end/size/).
-    run size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
-    count_tests "$logs/size-budget.log"
-    built=yes
+  if finish test-build; then
+    run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
+    count_tests "$logs/hostile-suites.log"
+    # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
+    # store: auth tables too). The fault and load suites choose their databases themselves (both
+    # backends), so they ran once; so do the SQLite halves of the tests written for both
+    # databases (`…::sqlite`). The tests mostly wait (on timers, servers and a database), so they
+    # run eight at a time rather than cargo's one per core (SQLite: 60 s instead of 104, the same
+    # CPU).
+    start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
+    start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr \
+      --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
+  else
+    skip hostile-suites "no test build"
+    skip cargo-test "no test build"
+    skip cargo-test-postgres "no test build"
   fi
-  # The browsers wait for the Rust suites: beside two Playwright suites the cores are so busy that
-  # the Rust tests' waits stretch (a 500 ms bound on a stop reaching the provider failed once; it
-  # is 5 s now, the reaction time being bench/'s to measure). After an edit the release build
-  # takes as long as the Rust suites, so starting the browsers earlier would gain nothing there.
-  finish_counted cargo-test cargo-test-postgres
-  if [ "$built" = yes ]; then
+  if finish site-build; then
+    # First-load bytes of the budgeted pages against the release build (end2end/size/).
+    start size-budget nice -n 10 bash -c 'cd end2end && npx playwright test -c size.config.ts'
     # The browser suite against the release build, and again at the same time on Postgres with
     # two instances behind the proxy taking turns (end2end/support/ferrochat.ts), as behind a load
     # balancer: each suite waits on its browsers and servers for a third of its time, so side by
     # side they keep the cores busy. Each run is bounded from outside (a Node process stuck in
     # native code never runs Playwright's own timers): a hang fails its step in 15 minutes, it
     # does not eat the CI's 90.
-    start playwright bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
-    start playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
+    start playwright nice -n 10 bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
+    start playwright-postgres nice -n 10 bash -c 'source scripts/throwaway-postgres.sh &&
       cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 \
       PLAYWRIGHT_OUTPUT_DIR=test-results-postgres timeout -k 30 15m npx playwright test'
-    finish_counted playwright playwright-postgres
   else
     skip size-budget "no release build"
     skip playwright "no release build"
     skip playwright-postgres "no release build"
   fi
+  [ -n "${pids[cargo-test]:-}" ] && finish_counted cargo-test cargo-test-postgres
+  [ -n "${pids[playwright]:-}" ] && finish_counted size-budget playwright playwright-postgres
+  finish clippy-hydrate
+  finish e2e-typecheck
 else
+  finish test-build
   skip checks "setup failed"
 fi
+finish clippy-ssr
 
 failed_steps=0
 printf '\n\033[1m==> summary\033[0m\n'
