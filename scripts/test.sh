@@ -93,30 +93,23 @@ finish_counted() {
   done
 }
 
-# The order follows what each step needs, and the priorities (`nice`) the tests' timers:
-# - the test build (0) and the release build (5) start at once: the Rust suites wait for the
-#   first, the browsers for the second;
-# - the checks no test waits for (both clippy runs, the Playwright suite's type check) run at
-#   the lowest priority (19): they take the cores when nothing else wants them;
-# - the hostile-input, fault and load suites run first and without other tests; then the other
-#   Rust suites (0) beside the browsers (10): some Rust tests bound a reaction by a timer (a stop
-#   must reach the provider within 500 ms), the browsers' waits are 10 s and more. Chromium at
-#   the Rust suites' priority once stretched such a bound past its limit.
-# After a one-line edit at the top of src/app.rs the run takes 6 min 25 s with the cores 96 %
-# busy, against 7 min 2 s to 8 min 57 s (68–84 % busy) when each group of steps waited for the
-# one before; with the release build at the lowest priority too, the Rust suites starved it and
-# the browsers started 3 minutes late (7 min 55 s).
+# The order follows what each step needs, and the priorities (`nice`) what the tests wait for:
+# - the server build's clippy and then the test binaries (both at 0; one target directory, so
+#   that the build scripts and proc macros compile once on a fresh clone: in one of their own,
+#   clippy cost 415 more core-s) beside the release build (5): the Rust suites wait for the test
+#   binaries, the browsers for the release build;
+# - the checks no test waits for (the browser build's clippy, the Playwright suite's type check)
+#   run at the lowest priority (19): they take the cores when nothing else wants them;
+# - the test suites, each group on its own (below): the hostile-input, fault and load suites;
+#   then the other Rust suites (with the size budget); then the browsers.
 # The installs (minutes on a fresh machine, much of it network) run beside the compiles that need
 # nothing but Rust.
 start setup scripts/setup.sh
 run fmt cargo fmt --all -- --check
-# The test binaries, built once: every Rust suite below runs them.
-start test-build cargo test --features ssr --no-run
-# In a target directory of its own, so that neither it nor the test build waits for the other's
-# lock (the price: the build scripts and proc macros compile twice on a fresh clone).
-start clippy-ssr nice -n 19 cargo clippy --all-targets --features ssr --target-dir target/clippy-ssr \
-  -- -D warnings
+start clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
+setup=failed
 if finish setup; then
+  setup=ok
   source scripts/env.sh
   # Incremental: a second run recompiles only what changed (seconds, not the 2 minutes of both
   # cores a full compile of the crate takes). The server's crate in 256 codegen units (cargo's
@@ -135,54 +128,58 @@ if finish setup; then
   start site-build nice -n 5 bash -c 'scripts/build-site.sh \
     --config profile.release.package.ferrochat.codegen-units=256 &&
     node scripts/precompress.mjs target/site'
+fi
+finish clippy-ssr
+# The test binaries, built once: every Rust suite below runs them.
+if run test-build cargo test --features ssr --no-run && [ "$setup" = ok ]; then
   # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, without
   # the other tests: the load test keeps the cores busy, and some hostile tests bound a time (a
   # 1 MiB token refused within 2 s; an unknown address as slow as a wrong password).
   suites=(hostile:: faults:: load::)
-  if finish test-build; then
-    run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
-    count_tests "$logs/hostile-suites.log"
-    # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
-    # store: auth tables too). The fault and load suites choose their databases themselves (both
-    # backends), so they ran once; so do the SQLite halves of the tests written for both
-    # databases (`…::sqlite`). The tests mostly wait (on timers, servers and a database), so they
-    # run eight at a time rather than cargo's one per core (SQLite: 60 s instead of 104, the same
-    # CPU).
-    start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
-    start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr \
-      --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
-  else
-    skip hostile-suites "no test build"
-    skip cargo-test "no test build"
-    skip cargo-test-postgres "no test build"
-  fi
-  if finish site-build; then
-    # First-load bytes of the budgeted pages against the release build (end2end/size/).
-    start size-budget nice -n 10 bash -c 'cd end2end && npx playwright test -c size.config.ts'
-    # The browser suite against the release build, and again at the same time on Postgres with
-    # two instances behind the proxy taking turns (end2end/support/ferrochat.ts), as behind a load
-    # balancer: each suite waits on its browsers and servers for a third of its time, so side by
-    # side they keep the cores busy. Each run is bounded from outside (a Node process stuck in
-    # native code never runs Playwright's own timers): a hang fails its step in 15 minutes, it
-    # does not eat the CI's 90.
-    start playwright nice -n 10 bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
-    start playwright-postgres nice -n 10 bash -c 'source scripts/throwaway-postgres.sh &&
-      cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 \
-      PLAYWRIGHT_OUTPUT_DIR=test-results-postgres timeout -k 30 15m npx playwright test'
-  else
-    skip size-budget "no release build"
-    skip playwright "no release build"
-    skip playwright-postgres "no release build"
-  fi
-  [ -n "${pids[cargo-test]:-}" ] && finish_counted cargo-test cargo-test-postgres
-  [ -n "${pids[playwright]:-}" ] && finish_counted size-budget playwright playwright-postgres
+  run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
+  count_tests "$logs/hostile-suites.log"
+  # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
+  # store: auth tables too). The fault and load suites choose their databases themselves (both
+  # backends), so they ran once; so do the SQLite halves of the tests written for both databases
+  # (`…::sqlite`). The tests mostly wait (on timers, servers and a database), so they run eight
+  # at a time rather than cargo's one per core (SQLite: 60 s instead of 104, the same CPU).
+  start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
+  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr \
+    --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
+else
+  skip rust-suites "no test build or no setup"
+fi
+built=no
+if [ "$setup" = ok ] && finish site-build; then
+  built=yes
+  # First-load bytes of the budgeted pages against the release build (end2end/size/): HTTP only,
+  # a few core-seconds, beside the Rust suites.
+  start size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
+fi
+[ -n "${pids[cargo-test]:-}" ] && finish_counted cargo-test cargo-test-postgres
+if [ "$built" = yes ]; then
+  # The browsers wait for the Rust suites: with them, the cores are oversubscribed and both kinds
+  # of test fail on their waits (measured: side by side at one priority, three Rust tests whose
+  # steps must fit in an answer's one-second save interval, and a first page load past the 30 s
+  # test timeout; with the browsers at nice 10, that page load alone, one run in three).
+  # The browser suite against the release build, and again at the same time on Postgres with two
+  # instances behind the proxy taking turns (end2end/support/ferrochat.ts), as behind a load
+  # balancer: each suite waits on its browsers and servers for a third of its time, so side by
+  # side they keep the cores busy. Each run is bounded from outside (a Node process stuck in
+  # native code never runs Playwright's own timers): a hang fails its step in 15 minutes, it does
+  # not eat the CI's 90.
+  start playwright bash -c 'cd end2end && timeout -k 30 15m npx playwright test'
+  start playwright-postgres bash -c 'source scripts/throwaway-postgres.sh &&
+    cd end2end && DATABASE_URL=$THROWAWAY_POSTGRES_URL FERROCHAT_E2E_INSTANCES=2 \
+    PLAYWRIGHT_OUTPUT_DIR=test-results-postgres timeout -k 30 15m npx playwright test'
+  finish_counted size-budget playwright playwright-postgres
+else
+  skip browser-suites "no release build or no setup"
+fi
+if [ "$setup" = ok ]; then
   finish clippy-hydrate
   finish e2e-typecheck
-else
-  finish test-build
-  skip checks "setup failed"
 fi
-finish clippy-ssr
 
 failed_steps=0
 printf '\n\033[1m==> summary\033[0m\n'

@@ -205,7 +205,7 @@ async fn done_ends_the_answer_even_while_the_connection_stays_open() {
             bytes(&token_event("Hi")),
             bytes(&finish_event("stop")),
             bytes(DONE),
-            pause(5_000),
+            pause(30_000),
         ],
     })
     .await;
@@ -217,8 +217,10 @@ async fn done_ends_the_answer_even_while_the_connection_stays_open() {
     )
     .await;
     assert_eq!(items, [tokens("Hi"), finished("stop")]);
+    // Long before the connection ends. The bounds in this file leave a busy machine room: how
+    // fast the relay reacts is bench/'s to measure.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
@@ -436,13 +438,13 @@ async fn no_first_token_in_time_is_a_first_token_timeout() {
             bytes(": ping\n\n"),
             pause(150),
             bytes(": ping\n\n"),
-            pause(3_000),
+            pause(30_000),
             bytes(&token_event("late")),
         ],
     };
     // Not even the headers come.
     let silence = Reply::Stream {
-        delay: Duration::from_secs(3),
+        delay: Duration::from_secs(30),
         pieces: vec![bytes(&token_event("late"))],
     };
     for reply in [pings, silence] {
@@ -457,7 +459,7 @@ async fn no_first_token_in_time_is_a_first_token_timeout() {
         let elapsed = started.elapsed();
         assert_eq!(items, [Err(LlmError::FirstTokenTimeout)]);
         assert!(
-            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1500),
+            elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(10),
             "{elapsed:?}"
         );
     }
@@ -475,7 +477,7 @@ async fn a_pause_mid_answer_is_an_idle_timeout() {
         pieces: vec![
             pause(500),
             bytes(&token_event("One")),
-            pause(3_000),
+            pause(30_000),
             bytes(&token_event(" two")),
         ],
     })
@@ -489,7 +491,7 @@ async fn a_pause_mid_answer_is_an_idle_timeout() {
     .await;
     assert_eq!(items, [tokens("One"), Err(LlmError::IdleTimeout)]);
     assert!(
-        started.elapsed() < Duration::from_millis(2000),
+        started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
@@ -529,7 +531,7 @@ async fn dropping_the_stream_closes_the_providers_connection() {
     let mut pieces = vec![bytes(&role_event())];
     for n in 0..200 {
         pieces.push(bytes(&token_event(&format!("t{n} "))));
-        pieces.push(pause(20));
+        pieces.push(pause(100));
     }
     pieces.push(bytes(DONE));
     let fake = FakeProvider::start(Reply::Stream {
@@ -549,15 +551,16 @@ async fn dropping_the_stream_closes_the_providers_connection() {
     let dropped = Instant::now();
 
     let mut closed = fake.closed.clone();
-    let seen = tokio::time::timeout(Duration::from_millis(500), closed.wait_for(Option::is_some))
+    // The whole answer takes 20 s (200 tokens, 100 ms apart).
+    let seen = tokio::time::timeout(Duration::from_secs(5), closed.wait_for(Option::is_some))
         .await
-        .expect("the provider saw its connection close within 500 ms")
+        .expect("the provider saw its connection close within 5 s")
         .unwrap()
         .unwrap();
-    assert!(seen.at - dropped < Duration::from_millis(500));
-    // It stopped producing: a few pieces may have been in flight, not the 200 tokens.
+    assert!(seen.at - dropped < Duration::from_secs(5));
+    // It stopped producing: some pieces may have been in flight, far from the 201 of the answer.
     let written = fake.written.load(Ordering::SeqCst);
-    assert!(written < 10, "{written} pieces written");
+    assert!(written < 100, "{written} pieces written");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.written.load(Ordering::SeqCst), written);
 }

@@ -41,7 +41,7 @@ fn str_of<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn a_sign_out_on_one_instance_ends_the_session_there_at_once_and_on_the_other_within_a_second(
+async fn a_sign_out_on_one_instance_ends_the_session_there_at_once_and_on_the_other_when_its_memory_lapses(
 ) {
     let (a, b) = two_instances().await;
     let email = unique_email();
@@ -67,14 +67,15 @@ async fn a_sign_out_on_one_instance_ends_the_session_there_at_once_and_on_the_ot
         "at once on the instance that signed it out"
     );
     // The other instance learns it from the database when its memory of the session lapses
-    // (FERROCHAT_SESSION_STATUS_CACHE_MS, 1 s by default).
+    // (FERROCHAT_SESSION_STATUS_CACHE_MS, 1 s by default). The bound leaves a busy machine room;
+    // a memory that never lapsed, or lasted a token's lifetime, would fail it.
     loop {
         if read_with(&b, token).await == StatusCode::UNAUTHORIZED {
             break;
         }
         assert!(
-            signed_out.elapsed() < Duration::from_millis(1500),
-            "the other instance still serves a signed-out session after 1.5 s"
+            signed_out.elapsed() < Duration::from_secs(5),
+            "the other instance still serves a signed-out session after 5 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
