@@ -94,19 +94,21 @@ finish_counted() {
 }
 
 # The order follows what each step needs, and the priorities (`nice`) what the tests wait for:
-# - the server build's clippy and then the test binaries (both at 0; one target directory, so
-#   that the build scripts and proc macros compile once on a fresh clone: in one of their own,
-#   clippy cost 415 more core-s) beside the release build (5): the Rust suites wait for the test
-#   binaries, the browsers for the release build;
-# - the checks no test waits for (the browser build's clippy, the Playwright suite's type check)
-#   run at the lowest priority (19): they take the cores when nothing else wants them;
+# - the test binaries (at 0) beside the release build (5): the Rust suites wait for the former,
+#   the browsers for the latter;
+# - the checks no test waits for (both builds' clippy, the Playwright suite's type check) at the
+#   lowest priority (19): they take the cores when nothing else wants them. The server's clippy
+#   shares the test build's target directory (a fresh clone compiles the build scripts and proc
+#   macros once: in a directory of its own, clippy cost 415 more core-s) and so starts once the
+#   test binaries are built; the suites run those binaries themselves rather than through cargo,
+#   so they never wait for the directory's lock that clippy holds;
 # - the test suites, each group on its own (below): the hostile-input, fault and load suites;
 #   then the other Rust suites (with the size budget); then the browsers.
-# The installs (minutes on a fresh machine, much of it network) run beside the compiles that need
+# The installs (minutes on a fresh machine, much of it network) run beside the compile that needs
 # nothing but Rust.
 start setup scripts/setup.sh
 run fmt cargo fmt --all -- --check
-start clippy-ssr cargo clippy --all-targets --features ssr -- -D warnings
+start test-build cargo test --features ssr --no-run
 setup=failed
 if finish setup; then
   setup=ok
@@ -129,35 +131,45 @@ if finish setup; then
     --config profile.release.package.ferrochat.codegen-units=256 &&
     node scripts/precompress.mjs target/site'
 fi
-finish clippy-ssr
-# The test binaries, built once: every Rust suite below runs them.
-if run test-build cargo test --features ssr --no-run && [ "$setup" = ok ]; then
+finish test-build
+start clippy-ssr nice -n 19 cargo clippy --all-targets --features ssr -- -D warnings
+# The test binaries, from the lines "Executable <target> (<path>)" that cargo prints once they are
+# built: the library's unit tests and the server suite.
+executable() { sed -nE "s|^ *Executable $1 \((.*)\)$|\1|p" "$logs/test-build.log"; }
+unit_tests=$(executable 'unittests src/lib.rs')
+server_tests=$(executable 'tests/server/main.rs')
+# unit_and_server_tests ARGS...: both, with the same libtest arguments; fails if either fails.
+unit_and_server_tests() {
+  local status=0
+  "$unit_tests" "$@" || status=1
+  "$server_tests" "$@" || status=1
+  return "$status"
+}
+if [ -n "$unit_tests" ] && [ -n "$server_tests" ] && [ "$setup" = ok ]; then
   # The hostile-input, fault and load suites (tests/server/{hostile,faults,load}) first, without
   # the other tests: the load test keeps the cores busy, and some hostile tests bound a time (a
   # 1 MiB token refused within 2 s; an unknown address as slow as a wrong password).
   suites=(hostile:: faults:: load::)
-  run hostile-suites cargo test --features ssr --test server -- "${suites[@]}"
+  run hostile-suites "$server_tests" "${suites[@]}"
   count_tests "$logs/hostile-suites.log"
   # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
   # store: auth tables too). The fault and load suites choose their databases themselves (both
   # backends), so they ran once; so do the SQLite halves of the tests written for both databases
   # (`…::sqlite`). The tests mostly wait (on timers, servers and a database), so they run eight
-  # at a time rather than cargo's one per core (SQLite: 60 s instead of 104, the same CPU).
-  start cargo-test cargo test --features ssr -- "${suites[@]/#/--skip=}" --test-threads=8
-  start cargo-test-postgres env FERROCHAT_TEST_DATABASE=postgres cargo test --features ssr \
-    --test server -- --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
+  # at a time rather than one per core (SQLite: 60 s instead of 104, the same CPU).
+  start rust-tests unit_and_server_tests "${suites[@]/#/--skip=}" --test-threads=8
+  start rust-tests-postgres env FERROCHAT_TEST_DATABASE=postgres "$server_tests" \
+    --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
 else
   skip rust-suites "no test build or no setup"
 fi
-built=no
 if [ "$setup" = ok ] && finish site-build; then
-  built=yes
   # First-load bytes of the budgeted pages against the release build (end2end/size/): HTTP only,
   # a few core-seconds, beside the Rust suites.
   start size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
 fi
-[ -n "${pids[cargo-test]:-}" ] && finish_counted cargo-test cargo-test-postgres
-if [ "$built" = yes ]; then
+[ -n "${pids[rust-tests]:-}" ] && finish_counted rust-tests rust-tests-postgres
+if [ -n "${pids[size-budget]:-}" ]; then
   # The browsers wait for the Rust suites: with them, the cores are oversubscribed and both kinds
   # of test fail on their waits (measured: side by side at one priority, three Rust tests whose
   # steps must fit in an answer's one-second save interval, and a first page load past the 30 s
@@ -176,6 +188,7 @@ if [ "$built" = yes ]; then
 else
   skip browser-suites "no release build or no setup"
 fi
+finish clippy-ssr
 if [ "$setup" = ok ]; then
   finish clippy-hydrate
   finish e2e-typecheck
