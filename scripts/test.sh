@@ -155,11 +155,16 @@ if [ -n "$unit_tests" ] && [ -n "$server_tests" ] && [ "$setup" = ok ]; then
   # Then the rest of the Rust tests, on SQLite and again with every app on Postgres (the whole
   # store: auth tables too). The fault and load suites choose their databases themselves (both
   # backends), so they ran once; so do the SQLite halves of the tests written for both databases
-  # (`…::sqlite`). The tests mostly wait (on timers, servers and a database), so they run eight
-  # at a time rather than one per core (SQLite: 60 s instead of 104, the same CPU).
-  start rust-tests unit_and_server_tests "${suites[@]/#/--skip=}" --test-threads=8
+  # (`…::sqlite`) and the scale-out suite (two instances on one Postgres), which runs beside them
+  # in a process of its own: its key-rotation test waits 31 s for the other instance's key-set
+  # refetch interval, and as the last test in name order it kept the suites waiting on it alone
+  # (25 s of idle cores). The tests mostly wait (on timers, servers and a database), so they run
+  # eight at a time rather than one per core (SQLite: 60 s instead of 104, the same CPU).
+  start scale-out "$server_tests" scale_out:: --test-threads=8
+  start rust-tests unit_and_server_tests "${suites[@]/#/--skip=}" --skip=scale_out:: \
+    --test-threads=8
   start rust-tests-postgres env FERROCHAT_TEST_DATABASE=postgres "$server_tests" \
-    --skip=faults:: --skip=load:: --skip=::sqlite --test-threads=8
+    --skip=faults:: --skip=load:: --skip=scale_out:: --skip=::sqlite --test-threads=8
 else
   skip rust-suites "no test build or no setup"
 fi
@@ -168,7 +173,7 @@ if [ "$setup" = ok ] && finish site-build; then
   # a few core-seconds, beside the Rust suites.
   start size-budget bash -c 'cd end2end && npx playwright test -c size.config.ts'
 fi
-[ -n "${pids[rust-tests]:-}" ] && finish_counted rust-tests rust-tests-postgres
+[ -n "${pids[rust-tests]:-}" ] && finish_counted scale-out rust-tests rust-tests-postgres
 if [ -n "${pids[size-budget]:-}" ]; then
   # The browsers wait for the Rust suites: with them, the cores are oversubscribed and both kinds
   # of test fail on their waits (measured: side by side at one priority, three Rust tests whose
