@@ -23,6 +23,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { pipeline } from 'node:stream';
 
 import { PUBLIC_HOST, publicLookup } from './public-host';
 
@@ -60,15 +61,32 @@ function forwardedHeaders(headers: IncomingHttpHeaders, peer: string): IncomingH
   return forwarded;
 }
 
-/** Sends `incoming` on as `options` say, and streams the answer back to `outgoing`. */
+/**
+ * Sends `incoming` on as `options` say, and streams the answer back to `outgoing`. An upstream
+ * failure is logged (a real proxy's error log; a test that fails on it shows why): before the
+ * answer's headers it becomes a 502, after them the client's connection is cut, as Caddy does, so
+ * that a truncated answer never reads as a complete one (nor hangs the client).
+ */
 function relay(incoming: IncomingMessage, outgoing: ServerResponse, options: RequestOptions) {
+  // Set when the client went away first: what that does to the upstream side is no failure.
+  let clientGone = false;
+  const failed = (error: Error) => {
+    if (clientGone) return;
+    console.error(
+      `[proxy] ${options.method} ${options.path} to ${options.host}:${options.port} failed ` +
+        `${outgoing.headersSent ? 'after' : 'before'} the answer's headers: ${error.message}`,
+    );
+  };
   const upstream = request(options, (answer) => {
     outgoing.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHop(answer.headers));
     // Each chunk as it comes: an event stream must not wait for the end.
     outgoing.flushHeaders();
-    answer.pipe(outgoing);
+    pipeline(answer, outgoing, (error) => {
+      if (error) failed(error);
+    });
   });
   upstream.on('error', (error) => {
+    failed(error);
     if (outgoing.headersSent) {
       outgoing.destroy(error);
     } else {
@@ -78,7 +96,9 @@ function relay(incoming: IncomingMessage, outgoing: ServerResponse, options: Req
   });
   // A client that goes away takes its upstream request with it.
   outgoing.on('close', () => {
-    if (!outgoing.writableFinished) upstream.destroy();
+    if (outgoing.writableFinished) return;
+    clientGone = true;
+    upstream.destroy();
   });
   incoming.pipe(upstream);
 }
