@@ -75,11 +75,14 @@ skip() {
   results+=("skipped ($2)")
 }
 
-# Adds up the counts of cargo's "test result:" lines and Playwright's closing lines.
+# Adds up the counts of cargo's "test result:" lines and Playwright's closing lines ("  98 passed
+# (2.8m)", "  1 failed"), and of no other line: a test's output may say "…:35321 failed" (the
+# proxies' error log names the port), which once counted as 35,321 failed tests.
 count_tests() {
-  local passed failed
-  passed=$(grep -hoE '[0-9]+ passed' "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}')
-  failed=$(grep -hoE '[0-9]+ failed' "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+  local counts passed failed
+  counts=$(grep -hE '^test result: |^  [0-9]+ (passed|failed)( |$)' "$@" 2>/dev/null)
+  passed=$(grep -oE '[0-9]+ passed' <<<"$counts" | awk '{s += $1} END {print s + 0}')
+  failed=$(grep -oE '[0-9]+ failed' <<<"$counts" | awk '{s += $1} END {print s + 0}')
   tests_passed=$((tests_passed + passed))
   tests_failed=$((tests_failed + failed))
 }
@@ -93,22 +96,45 @@ finish_counted() {
   done
 }
 
+# lint_report LOG: the crate's warnings and errors in the output of a build that ran clippy's
+# lints (the test build, below); fails if there is one, as `cargo clippy -- -D warnings` would, or
+# if the build did not finish (cargo replays a built crate's warnings, so a build with nothing to
+# do still reports them).
+lint_report() {
+  if grep -qE '^(warning|error): .*`ferrochat` \(' "$1"; then
+    awk '/^(warning|error)/ { shown = 1 } /^ +(Compiling|Finished|Executable) / { shown = 0 }
+      shown { print } /^$/ { shown = 0 }' "$1"
+    return 1
+  fi
+  if ! grep -qE '^ +Finished ' "$1"; then
+    echo "the build did not finish, so its lints did not all run"
+    return 1
+  fi
+  echo "no warnings"
+}
+
 # The order follows what each step needs, and the priorities (`nice`) what the tests wait for:
 # - the test binaries (at 0) beside the release build (5): the Rust suites wait for the former,
 #   the browsers for the latter;
-# - the checks no test waits for (both builds' clippy, the Playwright suite's type check) at the
-#   lowest priority (19): they take the cores when nothing else wants them. The server's clippy
-#   shares the test build's target directory (a fresh clone compiles the build scripts and proc
-#   macros once: in a directory of its own, clippy cost 415 more core-s) and so starts once the
-#   test binaries are built; the suites run those binaries themselves rather than through cargo,
-#   so they never wait for the directory's lock that clippy holds;
+# - the checks no test waits for (the browser build's clippy, the Playwright suite's type check)
+#   at the lowest priority (19): they take the cores when nothing else wants them;
+# - the server build's clippy runs inside the test build, with clippy-driver as the crate's
+#   compiler (`RUSTC_WORKSPACE_WRAPPER`, which is how `cargo clippy` runs its lints), every target
+#   (`--all-targets`, as clippy had). A `cargo clippy` of its own compiled every dependency once
+#   more, for checking only: 276 core-s on a fresh clone. Its warnings fail the step clippy-ssr,
+#   as `-D warnings` would, not the build, so a lint never hides a test result. clippy-driver
+#   compiles the crate without MIR optimisations (its lints read the unoptimised MIR): the same
+#   code, and only the Rust suites' debug build; the release build the browsers test is rustc's.
+#   The browser build's clippy stays a `cargo clippy` of its own (123 core-s on a fresh clone): in
+#   the release build, clippy-driver would change the WASM that ships;
 # - the test suites, each group on its own (below): the hostile-input, fault and load suites;
 #   then the other Rust suites (with the size budget); then the browsers.
 # The installs (minutes on a fresh machine, much of it network) run beside the compile that needs
 # nothing but Rust.
 start setup scripts/setup.sh
 run fmt cargo fmt --all -- --check
-start test-build cargo test --features ssr --no-run
+start test-build env RUSTC_WORKSPACE_WRAPPER=clippy-driver \
+  cargo test --features ssr --no-run --all-targets
 setup=failed
 if finish setup; then
   setup=ok
@@ -132,7 +158,7 @@ if finish setup; then
     node scripts/precompress.mjs target/site'
 fi
 finish test-build
-start clippy-ssr nice -n 19 cargo clippy --all-targets --features ssr -- -D warnings
+run clippy-ssr lint_report "$logs/test-build.log"
 # The test binaries, from the lines "Executable <target> (<path>)" that cargo prints once they are
 # built: the library's unit tests and the server suite.
 executable() { sed -nE "s|^ *Executable $1 \((.*)\)$|\1|p" "$logs/test-build.log"; }
@@ -193,7 +219,6 @@ if [ -n "${pids[size-budget]:-}" ]; then
 else
   skip browser-suites "no release build or no setup"
 fi
-finish clippy-ssr
 if [ "$setup" = ok ]; then
   finish clippy-hydrate
   finish e2e-typecheck
