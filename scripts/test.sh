@@ -160,7 +160,8 @@ fi
 finish test-build
 run clippy-ssr lint_report "$logs/test-build.log"
 # The test binaries, from the lines "Executable <target> (<path>)" that cargo prints once they are
-# built: the library's unit tests and the server suite.
+# built: the library's unit tests and the server suite. The suites run them directly, not through
+# `cargo test`, which would wait for target/'s lock while the release build holds it.
 executable() { sed -nE "s|^ *Executable $1 \((.*)\)$|\1|p" "$logs/test-build.log"; }
 unit_tests=$(executable 'unittests src/lib.rs')
 server_tests=$(executable 'tests/server/main.rs')
