@@ -1,7 +1,9 @@
 //! Email through a real SMTP server (Python's aiosmtpd, storing what it receives in a maildir).
 
 use std::{
+    io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
+    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -9,7 +11,27 @@ use serde_json::json;
 
 use crate::harness::{spawn_app_with, unique_email, venv_python};
 
-/// An SMTP server on a free loopback port, killed when dropped.
+/// aiosmtpd's server (as `python -m aiosmtpd` builds it) with its Mailbox handler, on a port the
+/// system picks, which it prints once it listens. A port picked here and handed to the server is
+/// free only until someone else takes it (an app of another test, or this test in the other
+/// database's suite, which runs at the same moment), and a check that something answers there
+/// would then pass for the wrong server. One CI run (2026-12-02) saw no mail arrive on Postgres
+/// while the same test passed on SQLite beside it, which this explains.
+const SERVE: &str = r#"
+import asyncio, sys
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import SMTP
+
+async def main():
+    handler = Mailbox(sys.argv[1])
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"#;
+
+/// An SMTP server on a loopback port, killed when dropped.
 struct SmtpServer {
     child: Child,
     port: u16,
@@ -18,25 +40,30 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let maildir = tempfile::tempdir().unwrap();
-        let child = Command::new(venv_python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        let mut child = Command::new(venv_python())
+            .args(["-c", SERVE])
             .arg(maildir.path().join("box"))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Its first line, the port, read aside so that a server that never starts fails the test
+        // in 20 s rather than hanging it.
+        let stdout = child.stdout.take().unwrap();
+        let (sender, port) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let line = port
+            .recv_timeout(Duration::from_secs(20))
+            .expect("aiosmtpd did not start");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("aiosmtpd did not start: it printed {line:?}"));
         SmtpServer {
             child,
             port,
