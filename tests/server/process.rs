@@ -13,8 +13,9 @@ const LOG_FILE: &str = "server.log";
 
 /// The binary on a free loopback port with `data` as its data directory, logging at debug for
 /// the app and its HTTP layer (what an operator turns on to look into a problem) into
-/// [`server_log`], with `extra` settings (which may set another `RUST_LOG`). Returns the process
-/// and its base URL once it accepts connections.
+/// [`server_log`], with `extra` settings (another `RUST_LOG` must keep `ferrochat::server` at
+/// info: its line says which port the server took). Returns the process and its base URL once it
+/// listens.
 pub fn start_binary(data: &Path, extra: &[(&str, &str)]) -> (Child, String) {
     start(Command::new(BINARY), data, extra)
 }
@@ -32,33 +33,54 @@ pub fn start_binary_with_file_cap(data: &Path, cap_kib: u64) -> (Child, String) 
 }
 
 fn start(mut command: Command, data: &Path, extra: &[(&str, &str)]) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let log_path = data.join(LOG_FILE);
     // A file, not a pipe: a pipe nobody reads until the end would stall a chatty server.
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(data.join(LOG_FILE))
+        .open(&log_path)
         .unwrap();
+    // A restart on the same data directory appends: this start's lines begin here.
+    let from = log.metadata().unwrap().len() as usize;
     command
         .env("FERROCHAT_DATA_DIR", data)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        // Port 0: the server takes a free port and logs it. A port picked here and handed over
+        // would be free only until someone else took it (the suites start servers eight tests at
+        // a time), and a check that something answers there would pass for another server.
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info,ferrochat=debug,tower_http=debug")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log));
     for (name, value) in extra {
         command.env(name, value);
     }
-    let child = command.spawn().unwrap();
+    let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
+    loop {
+        let written = std::fs::read(&log_path).unwrap_or_default();
+        let lines = String::from_utf8_lossy(written.get(from..).unwrap_or_default());
+        if let Some(base) = listening_url(&lines) {
+            return (child, base);
+        }
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none(),
+            "the server exited at start ({exited:?}): {lines}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the server did not start: {lines}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The base URL in the server's "ferrochat listening on http://…" line (logged at info by
+/// `ferrochat::server`, which a `RUST_LOG` of the caller's must keep).
+fn listening_url(log: &str) -> Option<String> {
+    const LISTENING: &str = "ferrochat listening on ";
+    let rest = &log[log.find(LISTENING)? + LISTENING.len()..];
+    Some(rest.split_whitespace().next()?.to_owned())
 }
 
 /// Sends `signal` (e.g. `-TERM`, `-KILL`) to the process.

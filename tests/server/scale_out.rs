@@ -288,28 +288,9 @@ async fn an_instance_killed_mid_answer_loses_no_acknowledged_message() {
     ];
     // The instance that will die is the real binary, killed with SIGKILL: nothing of it runs on.
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut doomed = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferrochat"))
-        .envs(vars)
-        .env("FERROCHAT_DATA_DIR", data.path())
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let doomed_url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while reqwest::get(format!("{doomed_url}/readyz")).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the binary did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut doomed_vars = vars.to_vec();
+    doomed_vars.push(("RUST_LOG", "warn,ferrochat::server=info"));
+    let (mut doomed, doomed_url) = crate::process::start_binary(data.path(), &doomed_vars);
     let survivor = spawn_app_with(&vars).await;
     let session = survivor.sign_up(&unique_email(), PASSWORD).await;
     let token = str_of(&session, "access_token");
@@ -349,7 +330,8 @@ async fn an_instance_killed_mid_answer_loses_no_acknowledged_message() {
             break;
         }
     }
-    doomed.kill().await.unwrap();
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
     let read_by_the_client = text_of(&received);
 
     // The other instance has the chat, the message exactly, and the answer as far as it was saved.
