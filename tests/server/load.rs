@@ -165,7 +165,7 @@ async fn five_hundred_users_chat_at_once_with_no_5xx_no_loss_and_bounded_memory(
     let users = setting("FERROCHAT_LOAD_USERS", 500) as usize;
     let seconds = setting("FERROCHAT_LOAD_SECS", 20);
     let data = tempfile::tempdir().unwrap();
-    let (server, base) = start_binary(data.path(), &[("RUST_LOG", "warn,ferrochat::server=info")]);
+    let (server, base) = start_binary(data.path(), &[("RUST_LOG", "warn")]);
     let pid = server.id();
     let base = Arc::new(base);
     let tally = Arc::new(Tally::default());

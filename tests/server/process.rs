@@ -13,9 +13,9 @@ const LOG_FILE: &str = "server.log";
 
 /// The binary on a free loopback port with `data` as its data directory, logging at debug for
 /// the app and its HTTP layer (what an operator turns on to look into a problem) into
-/// [`server_log`], with `extra` settings (another `RUST_LOG` must keep `ferrochat::server` at
-/// info: its line says which port the server took). Returns the process and its base URL once it
-/// listens.
+/// [`server_log`], with `extra` settings (which may set another `RUST_LOG`; `ferrochat::server`
+/// stays at info, since its line says which port the server took). Returns the process and its
+/// base URL once it listens.
 pub fn start_binary(data: &Path, extra: &[(&str, &str)]) -> (Child, String) {
     start(Command::new(BINARY), data, extra)
 }
@@ -51,8 +51,12 @@ fn start(mut command: Command, data: &Path, extra: &[(&str, &str)]) -> (Child, S
         .env("RUST_LOG", "info,ferrochat=debug,tower_http=debug")
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log));
-    for (name, value) in extra {
-        command.env(name, value);
+    for &(name, value) in extra {
+        match name {
+            // Whatever else it logs, the server's "listening" line tells the port it took.
+            "RUST_LOG" => command.env(name, format!("{value},ferrochat::server=info")),
+            _ => command.env(name, value),
+        };
     }
     let mut child = command.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -76,7 +80,7 @@ fn start(mut command: Command, data: &Path, extra: &[(&str, &str)]) -> (Child, S
 }
 
 /// The base URL in the server's "ferrochat listening on http://…" line (logged at info by
-/// `ferrochat::server`, which a `RUST_LOG` of the caller's must keep).
+/// `ferrochat::server`).
 fn listening_url(log: &str) -> Option<String> {
     const LISTENING: &str = "ferrochat listening on ";
     let rest = &log[log.find(LISTENING)? + LISTENING.len()..];

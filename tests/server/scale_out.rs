@@ -289,7 +289,7 @@ async fn an_instance_killed_mid_answer_loses_no_acknowledged_message() {
     // The instance that will die is the real binary, killed with SIGKILL: nothing of it runs on.
     let data = tempfile::tempdir().unwrap();
     let mut doomed_vars = vars.to_vec();
-    doomed_vars.push(("RUST_LOG", "warn,ferrochat::server=info"));
+    doomed_vars.push(("RUST_LOG", "warn"));
     let (mut doomed, doomed_url) = crate::process::start_binary(data.path(), &doomed_vars);
     let survivor = spawn_app_with(&vars).await;
     let session = survivor.sign_up(&unique_email(), PASSWORD).await;
