@@ -1,6 +1,6 @@
 import { defineConfig } from '@playwright/test';
 
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './support/chromium';
+import { CHROMIUM_ARGS, HEADLESS_SHELL_PATH } from './support/chromium';
 import { PUBLIC_HOST } from './support/public-host';
 
 export default defineConfig({
@@ -26,7 +26,8 @@ export default defineConfig({
     // `npx playwright test --trace retain-on-failure <file>`.
     trace: 'off',
     launchOptions: {
-      executablePath: CHROMIUM_PATH,
+      // Chromium's headless shell (support/chromium.js says why and what it saves).
+      executablePath: HEADLESS_SHELL_PATH,
       // The public host name of the suite's server (support/public-host.ts) is its reverse proxy
       // on loopback.
       args: [`--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`, ...CHROMIUM_ARGS],

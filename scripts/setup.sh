@@ -45,10 +45,13 @@ wasm_bindgen() {
 }
 
 debian() {
-  # The browser Playwright drives, and PostgreSQL for the store suites (the test harness starts a
-  # throwaway server of its own; no service is set up).
+  # The browser Playwright drives (its headless shell for the browser suite, full Chromium for
+  # one of its tests and the first-load benchmark: end2end/support/chromium.js), and PostgreSQL
+  # for the store suites (the test harness starts a throwaway server of its own; no service is
+  # set up).
   local packages=()
   [ -x /usr/bin/chromium ] || packages+=(chromium)
+  [ -x /usr/bin/chromium-headless-shell ] || packages+=(chromium-headless-shell)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
   if [ ${#packages[@]} -gt 0 ]; then
     step "installing Debian's ${packages[*]}"
