@@ -158,8 +158,11 @@ async fn a_rotated_key_is_published_at_once_and_signs_after_its_lead_without_a_r
     let old_kid = kid_of(&before);
 
     // As `ferrochat rotate-signing-key` does, from another process: only the database changes.
-    let lead = std::time::Duration::from_secs(2);
-    let (new_kid, _) = ferrochat::auth_service::keys::rotate(app.store.pool(), lead)
+    // The lead covers the sign-in below with room to spare: `activates_at` is in whole seconds,
+    // so a 2 s lead could leave 1.1 s, and a sign-in on a loaded 2-core machine (the Postgres
+    // suite beside a cold release build) once took longer.
+    let lead = std::time::Duration::from_secs(10);
+    let (new_kid, activates_at) = ferrochat::auth_service::keys::rotate(app.store.pool(), lead)
         .await
         .unwrap();
     assert_ne!(new_kid, old_kid);
@@ -179,7 +182,11 @@ async fn a_rotated_key_is_published_at_once_and_signs_after_its_lead_without_a_r
         old_kid,
         "the new key does not sign before its time"
     );
-    tokio::time::sleep(lead + std::time::Duration::from_millis(1100)).await;
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let until_active = std::time::Duration::from_secs(activates_at as u64).saturating_sub(unix_now);
+    tokio::time::sleep(until_active + std::time::Duration::from_millis(1100)).await;
     assert_eq!(
         kid_of(&app.sign_in(&email, "password one").await),
         new_kid,
