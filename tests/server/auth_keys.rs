@@ -182,11 +182,12 @@ async fn a_rotated_key_is_published_at_once_and_signs_after_its_lead_without_a_r
         old_kid,
         "the new key does not sign before its time"
     );
-    let unix_now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let until_active = std::time::Duration::from_secs(activates_at as u64).saturating_sub(unix_now);
-    tokio::time::sleep(until_active + std::time::Duration::from_millis(1100)).await;
+    // The signer's clock, in whole seconds: this sleeps until at least 1.1 s past the activation.
+    let until_active = (activates_at - ferrochat::auth_service::now()).max(0) as u64;
+    tokio::time::sleep(
+        std::time::Duration::from_secs(until_active) + std::time::Duration::from_millis(1100),
+    )
+    .await;
     assert_eq!(
         kid_of(&app.sign_in(&email, "password one").await),
         new_kid,
