@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
 import { CHROMIUM_ARGS, HEADLESS_SHELL_PATH } from './support/chromium';
-import { PUBLIC_HOST } from './support/public-host';
+import { RESOLVE_PUBLIC_HOST } from './support/public-host';
 
 export default defineConfig({
   testDir: './tests',
@@ -30,7 +30,7 @@ export default defineConfig({
       executablePath: HEADLESS_SHELL_PATH,
       // The public host name of the suite's server (support/public-host.ts) is its reverse proxy
       // on loopback.
-      args: [`--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`, ...CHROMIUM_ARGS],
+      args: [RESOLVE_PUBLIC_HOST, ...CHROMIUM_ARGS],
     },
   },
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],

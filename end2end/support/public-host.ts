@@ -2,7 +2,7 @@
  * The suite's public host name, and Node-side clients that reach it the way people do.
  *
  * Ferrochat runs behind support/proxy.ts at `http://ferrochat.test:<proxy port>`, a name no DNS
- * knows. Chromium maps it with `--host-resolver-rules` (playwright.config.ts); Node-side clients
+ * knows. Chromium maps it with `--host-resolver-rules` (`RESOLVE_PUBLIC_HOST`); Node-side clients
  * (supabase-js, raw API calls, Playwright's request API) resolve it here, keeping the `Host`
  * header a browser would send.
  *
@@ -17,6 +17,9 @@ import { Readable } from 'node:stream';
 
 /** The host name ferrochat is reached at: not the address it listens on. */
 export const PUBLIC_HOST = 'ferrochat.test';
+
+/** Chromium's launch argument that maps the public host to its reverse proxy on loopback. */
+export const RESOLVE_PUBLIC_HOST = `--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`;
 
 type LookupCallback = (
   error: NodeJS.ErrnoException | null,

@@ -7,7 +7,7 @@ import {
   OMNIBOX_POPUP_FEATURES,
   PLAYWRIGHT_DISABLED_FEATURES,
 } from '../support/chromium';
-import { PUBLIC_HOST } from '../support/public-host';
+import { RESOLVE_PUBLIC_HOST } from '../support/public-host';
 import { expect, test } from './fixtures';
 
 // The suite runs in Chromium's headless shell (support/chromium.js); people run full Chromium, and
@@ -20,7 +20,7 @@ test('full Chromium keeps the features Playwright turns off, preloads no address
 }) => {
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: [`--host-resolver-rules=MAP ${PUBLIC_HOST} 127.0.0.1`, ...CHROMIUM_ARGS],
+    args: [RESOLVE_PUBLIC_HOST, ...CHROMIUM_ARGS],
   });
   try {
     const context = await browser.newContext({ baseURL, proxy });
